@@ -1,0 +1,231 @@
+// The one place configuration is read. Every process calls loadConfig() once at start-up; it fails fast with one
+// line per bad variable, and hands each part of the program only the section it needs.
+import ms from 'ms';
+import { z } from 'zod';
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses "10s", "5m", "1h", "25h" into milliseconds; rejects anything else. */
+export function parseDuration(text: string): number | undefined {
+  const trimmed = text.trim();
+  if (!/^\d+(\.\d+)?\s*(ms|s|m|h|d)$/.test(trimmed)) return undefined;
+  const value = ms(trimmed as ms.StringValue);
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : undefined;
+}
+
+const duration = z.string().transform((text, ctx) => {
+  const value = parseDuration(text);
+  if (value === undefined) {
+    ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration such as 500ms, 10s, 5m, 2h` });
+    return z.NEVER;
+  }
+  return value;
+});
+
+/**
+ * The escalation schedule: comma-separated intervals between channel queries, e.g. "10s,30s,1m,2m". The last
+ * interval repeats until the payment expires. Intervals must not shrink: the schedule escalates.
+ */
+const schedule = z.string().transform((text, ctx) => {
+  const parts = text.split(',').map((p) => p.trim());
+  const values: number[] = [];
+  for (const [i, part] of parts.entries()) {
+    const value = parseDuration(part);
+    if (value === undefined) {
+      ctx.addIssue({ code: 'custom', message: `entry ${i + 1} "${part}" is not a duration such as 10s or 5m` });
+      return z.NEVER;
+    }
+    const previous = values[values.length - 1];
+    if (previous !== undefined && value < previous) {
+      ctx.addIssue({ code: 'custom', message: `entry ${i + 1} "${part}" is shorter than the one before it` });
+      return z.NEVER;
+    }
+    values.push(value);
+  }
+  return values;
+});
+
+const port = z.coerce.number().int().min(0).max(65535);
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+const url = z.url({ protocol: /^https?$/ });
+const postgresUrl = z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://');
+const secret = z.string().min(16, 'must be at least 16 characters');
+
+// Development defaults for secrets; refused when NODE_ENV=production (see below).
+const DEV_CHANNEL_SECRET = 'sandboxpay-dev-secret-not-for-production';
+const DEV_ADMIN_API_KEY = 'admin-dev-key-not-for-production';
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  TEMPORAL_ADDRESS: z.string().regex(/^[^:\s]+:\d+$/, 'must be host:port').optional(),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('payments'),
+  TEMPORAL_TLS: bool.default(false),
+  TEMPORAL_TLS_CERT_PATH: z.string().min(1).optional(),
+  TEMPORAL_TLS_KEY_PATH: z.string().min(1).optional(),
+  TEMPORAL_API_KEY: z.string().min(1).optional(),
+  TEMPORAL_PORT: port.default(7233),
+  TEMPORAL_UI_PORT: port.default(8233),
+
+  DATABASE_URL: postgresUrl.optional(),
+  DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
+  EMBEDDED_DB_PORT: port.default(5433),
+
+  API_PORT: port.default(3000),
+  API_PUBLIC_URL: url.optional(),
+  ADMIN_API_KEY: secret.default(DEV_ADMIN_API_KEY),
+
+  SANDBOX_PORT: port.default(3100),
+  SANDBOXPAY_URL: url.optional(),
+  SANDBOXPAY_MERCHANT_ID: z.string().min(1).default('demo-shop'),
+  SANDBOXPAY_SECRET: secret.default(DEV_CHANNEL_SECRET),
+
+  ORDER_SERVICE_PORT: port.default(3200),
+  ORDER_SERVICE_URL: url.optional(),
+
+  PAYMENT_QUERY_SCHEDULE: schedule.prefault(['10s', '30s', '1m', '2m', '5m', '10m', '15m', '30m'].join(',')),
+  PAYMENT_EXPIRY: duration.prefault('30m'),
+  LATE_CALLBACK_WINDOW: duration.prefault('25h'),
+  ORDER_NOTIFY_INITIAL_BACKOFF: duration.prefault('1s'),
+  ORDER_NOTIFY_MAX_BACKOFF: duration.prefault('5m'),
+  ORDER_NOTIFY_ALERT_AFTER: duration.prefault('10m'),
+});
+
+type Env = z.infer<typeof envSchema>;
+
+export interface TemporalConfig {
+  address: string;
+  namespace: string;
+  taskQueue: string;
+  tls?: { clientCertPath?: string; clientKeyPath?: string };
+  apiKey?: string;
+  uiPort: number;
+}
+
+/** What `npm start` runs itself, because no external one was configured. */
+export interface StackConfig {
+  /** TEMPORAL_ADDRESS unset: run the Temporal dev server on TEMPORAL_PORT (Web UI on TEMPORAL_UI_PORT). */
+  embedTemporal: boolean;
+  temporalPort: number;
+  /** DATABASE_URL unset: run the embedded PostgreSQL on EMBEDDED_DB_PORT, data under .data/. */
+  embedDatabase: boolean;
+}
+
+export interface DatabaseConfig {
+  /** Unset only in the stack launcher, which then embeds a PostgreSQL server and sets it for its children. */
+  url?: string;
+  poolMax: number;
+  embeddedPort: number;
+}
+
+export interface PaymentPolicy {
+  /** Intervals between channel queries in ms; the last repeats until expiry. */
+  querySchedule: number[];
+  expiryMs: number;
+  lateWindowMs: number;
+  notifyInitialBackoffMs: number;
+  notifyMaxBackoffMs: number;
+  notifyAlertAfterMs: number;
+}
+
+export interface Config {
+  env: Env['NODE_ENV'];
+  logLevel: Env['LOG_LEVEL'];
+  temporal: TemporalConfig;
+  database: DatabaseConfig;
+  api: { port: number; publicUrl: string; adminApiKey: string };
+  channel: { url: string; merchantId: string; secret: string; port: number };
+  orders: { url: string; port: number };
+  payments: PaymentPolicy;
+  stack: StackConfig;
+}
+
+export interface LoadOptions {
+  /** Variables this process cannot run without (e.g. the worker needs DATABASE_URL). */
+  require?: (keyof Env)[];
+}
+
+export function loadConfig(source: NodeJS.ProcessEnv = process.env, options: LoadOptions = {}): Config {
+  // Empty strings count as unset, so `FOO= npm start` behaves like not setting FOO.
+  const raw = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.') || '(env)'}: ${issue.message}`));
+  }
+  const env = parsed.data;
+  const problems: string[] = [];
+  for (const name of options.require ?? []) {
+    if (raw[name] === undefined) problems.push(`${name}: required by this process but not set`);
+  }
+  if (env.NODE_ENV === 'production') {
+    if (env.SANDBOXPAY_SECRET === DEV_CHANNEL_SECRET) problems.push('SANDBOXPAY_SECRET: required in production');
+    if (env.ADMIN_API_KEY === DEV_ADMIN_API_KEY) problems.push('ADMIN_API_KEY: required in production');
+  }
+  if (Boolean(env.TEMPORAL_TLS_CERT_PATH) !== Boolean(env.TEMPORAL_TLS_KEY_PATH)) {
+    problems.push('TEMPORAL_TLS_CERT_PATH: set it together with TEMPORAL_TLS_KEY_PATH (mTLS needs both)');
+  }
+  if (env.ORDER_NOTIFY_MAX_BACKOFF < env.ORDER_NOTIFY_INITIAL_BACKOFF) {
+    problems.push('ORDER_NOTIFY_MAX_BACKOFF: must not be shorter than ORDER_NOTIFY_INITIAL_BACKOFF');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const useTls = env.TEMPORAL_TLS || Boolean(env.TEMPORAL_TLS_CERT_PATH) || Boolean(env.TEMPORAL_API_KEY);
+  return {
+    env: env.NODE_ENV,
+    logLevel: env.LOG_LEVEL,
+    temporal: {
+      address: env.TEMPORAL_ADDRESS ?? `localhost:${env.TEMPORAL_PORT}`,
+      namespace: env.TEMPORAL_NAMESPACE,
+      taskQueue: env.TEMPORAL_TASK_QUEUE,
+      ...(useTls ? { tls: { clientCertPath: env.TEMPORAL_TLS_CERT_PATH, clientKeyPath: env.TEMPORAL_TLS_KEY_PATH } } : {}),
+      ...(env.TEMPORAL_API_KEY ? { apiKey: env.TEMPORAL_API_KEY } : {}),
+      uiPort: env.TEMPORAL_UI_PORT,
+    },
+    database: { url: env.DATABASE_URL, poolMax: env.DATABASE_POOL_MAX, embeddedPort: env.EMBEDDED_DB_PORT },
+    api: {
+      port: env.API_PORT,
+      publicUrl: env.API_PUBLIC_URL ?? `http://localhost:${env.API_PORT}`,
+      adminApiKey: env.ADMIN_API_KEY,
+    },
+    channel: {
+      url: env.SANDBOXPAY_URL ?? `http://localhost:${env.SANDBOX_PORT}`,
+      merchantId: env.SANDBOXPAY_MERCHANT_ID,
+      secret: env.SANDBOXPAY_SECRET,
+      port: env.SANDBOX_PORT,
+    },
+    orders: { url: env.ORDER_SERVICE_URL ?? `http://localhost:${env.ORDER_SERVICE_PORT}`, port: env.ORDER_SERVICE_PORT },
+    payments: {
+      querySchedule: env.PAYMENT_QUERY_SCHEDULE,
+      expiryMs: env.PAYMENT_EXPIRY,
+      lateWindowMs: env.LATE_CALLBACK_WINDOW,
+      notifyInitialBackoffMs: env.ORDER_NOTIFY_INITIAL_BACKOFF,
+      notifyMaxBackoffMs: env.ORDER_NOTIFY_MAX_BACKOFF,
+      notifyAlertAfterMs: env.ORDER_NOTIFY_ALERT_AFTER,
+    },
+    stack: {
+      embedTemporal: env.TEMPORAL_ADDRESS === undefined,
+      temporalPort: env.TEMPORAL_PORT,
+      embedDatabase: env.DATABASE_URL === undefined,
+    },
+  };
+}
+
+/** For process entry points: load, or print the problems and exit 1 (never a stack trace for bad config). */
+export function loadConfigOrExit(options: LoadOptions = {}): Config {
+  try {
+    return loadConfig(process.env, options);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,23 @@
+// Migrations are listed here instead of discovered on disk, so they load the same way under tsx, ts-jest and
+// compiled JavaScript. Add a new file with a timestamped name and append it below; never edit an applied one.
+import type { Knex } from 'knex';
+import * as m20261125000001 from './20261125000001_payments';
+
+interface Migration {
+  up(knex: Knex): Promise<void>;
+  down(knex: Knex): Promise<void>;
+}
+
+const migrations: Record<string, Migration> = {
+  '20261125000001_payments': m20261125000001,
+};
+
+export const migrationSource: Knex.MigrationSource<string> = {
+  getMigrations: async () => Object.keys(migrations).sort(),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => {
+    const migration = migrations[name];
+    if (!migration) throw new Error(`unknown migration ${name}`);
+    return migration;
+  },
+};
