@@ -1,0 +1,98 @@
+// Runs `temporal server start-dev` from the installed binary, with our search attributes registered, and waits
+// until its frontend answers. Used by `npm start` and by the test setup.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { Connection } from '@temporalio/client';
+import { allSearchAttributeKeys } from '../../workflows/definitions';
+import { waitFor } from './ports';
+
+export interface DevServerOptions {
+  binary: string;
+  port: number;
+  /** Omit for a headless server (tests). */
+  uiPort?: number;
+  /** SQLite file; omit for an in-memory server. */
+  dbFile?: string;
+  namespace?: string;
+  ip?: string;
+  /** Own process group: a terminal's Ctrl-C reaches only whoever started it, who then stops it in order. */
+  detached?: boolean;
+  /** Where the server's own log lines go; default: discarded. */
+  onOutput?: (line: string) => void;
+}
+
+export interface DevServer {
+  address: string;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+const CLI_TYPES: Record<string, string> = {
+  TEXT: 'Text',
+  KEYWORD: 'Keyword',
+  INT: 'Int',
+  DOUBLE: 'Double',
+  BOOL: 'Bool',
+  DATETIME: 'Datetime',
+  KEYWORD_LIST: 'KeywordList',
+};
+
+export function devServerArgs(options: DevServerOptions): string[] {
+  const args = ['server', 'start-dev', '--ip', options.ip ?? '127.0.0.1', '--port', String(options.port)];
+  args.push('--log-level', 'warn');
+  if (options.uiPort === undefined) args.push('--headless');
+  else args.push('--ui-port', String(options.uiPort), '--ui-disable-news-fetch');
+  if (options.dbFile) args.push('--db-filename', options.dbFile);
+  if (options.namespace && options.namespace !== 'default') args.push('--namespace', options.namespace);
+  for (const key of allSearchAttributeKeys) args.push('--search-attribute', `${key.name}=${CLI_TYPES[key.type]}`);
+  return args;
+}
+
+export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
+  const address = `${options.ip ?? '127.0.0.1'}:${options.port}`;
+  const child = spawn(options.binary, devServerArgs(options), {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached ?? false,
+  });
+  let exited: string | undefined;
+  const output: string[] = [];
+  const onLine = (chunk: Buffer) => {
+    for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) {
+      output.push(line);
+      if (output.length > 50) output.shift();
+      options.onOutput?.(line);
+    }
+  };
+  child.stdout?.on('data', onLine);
+  child.stderr?.on('data', onLine);
+  const exitPromise = new Promise<void>((resolve) =>
+    child.once('exit', (code, signal) => {
+      exited = `exited with ${signal ?? code}`;
+      resolve();
+    }),
+  );
+  try {
+    await waitFor(`Temporal dev server on ${address}`, async () => {
+      if (exited) throw Object.assign(new Error(`${exited}: ${output.slice(-10).join('\n')}`), { fatal: true });
+      const connection = await Connection.connect({ address, connectTimeout: 1000 });
+      try {
+        await connection.workflowService.describeNamespace({ namespace: options.namespace ?? 'default' });
+      } finally {
+        await connection.close();
+      }
+    });
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+  return {
+    address,
+    process: child,
+    async stop() {
+      if (exited) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exitPromise;
+      clearTimeout(timer);
+    },
+  };
+}

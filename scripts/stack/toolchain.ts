@@ -1,0 +1,19 @@
+// What scripts/bootstrap.mjs found or installed (Temporal executables, PostgreSQL binaries).
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface Toolchain {
+  temporalCli: string;
+  temporalTestServer: string | null;
+  pgBinDir: string | null;
+}
+
+export const projectRoot = join(__dirname, '..', '..');
+
+export function readToolchain(): Toolchain {
+  const file = join(projectRoot, '.data', 'toolchain.json');
+  if (!existsSync(file)) {
+    throw new Error(`${file} is missing: run through npm start / npm test, which run scripts/bootstrap.mjs first`);
+  }
+  return JSON.parse(readFileSync(file, 'utf8')) as Toolchain;
+}

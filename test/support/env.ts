@@ -1,0 +1,46 @@
+// What global-setup started, for test files: a fresh database per file, the dev server, the workflow bundle.
+import { randomBytes } from 'node:crypto';
+import type { Knex } from 'knex';
+import { createDb } from '../../db/knex';
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run the tests through npm test (jest's globalSetup sets it)`);
+  return value;
+}
+
+export const devServerAddress = () => required('TEMPORAL_TEST_ADDRESS');
+export const workflowBundlePath = () => required('WORKFLOW_BUNDLE_PATH');
+export const testServerPath = () => required('TEMPORAL_TEST_SERVER_PATH');
+
+function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+export interface TestDatabase {
+  url: string;
+  db: Knex;
+  drop(): Promise<void>;
+}
+
+/** A new, empty database on the test server; `migrate` applies the schema. Drop it in afterAll. */
+export async function createTestDatabase({ migrate = true } = {}): Promise<TestDatabase> {
+  const serverUrl = required('TEST_DATABASE_URL');
+  const name = `test_${randomBytes(6).toString('hex')}`;
+  const admin = createDb({ url: serverUrl, poolMax: 1 });
+  await admin.raw(`create database ${name}`);
+  const url = withDatabase(serverUrl, name);
+  const db = createDb({ url, poolMax: 10, applicationName: 'payments-test' });
+  if (migrate) await db.migrate.latest();
+  return {
+    url,
+    db,
+    async drop() {
+      await db.destroy();
+      await admin.raw(`drop database if exists ${name} with (force)`);
+      await admin.destroy();
+    },
+  };
+}

@@ -1,0 +1,79 @@
+import { ConfigError, loadConfig, parseDuration } from '../../config';
+
+function problemsOf(env: Record<string, string>, options?: Parameters<typeof loadConfig>[1]): string[] {
+  try {
+    loadConfig(env, options);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('expected the configuration to be rejected');
+}
+
+describe('configuration', () => {
+  it('has working defaults for a local stack', () => {
+    const config = loadConfig({});
+    expect(config.payments.querySchedule).toEqual([10_000, 30_000, 60_000, 120_000, 300_000, 600_000, 900_000, 1_800_000]);
+    expect(config.payments.expiryMs).toBe(30 * 60_000);
+    expect(config.payments.lateWindowMs).toBe(25 * 3_600_000);
+    expect(config.temporal).toMatchObject({ address: 'localhost:7233', namespace: 'default', taskQueue: 'payments' });
+    expect(config.stack).toEqual({ embedTemporal: true, temporalPort: 7233, embedDatabase: true });
+    expect(config.api.port).toBe(3000);
+    expect(config.channel.url).toBe('http://localhost:3100');
+    expect(config.orders.url).toBe('http://localhost:3200');
+  });
+
+  it('parses a custom escalation schedule and durations', () => {
+    const config = loadConfig({ PAYMENT_QUERY_SCHEDULE: '1s, 2s,2s,3s', PAYMENT_EXPIRY: '2m' });
+    expect(config.payments.querySchedule).toEqual([1000, 2000, 2000, 3000]);
+    expect(config.payments.expiryMs).toBe(120_000);
+  });
+
+  it('rejects a malformed escalation schedule, naming the variable and the bad entry', () => {
+    const problems = problemsOf({ PAYMENT_QUERY_SCHEDULE: '10s,soon,1m' });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^PAYMENT_QUERY_SCHEDULE: entry 2 "soon" is not a duration/);
+  });
+
+  it('rejects a schedule whose intervals shrink', () => {
+    expect(problemsOf({ PAYMENT_QUERY_SCHEDULE: '30s,10s' })[0]).toMatch(/PAYMENT_QUERY_SCHEDULE: entry 2 "10s" is shorter/);
+  });
+
+  it('rejects an empty schedule entry and a bare number', () => {
+    expect(problemsOf({ PAYMENT_QUERY_SCHEDULE: '10s,,30s' })[0]).toMatch(/PAYMENT_QUERY_SCHEDULE: entry 2 ""/);
+    expect(problemsOf({ PAYMENT_EXPIRY: '30' })[0]).toMatch(/^PAYMENT_EXPIRY: "30" is not a duration/);
+  });
+
+  it('names a missing required variable', () => {
+    expect(problemsOf({}, { require: ['DATABASE_URL'] })).toEqual(['DATABASE_URL: required by this process but not set']);
+  });
+
+  it('reports every bad variable at once', () => {
+    const problems = problemsOf({ API_PORT: 'eighty', DATABASE_URL: 'mysql://x', TEMPORAL_ADDRESS: 'no-port' });
+    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['API_PORT', 'DATABASE_URL', 'TEMPORAL_ADDRESS']);
+  });
+
+  it('refuses the development secrets in production', () => {
+    const problems = problemsOf({ NODE_ENV: 'production' });
+    expect(problems).toEqual(['SANDBOXPAY_SECRET: required in production', 'ADMIN_API_KEY: required in production']);
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(loadConfig({ API_PORT: '', DATABASE_URL: '' }).api.port).toBe(3000);
+    expect(loadConfig({ DATABASE_URL: '' }).stack.embedDatabase).toBe(true);
+  });
+
+  it('turns on TLS for Temporal Cloud when an API key is given', () => {
+    const config = loadConfig({ TEMPORAL_ADDRESS: 'ns.acct.tmprl.cloud:7233', TEMPORAL_API_KEY: 'key' });
+    expect(config.temporal.tls).toBeDefined();
+    expect(config.temporal.apiKey).toBe('key');
+    expect(config.stack.embedTemporal).toBe(false);
+  });
+
+  it('parses durations strictly', () => {
+    expect(parseDuration('10s')).toBe(10_000);
+    expect(parseDuration('1.5h')).toBe(5_400_000);
+    expect(parseDuration('0s')).toBeUndefined();
+    expect(parseDuration('ten seconds')).toBeUndefined();
+  });
+});

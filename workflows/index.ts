@@ -1,0 +1,2 @@
+// The worker's single entry for workflow code (workflowsPath points here).
+export { baselineWorkflow } from './baseline';
