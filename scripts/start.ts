@@ -11,7 +11,7 @@ import { createDb, migrateLatest } from '../db/knex';
 import { projectRoot, readToolchain } from './stack/toolchain';
 import { type DevServer, startDevServer } from './stack/temporal-dev-server';
 import { prefixLines, Supervisor } from './stack/supervisor';
-import { waitFor } from './stack/ports';
+import { waitFor } from '../common/net';
 
 const dataDir = join(projectRoot, '.data');
 
@@ -30,15 +30,17 @@ function assertPortFree(port: number, what: string, variable: string): Promise<v
 }
 
 /** Runs db/embedded-main.ts in its own process group and resolves with the URL it prints once ready. */
-function startEmbeddedDbProcess(port: number): Promise<{ url: string; child: ChildProcess }> {
+function startEmbeddedDbProcess(port: number): Promise<{ url: string; dataDir: string; child: ChildProcess }> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'db', 'embedded-main.ts'), join(dataDir, 'postgres'), String(port)], {
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
   prefixLines('postgres', 34, child.stderr!, process.stderr);
   return new Promise((resolve, reject) => {
+    let dataDir = '';
     createInterface({ input: child.stdout! }).on('line', (line) => {
-      if (line.startsWith('DATABASE_URL=')) resolve({ url: line.slice('DATABASE_URL='.length), child });
+      if (line.startsWith('DATA_DIR=')) dataDir = line.slice('DATA_DIR='.length);
+      if (line.startsWith('DATABASE_URL=')) resolve({ url: line.slice('DATABASE_URL='.length), dataDir, child });
     });
     child.once('exit', (code) => reject(new Error(`embedded PostgreSQL exited with ${code} before it was ready`)));
   });
@@ -104,12 +106,14 @@ async function main(): Promise<void> {
     }
 
     let databaseUrl = config.database.url;
+    let embeddedDataDir = '';
     if (config.stack.embedDatabase) {
       await assertPortFree(config.database.embeddedPort, 'embedded PostgreSQL', 'EMBEDDED_DB_PORT');
       say('starting the embedded PostgreSQL...');
       const db = await startEmbeddedDbProcess(config.database.embeddedPort);
       embeddedDb = db.child;
       databaseUrl = db.url;
+      embeddedDataDir = db.dataDir;
     }
 
     const db = createDb({ url: databaseUrl!, poolMax: 1, applicationName: 'payments-start' });
@@ -139,7 +143,7 @@ async function main(): Promise<void> {
         ? `  Temporal Web UI  http://localhost:${config.temporal.uiPort}  (workflows, timers, search attributes)`
         : `  Temporal         ${temporalAddress} (external; open your cluster's Web UI)`,
       `  Temporal         ${temporalAddress}  namespace ${config.temporal.namespace}, task queue ${config.temporal.taskQueue}`,
-      `  PostgreSQL       ${shownDb}${config.stack.embedDatabase ? '  (embedded, data in .data/postgres)' : ''}`,
+      `  PostgreSQL       ${shownDb}${config.stack.embedDatabase ? `  (embedded, data in ${embeddedDataDir})` : ''}`,
       config.stack.embedTemporal ? `  Temporal data    .data/temporal.db (kept between runs)` : '',
       '',
       'Press Ctrl-C to stop everything.',

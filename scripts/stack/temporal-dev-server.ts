@@ -3,7 +3,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { Connection } from '@temporalio/client';
 import { allSearchAttributeKeys } from '../../workflows/definitions';
-import { waitFor } from './ports';
+import { waitFor } from '../../common/net';
 
 export interface DevServerOptions {
   binary: string;

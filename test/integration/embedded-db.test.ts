@@ -6,19 +6,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createDb, migrateLatest } from '../../db/knex';
-import { freePort } from '../../scripts/stack/ports';
+import { freePort } from '../../common/net';
 
 const root = join(__dirname, '..', '..');
 
 function startEmbedded(dataDir: string, port: number): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'db', 'embedded-main.ts'), dataDir, String(port)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   return new Promise((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
       if (line.startsWith('DATABASE_URL=')) resolve({ url: line.slice('DATABASE_URL='.length), child });
     });
-    child.once('exit', (code) => reject(new Error(`embedded database exited with ${code}`)));
+    child.once('exit', (code) => reject(new Error(`embedded database exited with ${code}: ${stderr}`)));
   });
 }
 

@@ -7,7 +7,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { readToolchain } from '../../scripts/stack/toolchain';
 import { startDevServer } from '../../scripts/stack/temporal-dev-server';
 import { startTestPostgres } from '../../scripts/stack/test-postgres';
-import { freePort } from '../../scripts/stack/ports';
+import { freePort } from '../../common/net';
 
 export default async function globalSetup(): Promise<void> {
   const t0 = Date.now();
