@@ -86,6 +86,7 @@ export async function startPostgresServer(options: PostgresServerOptions): Promi
   const { dataDir, port } = options;
 
   if (!existsSync(join(dataDir, 'PG_VERSION'))) {
+    mkdirSync(dirname(dataDir), { recursive: true });
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     if (user) chownSync(dataDir, user.uid, user.gid);
     if (!reachableBy(user, dataDir)) {
