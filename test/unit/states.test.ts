@@ -1,0 +1,64 @@
+import {
+  allowedPredecessors,
+  canTransition,
+  FINAL_STATUSES,
+  isFinal,
+  PAYMENT_STATUSES,
+  statusForChannelState,
+  type PaymentStatus,
+} from '../../workflows/states';
+
+describe('payment state machine', () => {
+  it('follows the happy path UNPAID -> PAYING -> SUCCESS', () => {
+    expect(canTransition('UNPAID', 'PAYING')).toBe(true);
+    expect(canTransition('PAYING', 'SUCCESS')).toBe(true);
+  });
+
+  it('never lets a final state move backwards or sideways', () => {
+    for (const final of FINAL_STATUSES) {
+      expect(canTransition(final, 'PAYING')).toBe(false);
+      expect(canTransition(final, 'UNPAID')).toBe(false);
+    }
+    expect(canTransition('SUCCESS', 'FAILED')).toBe(false);
+    expect(canTransition('SUCCESS', 'CLOSED')).toBe(false);
+    expect(canTransition('CLOSED', 'SUCCESS')).toBe(false);
+  });
+
+  it('sends a success after an unpaid final state down the anomaly path only', () => {
+    for (const from of ['CLOSED', 'CANCELLED', 'FAILED'] as PaymentStatus[]) {
+      expect(canTransition(from, 'NEEDS_REVIEW')).toBe(true);
+      expect(canTransition(from, 'REFUNDING')).toBe(true);
+    }
+    expect(canTransition('REFUNDING', 'REFUNDED')).toBe(true);
+  });
+
+  it('has no cycles: every path ends', () => {
+    const visit = (status: PaymentStatus, path: PaymentStatus[]): void => {
+      expect(path).not.toContain(status);
+      for (const next of PAYMENT_STATUSES.filter((to) => canTransition(status, to))) visit(next, [...path, status]);
+    };
+    visit('UNPAID', []);
+  });
+
+  it('lists the predecessors a guarded update may start from', () => {
+    expect(allowedPredecessors('SUCCESS')).toEqual(['PAYING']);
+    expect(allowedPredecessors('PAYING')).toEqual(['UNPAID']);
+    expect(allowedPredecessors('NEEDS_REVIEW').sort()).toEqual([
+      'CANCELLED',
+      'CLOSED',
+      'FAILED',
+      'PAYING',
+      'REFUNDING',
+    ]);
+  });
+
+  it('maps channel states to payment states, pending to none', () => {
+    expect(statusForChannelState('SUCCESS')).toBe('SUCCESS');
+    expect(statusForChannelState('FAILED')).toBe('FAILED');
+    expect(statusForChannelState('CLOSED')).toBe('CLOSED');
+    expect(statusForChannelState('NOT_FOUND')).toBe('CLOSED');
+    expect(statusForChannelState('PENDING')).toBeUndefined();
+    expect(isFinal('PAYING')).toBe(false);
+    expect(isFinal('NEEDS_REVIEW')).toBe(true);
+  });
+});

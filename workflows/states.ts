@@ -1,0 +1,80 @@
+// The payment state machine: the one place transitions are defined. The workflow, the repository's guarded
+// updates and the API all ask it. Pure, no imports: workflow code uses it.
+
+export const PAYMENT_STATUSES = [
+  'UNPAID',
+  'PAYING',
+  'SUCCESS',
+  'FAILED',
+  'CANCELLED',
+  'CLOSED',
+  'REFUNDING',
+  'REFUNDED',
+  'NEEDS_REVIEW',
+] as const;
+export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
+
+/** What settled a payment's final state. */
+export const RESOLUTION_PATHS = ['callback', 'query', 'close', 'operator'] as const;
+export type ResolvedBy = (typeof RESOLUTION_PATHS)[number];
+
+/**
+ * Allowed moves. Every arrow points forward: there is no way back to an earlier state, so a late FAILED can never
+ * overwrite SUCCESS. The anomaly path (a success after CLOSED/CANCELLED/FAILED) leads to REFUNDING or NEEDS_REVIEW.
+ */
+const TRANSITIONS: Record<PaymentStatus, readonly PaymentStatus[]> = {
+  UNPAID: ['PAYING', 'FAILED', 'CANCELLED', 'CLOSED'],
+  PAYING: ['SUCCESS', 'FAILED', 'CANCELLED', 'CLOSED', 'NEEDS_REVIEW'],
+  SUCCESS: [],
+  FAILED: ['REFUNDING', 'NEEDS_REVIEW'],
+  CANCELLED: ['REFUNDING', 'NEEDS_REVIEW'],
+  CLOSED: ['REFUNDING', 'NEEDS_REVIEW'],
+  REFUNDING: ['REFUNDED', 'NEEDS_REVIEW'],
+  NEEDS_REVIEW: ['REFUNDED'], // an operator settled it by refunding; nothing moves back into the automated path
+  REFUNDED: [],
+};
+
+export function canTransition(from: PaymentStatus, to: PaymentStatus): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
+/** The states a payment may be in for a move to `to` to be allowed (for guarded SQL updates). */
+export function allowedPredecessors(to: PaymentStatus): PaymentStatus[] {
+  return PAYMENT_STATUSES.filter((from) => canTransition(from, to));
+}
+
+/** The channel has decided: the buyer's money moved, or it never will for this payment. */
+export const FINAL_STATUSES: readonly PaymentStatus[] = ['SUCCESS', 'FAILED', 'CANCELLED', 'CLOSED'];
+/** Final, but a success must not arrive any more: one that does is an anomaly. */
+export const UNPAID_FINAL_STATUSES: readonly PaymentStatus[] = ['FAILED', 'CANCELLED', 'CLOSED'];
+
+export function isFinal(status: PaymentStatus): boolean {
+  return (
+    FINAL_STATUSES.includes(status) || status === 'REFUNDING' || status === 'REFUNDED' || status === 'NEEDS_REVIEW'
+  );
+}
+
+export function isPaymentStatus(value: unknown): value is PaymentStatus {
+  return typeof value === 'string' && (PAYMENT_STATUSES as readonly string[]).includes(value);
+}
+
+/**
+ * A channel's view of a payment, after an adapter maps the channel's own vocabulary (WeChat Pay NOTPAY/USERPAYING,
+ * Alipay WAIT_BUYER_PAY, ...). NOT_FOUND: the channel has no such payment (its creation never went through).
+ */
+export type ChannelState = 'PENDING' | 'SUCCESS' | 'FAILED' | 'CLOSED' | 'NOT_FOUND';
+
+/** The payment status a settled channel state leads to, or undefined while the channel is still pending. */
+export function statusForChannelState(state: ChannelState): PaymentStatus | undefined {
+  switch (state) {
+    case 'SUCCESS':
+      return 'SUCCESS';
+    case 'FAILED':
+      return 'FAILED';
+    case 'CLOSED':
+    case 'NOT_FOUND':
+      return 'CLOSED';
+    case 'PENDING':
+      return undefined;
+  }
+}
