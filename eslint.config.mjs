@@ -6,7 +6,18 @@ import tseslint from 'typescript-eslint';
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', '.data/', '.venv/', 'coverage/', 'scripts/bootstrap.mjs', 'eslint.config.mjs', 'jest.config.js'] },
+  {
+    ignores: [
+      'node_modules/',
+      'dist/',
+      '.data/',
+      '.venv/',
+      'coverage/',
+      'scripts/bootstrap.mjs',
+      'eslint.config.mjs',
+      'jest.config.js',
+    ],
+  },
   ...tseslint.configs.recommended,
   {
     languageOptions: {
@@ -25,14 +36,20 @@ export default tseslint.config(
       '@typescript-eslint/no-restricted-imports': [
         'error',
         {
-          paths: nodeBuiltins.map((name) => ({ name, message: 'Workflow code must be deterministic: no Node built-ins.' })),
+          paths: nodeBuiltins.map((name) => ({
+            name,
+            message: 'Workflow code must be deterministic: no Node built-ins.',
+          })),
           patterns: [
             {
               group: ['../activities', '../activities/*'],
               allowTypeImports: true,
               message: 'Workflows import activities as types only (proxyActivities<...>).',
             },
-            { group: ['../api', '../api/*', '../worker', '../worker/*', '../db', '../db/*', '../config', '../config/*'], message: 'Workflow code must not import service code.' },
+            {
+              group: ['../api', '../api/*', '../worker', '../worker/*', '../db', '../db/*', '../config', '../config/*'],
+              message: 'Workflow code must not import service code.',
+            },
           ],
         },
       ],
@@ -44,7 +61,11 @@ export default tseslint.config(
       ],
       'no-restricted-properties': [
         'error',
-        { object: 'Date', property: 'now', message: 'Pass time in, or use workflow time via Date in the sandbox deliberately.' },
+        {
+          object: 'Date',
+          property: 'now',
+          message: 'Pass time in, or use workflow time via Date in the sandbox deliberately.',
+        },
         { object: 'Math', property: 'random', message: 'Use uuid4() from @temporalio/workflow or a parameter.' },
       ],
     },

@@ -1,16 +1,185 @@
 // Activities come from a factory that receives their dependencies; the worker builds those once.
+// Each one is idempotent: the channel deduplicates creation and closing, the order service deduplicates on our
+// idempotency key, and the repository's updates are guarded, so running any of them twice has the effect of once.
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Knex } from 'knex';
 import type { Logger } from '../common/logger';
+import type { Anomaly } from '../workflows/definitions';
+import type { PaymentStatus, ResolvedBy } from '../workflows/states';
+import type { ChannelPaymentView, CreateChannelPaymentOutcome, PaymentChannel } from './channels/types';
+import type { OrderAck, OrderNotifier, PaymentResultNotice } from './order-notifier';
+import { PaymentsRepository } from './payments-repo';
 
 export interface ActivityDeps {
   db: Knex;
   logger: Logger;
+  channels?: Record<string, PaymentChannel>;
+  orders?: OrderNotifier;
+  /** Where channels send callbacks: `${callbackBaseUrl}/callbacks/<channel>`. */
+  callbackBaseUrl?: string;
 }
 
-export function createActivities(_deps: ActivityDeps) {
+export interface ChannelCallInput {
+  paymentId: string;
+  channel: string;
+  channelPaymentId?: string;
+}
+
+export interface CreateAtChannelInput extends ChannelCallInput {
+  orderId: string;
+  amount: number;
+  currency: string;
+}
+
+export interface QueryAtChannelInput extends ChannelCallInput {
+  /** Why the query runs, for the event log: scheduled, expiry, operator, verify (a callback did not match), late. */
+  reason: 'scheduled' | 'expiry' | 'operator' | 'verify' | 'late';
+}
+
+export interface RecordFinalInput {
+  paymentId: string;
+  status: PaymentStatus;
+  resolvedBy?: ResolvedBy;
+  paidAt?: string;
+  /** Workflow time of the decision, ISO. */
+  decidedAt: string;
+}
+
+export interface RecordFinalResult {
+  /** The status the row holds afterwards: the one asked for, or the one that was there (a refused move). */
+  status: PaymentStatus;
+  resolvedBy?: ResolvedBy;
+}
+
+export function createActivities(deps: ActivityDeps) {
+  const repo = new PaymentsRepository(deps.db);
+
+  const channelFor = (name: string): PaymentChannel => {
+    const channel = deps.channels?.[name];
+    // Not retryable: no amount of waiting makes an unconfigured channel appear.
+    if (!channel)
+      throw ApplicationFailure.nonRetryable(`no payment channel named "${name}" is configured`, 'UnknownChannel');
+    return channel;
+  };
+
+  const log = (paymentId: string) =>
+    deps.logger.child({ paymentId, workflowId: Context.current().info.workflowExecution?.workflowId });
+
   return {
     /** Does nothing: the benchmark's baseline and the smoke test's round trip. */
     async noop(): Promise<void> {},
+
+    async createChannelPayment(input: CreateAtChannelInput): Promise<CreateChannelPaymentOutcome> {
+      const outcome = await channelFor(input.channel).create({
+        paymentId: input.paymentId,
+        amount: input.amount,
+        currency: input.currency,
+        description: `order ${input.orderId}`,
+        notifyUrl: `${deps.callbackBaseUrl ?? ''}/callbacks/${input.channel}`,
+      });
+      await repo.recordEvent({
+        paymentId: input.paymentId,
+        channel: input.channel,
+        source: 'system',
+        type: 'create',
+        payload: outcome.outcome === 'created' ? { channelPaymentId: outcome.channelPaymentId } : outcome,
+        outcome: outcome.outcome,
+      });
+      if (outcome.outcome === 'rejected')
+        log(input.paymentId).warn({ reason: outcome.reason }, 'channel refused the payment');
+      return outcome;
+    },
+
+    async markPaying(input: { paymentId: string; channelPaymentId: string; payUrl: string }): Promise<PaymentStatus> {
+      const result = await repo.transition(input.paymentId, 'PAYING', {
+        channelPaymentId: input.channelPaymentId,
+        payUrl: input.payUrl,
+      });
+      if (!result.ok)
+        log(input.paymentId).warn({ status: result.row?.status }, 'payment was not UNPAID when it became PAYING');
+      return result.row?.status ?? 'PAYING';
+    },
+
+    async queryChannelPayment(input: QueryAtChannelInput): Promise<ChannelPaymentView> {
+      const view = await channelFor(input.channel).query({
+        paymentId: input.paymentId,
+        channelPaymentId: input.channelPaymentId,
+      });
+      await repo.recordEvent({
+        paymentId: input.paymentId,
+        channel: input.channel,
+        source: 'query',
+        type: `query:${input.reason}`,
+        payload: view,
+        outcome: view.state,
+      });
+      return view;
+    },
+
+    async closeChannelPayment(input: ChannelCallInput & { reason: 'expiry' | 'cancel' }): Promise<ChannelPaymentView> {
+      const view = await channelFor(input.channel).close({
+        paymentId: input.paymentId,
+        channelPaymentId: input.channelPaymentId,
+      });
+      await repo.recordEvent({
+        paymentId: input.paymentId,
+        channel: input.channel,
+        source: input.reason === 'cancel' ? 'operator' : 'system',
+        type: `close:${input.reason}`,
+        payload: view,
+        outcome: view.state,
+      });
+      return view;
+    },
+
+    async recordFinalState(input: RecordFinalInput): Promise<RecordFinalResult> {
+      const result = await repo.transition(input.paymentId, input.status, {
+        ...(input.resolvedBy ? { resolvedBy: input.resolvedBy } : {}),
+        ...(input.paidAt ? { paidAt: new Date(input.paidAt) } : {}),
+        finalizedAt: new Date(input.decidedAt),
+      });
+      if (!result.row)
+        throw ApplicationFailure.nonRetryable(`payment ${input.paymentId} does not exist`, 'PaymentMissing');
+      if (!result.ok) {
+        log(input.paymentId).warn(
+          { wanted: input.status, status: result.row.status },
+          'state change refused by the state machine',
+        );
+      }
+      return { status: result.row.status, ...(result.row.resolved_by ? { resolvedBy: result.row.resolved_by } : {}) };
+    },
+
+    async recordAnomaly(input: { paymentId: string; channel: string; anomaly: Anomaly }): Promise<void> {
+      log(input.paymentId).warn({ kind: input.anomaly.kind }, 'payment anomaly');
+      await repo.recordEvent({
+        paymentId: input.paymentId,
+        channel: input.channel,
+        source: 'system',
+        type: `anomaly:${input.anomaly.kind}`,
+        payload: input.anomaly,
+        outcome: 'anomaly',
+      });
+    },
+
+    async notifyOrderService(notice: PaymentResultNotice): Promise<OrderAck> {
+      if (!deps.orders) throw ApplicationFailure.nonRetryable('no order service is configured', 'NoOrderService');
+      const { attempt } = Context.current().info;
+      if (attempt > 1)
+        log(notice.paymentId).info({ attempt, status: notice.status }, 'retrying the order-service notification');
+      return deps.orders.notify(notice);
+    },
+
+    async markOrderNotified(input: { paymentId: string; channel: string; at: string; ack: OrderAck }): Promise<void> {
+      await repo.markOrderNotified(input.paymentId, new Date(input.at));
+      await repo.recordEvent({
+        paymentId: input.paymentId,
+        channel: input.channel,
+        source: 'system',
+        type: 'order-notified',
+        payload: input.ack,
+        outcome: input.ack.accepted ? 'accepted' : `refused:${input.ack.reason ?? 'unknown'}`,
+      });
+    },
   };
 }
 

@@ -33,7 +33,9 @@ export function createHealthRouter({ db, temporal }: HealthDeps): Router {
       ),
     ]);
     const ready = database === 'ok' && temporalStatus === 'ok';
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks: { database, temporal: temporalStatus } });
+    res
+      .status(ready ? 200 : 503)
+      .json({ status: ready ? 'ready' : 'not ready', checks: { database, temporal: temporalStatus } });
   });
   return router;
 }

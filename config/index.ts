@@ -55,6 +55,8 @@ const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' |
 const url = z.url({ protocol: /^https?$/ });
 const postgresUrl = z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://');
 const secret = z.string().min(16, 'must be at least 16 characters');
+const rate = z.coerce.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1').default(0);
+const ms0 = z.coerce.number().int().min(0);
 
 // Development defaults for secrets; refused when NODE_ENV=production (see below).
 const DEV_CHANNEL_SECRET = 'sandboxpay-dev-secret-not-for-production';
@@ -64,7 +66,10 @@ const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
-  TEMPORAL_ADDRESS: z.string().regex(/^[^:\s]+:\d+$/, 'must be host:port').optional(),
+  TEMPORAL_ADDRESS: z
+    .string()
+    .regex(/^[^:\s]+:\d+$/, 'must be host:port')
+    .optional(),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('payments'),
   TEMPORAL_TLS: bool.default(false),
@@ -87,7 +92,22 @@ const envSchema = z.object({
   SANDBOXPAY_MERCHANT_ID: z.string().min(1).default('demo-shop'),
   SANDBOXPAY_SECRET: secret.default(DEV_CHANNEL_SECRET),
 
+  SANDBOX_SEED: z.string().min(1).default('sandbox'),
+  SANDBOX_CALLBACK_RETRY_SCALE: z.coerce.number().positive().max(1).default(1),
+  SANDBOX_CALLBACK_DROP_RATE: rate,
+  SANDBOX_CALLBACK_DUPLICATE_RATE: rate,
+  SANDBOX_CALLBACK_DELAY_RATE: rate,
+  SANDBOX_CALLBACK_DELAY_MAX_MS: ms0.default(0),
+  SANDBOX_QUERY_ERROR_RATE: rate,
+  SANDBOX_QUERY_TIMEOUT_RATE: rate,
+  SANDBOX_QUERY_LATENCY_MS: ms0.default(0),
+  SANDBOX_STUCK_PENDING_RATE: rate,
+  SANDBOX_CLOSE_RACE_PAY_RATE: rate,
+  CHANNEL_TIMEOUT: duration.prefault('5s'),
+
   ORDER_SERVICE_PORT: port.default(3200),
+  ORDER_SERVICE_ERROR_RATE: rate,
+  ORDER_SERVICE_LATENCY_MS: ms0.default(0),
   ORDER_SERVICE_URL: url.optional(),
 
   PAYMENT_QUERY_SCHEDULE: schedule.prefault(['10s', '30s', '1m', '2m', '5m', '10m', '15m', '30m'].join(',')),
@@ -107,6 +127,24 @@ export interface TemporalConfig {
   tls?: { clientCertPath?: string; clientKeyPath?: string };
   apiKey?: string;
   uiPort: number;
+}
+
+/** The simulated third parties (sandbox/): fault injection, deterministic under the seed. */
+export interface SandboxConfig {
+  seed: string;
+  callbackRetryScale: number;
+  faults: {
+    callbackDropRate: number;
+    callbackDuplicateRate: number;
+    callbackDelayRate: number;
+    callbackDelayMaxMs: number;
+    queryErrorRate: number;
+    queryTimeoutRate: number;
+    queryLatencyMs: number;
+    stuckPendingRate: number;
+    closeRacePayRate: number;
+  };
+  orderFaults: { errorRate: number; latencyMs: number };
 }
 
 /** What `npm start` runs itself, because no external one was configured. */
@@ -141,7 +179,8 @@ export interface Config {
   temporal: TemporalConfig;
   database: DatabaseConfig;
   api: { port: number; publicUrl: string; adminApiKey: string };
-  channel: { url: string; merchantId: string; secret: string; port: number };
+  channel: { url: string; merchantId: string; secret: string; port: number; timeoutMs: number };
+  sandbox: SandboxConfig;
   orders: { url: string; port: number };
   payments: PaymentPolicy;
   stack: StackConfig;
@@ -184,7 +223,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, options: Loa
       address: env.TEMPORAL_ADDRESS ?? `localhost:${env.TEMPORAL_PORT}`,
       namespace: env.TEMPORAL_NAMESPACE,
       taskQueue: env.TEMPORAL_TASK_QUEUE,
-      ...(useTls ? { tls: { clientCertPath: env.TEMPORAL_TLS_CERT_PATH, clientKeyPath: env.TEMPORAL_TLS_KEY_PATH } } : {}),
+      ...(useTls
+        ? { tls: { clientCertPath: env.TEMPORAL_TLS_CERT_PATH, clientKeyPath: env.TEMPORAL_TLS_KEY_PATH } }
+        : {}),
       ...(env.TEMPORAL_API_KEY ? { apiKey: env.TEMPORAL_API_KEY } : {}),
       uiPort: env.TEMPORAL_UI_PORT,
     },
@@ -199,8 +240,28 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, options: Loa
       merchantId: env.SANDBOXPAY_MERCHANT_ID,
       secret: env.SANDBOXPAY_SECRET,
       port: env.SANDBOX_PORT,
+      timeoutMs: env.CHANNEL_TIMEOUT,
     },
-    orders: { url: env.ORDER_SERVICE_URL ?? `http://localhost:${env.ORDER_SERVICE_PORT}`, port: env.ORDER_SERVICE_PORT },
+    sandbox: {
+      seed: env.SANDBOX_SEED,
+      callbackRetryScale: env.SANDBOX_CALLBACK_RETRY_SCALE,
+      faults: {
+        callbackDropRate: env.SANDBOX_CALLBACK_DROP_RATE,
+        callbackDuplicateRate: env.SANDBOX_CALLBACK_DUPLICATE_RATE,
+        callbackDelayRate: env.SANDBOX_CALLBACK_DELAY_RATE,
+        callbackDelayMaxMs: env.SANDBOX_CALLBACK_DELAY_MAX_MS,
+        queryErrorRate: env.SANDBOX_QUERY_ERROR_RATE,
+        queryTimeoutRate: env.SANDBOX_QUERY_TIMEOUT_RATE,
+        queryLatencyMs: env.SANDBOX_QUERY_LATENCY_MS,
+        stuckPendingRate: env.SANDBOX_STUCK_PENDING_RATE,
+        closeRacePayRate: env.SANDBOX_CLOSE_RACE_PAY_RATE,
+      },
+      orderFaults: { errorRate: env.ORDER_SERVICE_ERROR_RATE, latencyMs: env.ORDER_SERVICE_LATENCY_MS },
+    },
+    orders: {
+      url: env.ORDER_SERVICE_URL ?? `http://localhost:${env.ORDER_SERVICE_PORT}`,
+      port: env.ORDER_SERVICE_PORT,
+    },
     payments: {
       querySchedule: env.PAYMENT_QUERY_SCHEDULE,
       expiryMs: env.PAYMENT_EXPIRY,

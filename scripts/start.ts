@@ -23,7 +23,9 @@ function assertPortFree(port: number, what: string, variable: string): Promise<v
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', () =>
-      reject(new Error(`port ${port} (${what}) is already in use: is another npm start running? Set ${variable} to move it`)),
+      reject(
+        new Error(`port ${port} (${what}) is already in use: is another npm start running? Set ${variable} to move it`),
+      ),
     );
     server.listen(port, '127.0.0.1', () => server.close(() => resolve()));
   });
@@ -31,10 +33,14 @@ function assertPortFree(port: number, what: string, variable: string): Promise<v
 
 /** Runs db/embedded-main.ts in its own process group and resolves with the URL it prints once ready. */
 function startEmbeddedDbProcess(port: number): Promise<{ url: string; dataDir: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'db', 'embedded-main.ts'), join(dataDir, 'postgres'), String(port)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(projectRoot, 'db', 'embedded-main.ts'), join(dataDir, 'postgres'), String(port)],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    },
+  );
   prefixLines('postgres', 34, child.stderr!, process.stderr);
   return new Promise((resolve, reject) => {
     let dataDir = '';
@@ -85,6 +91,8 @@ async function main(): Promise<void> {
 
   try {
     await assertPortFree(config.api.port, 'API', 'API_PORT');
+    await assertPortFree(config.channel.port, 'SandboxPay', 'SANDBOX_PORT');
+    await assertPortFree(config.orders.port, 'order service', 'ORDER_SERVICE_PORT');
     let temporalAddress = config.temporal.address;
     if (config.stack.embedTemporal) {
       await assertPortFree(config.stack.temporalPort, 'Temporal', 'TEMPORAL_PORT');
@@ -125,14 +133,20 @@ async function main(): Promise<void> {
     }
 
     const env = { ...process.env, TEMPORAL_ADDRESS: temporalAddress, DATABASE_URL: databaseUrl };
+    supervisor.start({ name: 'sandbox', entry: join(projectRoot, 'sandbox', 'main.ts'), env });
     supervisor.start({ name: 'worker', entry: join(projectRoot, 'worker', 'main.ts'), env });
     supervisor.start({ name: 'api', entry: join(projectRoot, 'api', 'main.ts'), env });
 
     const apiUrl = `http://localhost:${config.api.port}`;
-    await waitFor('the API', async () => {
-      const res = await fetch(`${apiUrl}/readyz`);
-      if (res.status !== 200) throw new Error(`/readyz answered ${res.status}`);
-    }, 120_000, 500);
+    await waitFor(
+      'the API',
+      async () => {
+        const res = await fetch(`${apiUrl}/readyz`);
+        if (res.status !== 200) throw new Error(`/readyz answered ${res.status}`);
+      },
+      120_000,
+      500,
+    );
 
     const shownDb = databaseUrl!.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
     const lines = [
@@ -143,6 +157,8 @@ async function main(): Promise<void> {
         ? `  Temporal Web UI  http://localhost:${config.temporal.uiPort}  (workflows, timers, search attributes)`
         : `  Temporal         ${temporalAddress} (external; open your cluster's Web UI)`,
       `  Temporal         ${temporalAddress}  namespace ${config.temporal.namespace}, task queue ${config.temporal.taskQueue}`,
+      `  SandboxPay       ${config.channel.url}  (simulated wallet channel; faults: GET/PUT /admin/faults)`,
+      `  Order service    ${config.orders.url}/orders  (the shop's orders we keep in sync)`,
       `  PostgreSQL       ${shownDb}${config.stack.embedDatabase ? `  (embedded, data in ${embeddedDataDir})` : ''}`,
       config.stack.embedTemporal ? `  Temporal data    .data/temporal.db (kept between runs)` : '',
       '',

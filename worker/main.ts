@@ -4,6 +4,8 @@ import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@tempor
 import { loadConfigOrExit } from '../config';
 import { createLogger } from '../common/logger';
 import { temporalConnectionOptions } from '../common/temporal';
+import { createChannels } from '../activities/channels';
+import { createHttpOrderNotifier } from '../activities/order-notifier';
 import { createDb } from '../db/knex';
 import { createPaymentWorker } from './worker';
 
@@ -18,13 +20,23 @@ async function main(): Promise<void> {
     }),
   });
 
-  const db = createDb({ url: config.database.url!, poolMax: config.database.poolMax, applicationName: 'payments-worker' });
+  const db = createDb({
+    url: config.database.url!,
+    poolMax: config.database.poolMax,
+    applicationName: 'payments-worker',
+  });
   const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
   const worker = await createPaymentWorker({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
-    deps: { db, logger },
+    deps: {
+      db,
+      logger,
+      channels: createChannels(config, logger),
+      orders: createHttpOrderNotifier({ url: config.orders.url }),
+      callbackBaseUrl: config.api.publicUrl,
+    },
   });
   logger.info({ taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace }, 'worker polling');
   try {

@@ -1,6 +1,8 @@
 // Shared by the API, the worker, the workflows and the tests: names of things on the Temporal side.
 // Imports nothing from Node (workflow code imports it).
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { ChannelState, PaymentStatus, ResolvedBy } from './states';
 
 export const DEFAULT_TASK_QUEUE = 'payments';
 
@@ -25,3 +27,97 @@ export function paymentWorkflowId(paymentId: string): string {
 export function paymentIdFromWorkflowId(workflowId: string): string | undefined {
   return workflowId.startsWith(PAYMENT_PREFIX) ? workflowId.slice(PAYMENT_PREFIX.length) : undefined;
 }
+
+// ---- The payment workflow's interface -------------------------------------------------------------------------
+
+/** Durations in ms, from configuration: the workflow reads no clock settings of its own. */
+export interface PaymentPolicyInput {
+  /** Waits between channel queries; the last repeats until expiry. */
+  querySchedule: number[];
+  /** How long after an unpaid final state the workflow still watches for late callbacks. */
+  lateWindowMs: number;
+  notifyInitialBackoffMs: number;
+  notifyMaxBackoffMs: number;
+}
+
+export interface PaymentInput {
+  paymentId: string;
+  orderId: string;
+  /** Integer minor units of `currency`. */
+  amount: number;
+  /** ISO 4217, upper case. */
+  currency: string;
+  channel: string;
+  /** ISO timestamp: not paid by then, the payment is closed at the channel. */
+  expiresAt: string;
+  policy: PaymentPolicyInput;
+}
+
+/** A callback from the channel, already signature-checked and parsed by the API. Trusted only if it matches. */
+export interface ChannelCallback {
+  /** The channel's id for this notification; retries of the same notification share it. */
+  eventId: string;
+  channelPaymentId: string;
+  state: ChannelState;
+  amount: number;
+  currency: string;
+  paidAt?: string;
+}
+
+export interface CancelRequest {
+  reason?: string;
+}
+
+export interface RequeryRequest {
+  requestedBy?: string;
+}
+
+export type AnomalyKind = 'callback_mismatch' | 'query_mismatch' | 'late_success';
+
+export interface Anomaly {
+  kind: AnomalyKind;
+  /** Workflow time, ISO. */
+  at: string;
+  detail: string;
+}
+
+export interface PaymentStatusView {
+  paymentId: string;
+  status: PaymentStatus;
+  channelPaymentId?: string;
+  payUrl?: string;
+  expiresAt: string;
+  /** Scheduled channel queries done so far (operator requeries and expiry's final query not counted). */
+  checksDone: number;
+  queryFailures: number;
+  /** The next scheduled query (or the expiry), while waiting. */
+  nextCheckAt?: string;
+  resolvedBy?: ResolvedBy;
+  /** What the workflow is doing now, in words. */
+  waitingFor: string;
+  orderNotified: boolean;
+  duplicateCallbacks: number;
+  ignoredCallbacks: number;
+  anomalies: Anomaly[];
+}
+
+export interface PayUrlResult {
+  paymentId: string;
+  status: PaymentStatus;
+  /** Absent when the payment reached a final state before the channel gave one (creation refused). */
+  payUrl?: string;
+}
+
+export interface PaymentResult {
+  paymentId: string;
+  status: PaymentStatus;
+  resolvedBy?: ResolvedBy;
+  anomalies: Anomaly[];
+}
+
+export const channelCallbackSignal = defineSignal<[ChannelCallback]>('channelCallback');
+export const cancelSignal = defineSignal<[CancelRequest]>('cancel');
+export const requerySignal = defineSignal<[RequeryRequest]>('requery');
+export const statusQuery = defineQuery<PaymentStatusView>('status');
+/** Returns once the channel has created the payment: the API's update-with-start gets the pay URL in one call. */
+export const payUrlUpdate = defineUpdate<PayUrlResult>('payUrl');

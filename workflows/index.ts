@@ -1,2 +1,3 @@
 // The worker's single entry for workflow code (workflowsPath points here).
 export { baselineWorkflow } from './baseline';
+export { paymentWorkflow } from './payment';

@@ -1,7 +1,17 @@
 import type { Knex } from 'knex';
 
 // Frozen copies of the lists at the time of this migration (a migration must not change when code changes).
-const STATUSES = ['UNPAID', 'PAYING', 'SUCCESS', 'FAILED', 'CANCELLED', 'CLOSED', 'REFUNDING', 'REFUNDED', 'NEEDS_REVIEW'];
+const STATUSES = [
+  'UNPAID',
+  'PAYING',
+  'SUCCESS',
+  'FAILED',
+  'CANCELLED',
+  'CLOSED',
+  'REFUNDING',
+  'REFUNDED',
+  'NEEDS_REVIEW',
+];
 const RESOLVED_BY = ['callback', 'query', 'close', 'operator'];
 const EVENT_SOURCES = ['callback', 'query', 'operator', 'system'];
 

@@ -13,7 +13,12 @@ export interface ServiceSpec {
 
 const COLORS = [36, 35, 33, 32, 34, 31];
 
-export function prefixLines(name: string, color: number, stream: NodeJS.ReadableStream, out: NodeJS.WritableStream): void {
+export function prefixLines(
+  name: string,
+  color: number,
+  stream: NodeJS.ReadableStream,
+  out: NodeJS.WritableStream,
+): void {
   const tag = process.stdout.isTTY ? `\x1b[${color}m${name.padEnd(9)}\x1b[0m|` : `${name.padEnd(9)}|`;
   createInterface({ input: stream }).on('line', (line) => out.write(`${tag} ${line}\n`));
 }

@@ -37,7 +37,12 @@ describe('health endpoints over HTTP', () => {
   });
 
   it('is not ready (503, naming the database) when PostgreSQL is unreachable, but still alive', async () => {
-    const silent = { warn: () => undefined, error: () => undefined, debug: () => undefined, deprecate: () => undefined };
+    const silent = {
+      warn: () => undefined,
+      error: () => undefined,
+      debug: () => undefined,
+      deprecate: () => undefined,
+    };
     const deadDb = createDb({ url: `postgres://nobody@127.0.0.1:${await freePort()}/none`, poolMax: 1, log: silent });
     const api = await listen(createApp({ db: deadDb, temporal, config, logger }));
     try {

@@ -53,7 +53,9 @@ describe('migrations on a real PostgreSQL server', () => {
   it('reject a second payment with the same idempotency key', async () => {
     const first = payment();
     await t.db('payments').insert(first);
-    expect(await pgErrorCode(t.db('payments').insert(payment({ idempotency_key: first.idempotency_key })))).toBe('23505');
+    expect(await pgErrorCode(t.db('payments').insert(payment({ idempotency_key: first.idempotency_key })))).toBe(
+      '23505',
+    );
   });
 
   it('reject a status outside the state machine', async () => {
@@ -69,7 +71,13 @@ describe('migrations on a real PostgreSQL server', () => {
   });
 
   it('keep one event per channel event id', async () => {
-    const event = { channel: 'sandboxpay', source: 'callback', type: 'callback', channel_event_id: 'evt-1', outcome: 'accepted' };
+    const event = {
+      channel: 'sandboxpay',
+      source: 'callback',
+      type: 'callback',
+      channel_event_id: 'evt-1',
+      outcome: 'accepted',
+    };
     await t.db('payment_events').insert(event);
     expect(await pgErrorCode(t.db('payment_events').insert(event))).toBe('23505');
     // The same event id from another channel is another event.

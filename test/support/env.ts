@@ -1,6 +1,9 @@
 // What global-setup started, for test files: a fresh database per file, the dev server, the workflow bundle.
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { temporal } from '@temporalio/proto';
+import { allSearchAttributeKeys } from '../../workflows/definitions';
 import { createDb } from '../../db/knex';
 
 function required(name: string): string {
@@ -43,4 +46,21 @@ export async function createTestDatabase({ migrate = true } = {}): Promise<TestD
       await admin.destroy();
     },
   };
+}
+
+const INDEXED_TYPES: Record<string, temporal.api.enums.v1.IndexedValueType> = {
+  KEYWORD: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+  DATETIME: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+};
+
+/** A time-skipping test server from the installed binary, with our search attributes registered. */
+export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
+  const env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: testServerPath() } },
+  });
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: 'default',
+    searchAttributes: Object.fromEntries(allSearchAttributeKeys.map((k) => [k.name, INDEXED_TYPES[k.type]!])),
+  });
+  return env;
 }

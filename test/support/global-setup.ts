@@ -31,7 +31,9 @@ export default async function globalSetup(): Promise<void> {
   const bundlePath = join(mkdtempSync(join(tmpdir(), 'payments-bundle-')), 'workflows.js');
   writeFileSync(bundlePath, code);
   process.env.WORKFLOW_BUNDLE_PATH = bundlePath;
-  process.stderr.write(`\n[setup] PostgreSQL, Temporal dev server and workflow bundle ready in ${Date.now() - t0} ms\n`);
+  process.stderr.write(
+    `\n[setup] PostgreSQL, Temporal dev server and workflow bundle ready in ${Date.now() - t0} ms\n`,
+  );
 }
 
 const noop = () => undefined;

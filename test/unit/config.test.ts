@@ -13,7 +13,9 @@ function problemsOf(env: Record<string, string>, options?: Parameters<typeof loa
 describe('configuration', () => {
   it('has working defaults for a local stack', () => {
     const config = loadConfig({});
-    expect(config.payments.querySchedule).toEqual([10_000, 30_000, 60_000, 120_000, 300_000, 600_000, 900_000, 1_800_000]);
+    expect(config.payments.querySchedule).toEqual([
+      10_000, 30_000, 60_000, 120_000, 300_000, 600_000, 900_000, 1_800_000,
+    ]);
     expect(config.payments.expiryMs).toBe(30 * 60_000);
     expect(config.payments.lateWindowMs).toBe(25 * 3_600_000);
     expect(config.temporal).toMatchObject({ address: 'localhost:7233', namespace: 'default', taskQueue: 'payments' });
@@ -36,7 +38,9 @@ describe('configuration', () => {
   });
 
   it('rejects a schedule whose intervals shrink', () => {
-    expect(problemsOf({ PAYMENT_QUERY_SCHEDULE: '30s,10s' })[0]).toMatch(/PAYMENT_QUERY_SCHEDULE: entry 2 "10s" is shorter/);
+    expect(problemsOf({ PAYMENT_QUERY_SCHEDULE: '30s,10s' })[0]).toMatch(
+      /PAYMENT_QUERY_SCHEDULE: entry 2 "10s" is shorter/,
+    );
   });
 
   it('rejects an empty schedule entry and a bare number', () => {
@@ -45,7 +49,9 @@ describe('configuration', () => {
   });
 
   it('names a missing required variable', () => {
-    expect(problemsOf({}, { require: ['DATABASE_URL'] })).toEqual(['DATABASE_URL: required by this process but not set']);
+    expect(problemsOf({}, { require: ['DATABASE_URL'] })).toEqual([
+      'DATABASE_URL: required by this process but not set',
+    ]);
   });
 
   it('reports every bad variable at once', () => {

@@ -1,0 +1,84 @@
+// One interface for every payment channel. Business outcomes (refused, not found, closed) are values; an
+// exception means infrastructure trouble (timeout, 5xx, network) that Temporal should retry.
+import type { ChannelState } from '../../workflows/states';
+
+/** Retryable: the channel could not be reached or answered with a server error. */
+export class ChannelUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ChannelUnavailableError';
+  }
+}
+
+export interface CreateChannelPaymentRequest {
+  /** Our payment id; the channel deduplicates creation on it. */
+  paymentId: string;
+  amount: number;
+  currency: string;
+  description?: string;
+  notifyUrl: string;
+}
+
+export type CreateChannelPaymentOutcome =
+  | { outcome: 'created'; channelPaymentId: string; payUrl: string }
+  | { outcome: 'rejected'; reason: string };
+
+export interface ChannelPaymentRef {
+  paymentId: string;
+  /** Unknown when creation's outcome is unknown: the channel is then asked by our payment id. */
+  channelPaymentId?: string;
+}
+
+export interface ChannelPaymentView {
+  state: ChannelState;
+  /** The channel's own status word, for the event log. */
+  channelStatus: string;
+  channelPaymentId?: string;
+  amount?: number;
+  currency?: string;
+  paidAt?: string;
+}
+
+export interface RefundRequest {
+  paymentId: string;
+  channelPaymentId: string;
+  /** Idempotency key for the refund at the channel. */
+  refundKey: string;
+  amount: number;
+}
+
+export type RefundOutcome =
+  | { outcome: 'accepted'; refundId: string; state: 'PROCESSING' | 'SUCCESS' }
+  | { outcome: 'rejected'; reason: string };
+
+export interface ParsedCallback {
+  eventId: string;
+  eventType: string;
+  channelPaymentId: string;
+  /** Our payment id, as we gave it at creation. */
+  paymentId: string;
+  merchantId: string;
+  state: ChannelState;
+  channelStatus: string;
+  amount: number;
+  currency: string;
+  paidAt?: string;
+}
+
+export type CallbackVerification =
+  | { ok: true; callback: ParsedCallback; payload: unknown }
+  | {
+      ok: false;
+      reason: 'missing_signature' | 'stale_timestamp' | 'bad_signature' | 'malformed_body' | 'wrong_merchant';
+    };
+
+export interface PaymentChannel {
+  readonly name: string;
+  create(request: CreateChannelPaymentRequest): Promise<CreateChannelPaymentOutcome>;
+  query(ref: ChannelPaymentRef): Promise<ChannelPaymentView>;
+  /** Closes an unpaid payment. Answers the state it ended in: a payment that was paid first stays SUCCESS. */
+  close(ref: ChannelPaymentRef): Promise<ChannelPaymentView>;
+  refund(request: RefundRequest): Promise<RefundOutcome>;
+  /** Checks the signature first (constant time, bounded clock skew), then parses. Never throws. */
+  verifyCallback(rawBody: Buffer, header: (name: string) => string | undefined, nowMs: number): CallbackVerification;
+}

@@ -1,0 +1,179 @@
+// The payments table and its event log. Status changes are guarded updates: the row moves only from a state the
+// state machine allows, checked in the WHERE clause, so concurrent or replayed writers cannot move it backwards.
+import type { Db } from '../db/knex';
+import { allowedPredecessors, type PaymentStatus, type ResolvedBy } from '../workflows/states';
+
+export interface PaymentRow {
+  id: string;
+  order_id: string;
+  amount: number;
+  currency: string;
+  channel: string;
+  channel_payment_id: string | null;
+  pay_url: string | null;
+  status: PaymentStatus;
+  resolved_by: ResolvedBy | null;
+  idempotency_key: string;
+  request_fingerprint: string;
+  expires_at: Date;
+  created_at: Date;
+  updated_at: Date;
+  paid_at: Date | null;
+  finalized_at: Date | null;
+  order_notified_at: Date | null;
+}
+
+export interface NewPayment {
+  id: string;
+  orderId: string;
+  amount: number;
+  currency: string;
+  channel: string;
+  idempotencyKey: string;
+  requestFingerprint: string;
+  expiresAt: Date;
+}
+
+export type EventSource = 'callback' | 'query' | 'operator' | 'system';
+
+export interface NewPaymentEvent {
+  paymentId: string | null;
+  channel: string;
+  source: EventSource;
+  type: string;
+  channelEventId?: string | null;
+  payload?: unknown;
+  signatureValid?: boolean | null;
+  outcome: string;
+}
+
+export interface PaymentEventRow {
+  id: number;
+  payment_id: string | null;
+  channel: string;
+  source: EventSource;
+  type: string;
+  channel_event_id: string | null;
+  payload: unknown;
+  signature_valid: boolean | null;
+  outcome: string;
+  received_at: Date;
+}
+
+export type TransitionResult =
+  | { ok: true; changed: boolean; row: PaymentRow }
+  | { ok: false; row: PaymentRow | undefined };
+
+export interface TransitionFields {
+  resolvedBy?: ResolvedBy;
+  channelPaymentId?: string;
+  payUrl?: string;
+  paidAt?: Date;
+  /** When the final state was decided (workflow time); set for final states. */
+  finalizedAt?: Date;
+}
+
+export class PaymentsRepository {
+  constructor(private readonly db: Db) {}
+
+  /** The same repository inside a transaction. */
+  with(db: Db): PaymentsRepository {
+    return new PaymentsRepository(db);
+  }
+
+  /** Inserts a new payment; when its idempotency key exists already, returns that payment instead. */
+  async insert(p: NewPayment): Promise<{ row: PaymentRow; created: boolean }> {
+    const inserted = await this.db<PaymentRow>('payments')
+      .insert({
+        id: p.id,
+        order_id: p.orderId,
+        amount: p.amount,
+        currency: p.currency,
+        channel: p.channel,
+        idempotency_key: p.idempotencyKey,
+        request_fingerprint: p.requestFingerprint,
+        expires_at: p.expiresAt,
+      })
+      .onConflict('idempotency_key')
+      .ignore()
+      .returning('*');
+    if (inserted[0]) return { row: inserted[0], created: true };
+    const existing = await this.findByIdempotencyKey(p.idempotencyKey);
+    if (!existing) throw new Error('payment insert conflicted but no row holds the key');
+    return { row: existing, created: false };
+  }
+
+  get(id: string): Promise<PaymentRow | undefined> {
+    return this.db<PaymentRow>('payments').where({ id }).first();
+  }
+
+  findByIdempotencyKey(key: string): Promise<PaymentRow | undefined> {
+    return this.db<PaymentRow>('payments').where({ idempotency_key: key }).first();
+  }
+
+  /**
+   * Moves a payment to `to` if the state machine allows it from where the row is now. Repeating a transition that
+   * already happened is a success without a change (activities may run twice); anything else is refused.
+   */
+  async transition(id: string, to: PaymentStatus, fields: TransitionFields = {}): Promise<TransitionResult> {
+    const updated = await this.db<PaymentRow>('payments')
+      .where({ id })
+      .whereIn('status', allowedPredecessors(to))
+      .update({
+        status: to,
+        updated_at: this.db.fn.now() as unknown as Date,
+        ...(fields.resolvedBy ? { resolved_by: fields.resolvedBy } : {}),
+        ...(fields.channelPaymentId ? { channel_payment_id: fields.channelPaymentId } : {}),
+        ...(fields.payUrl ? { pay_url: fields.payUrl } : {}),
+        ...(fields.paidAt ? { paid_at: fields.paidAt } : {}),
+        ...(fields.finalizedAt ? { finalized_at: fields.finalizedAt } : {}),
+      })
+      .returning('*');
+    if (updated[0]) return { ok: true, changed: true, row: updated[0] };
+    const current = await this.get(id);
+    if (current && current.status === to) return { ok: true, changed: false, row: current };
+    return { ok: false, row: current };
+  }
+
+  async markOrderNotified(id: string, at: Date): Promise<void> {
+    await this.db<PaymentRow>('payments')
+      .where({ id })
+      .whereNull('order_notified_at')
+      .update({ order_notified_at: at });
+  }
+
+  /**
+   * Appends to the event log. An event carrying a channel event id is stored once per channel: a duplicate is
+   * reported (`inserted: false`) with the id of the first one.
+   */
+  async recordEvent(e: NewPaymentEvent): Promise<{ inserted: boolean; id: number }> {
+    const row = {
+      payment_id: e.paymentId,
+      channel: e.channel,
+      source: e.source,
+      type: e.type,
+      channel_event_id: e.channelEventId ?? null,
+      payload: e.payload === undefined ? null : JSON.stringify(e.payload),
+      signature_valid: e.signatureValid ?? null,
+      outcome: e.outcome,
+    };
+    if (!e.channelEventId) {
+      const [inserted] = await this.db('payment_events').insert(row).returning('id');
+      return { inserted: true, id: (inserted as { id: number }).id };
+    }
+    const inserted = await this.db('payment_events')
+      .insert(row)
+      .onConflict(['channel', 'channel_event_id'])
+      .ignore()
+      .returning('id');
+    if (inserted[0]) return { inserted: true, id: (inserted[0] as { id: number }).id };
+    const first = await this.db('payment_events')
+      .where({ channel: e.channel, channel_event_id: e.channelEventId })
+      .first('id');
+    return { inserted: false, id: (first as { id: number }).id };
+  }
+
+  listEvents(paymentId: string): Promise<PaymentEventRow[]> {
+    return this.db<PaymentEventRow>('payment_events').where({ payment_id: paymentId }).orderBy('id');
+  }
+}

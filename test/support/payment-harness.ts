@@ -1,0 +1,298 @@
+// Everything a payment-workflow test needs, real: a Temporal server (time-skipping or dev), PostgreSQL, SandboxPay
+// and the order service over HTTP on free ports, and our worker with its real activities. Tests act as the buyer
+// (paying in the sandbox) and as the API (signalling verified callbacks).
+import { randomUUID } from 'node:crypto';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { NativeConnection, Worker } from '@temporalio/worker';
+import type { temporal } from '@temporalio/proto';
+import pino from 'pino';
+import { SandboxPayChannel } from '../../activities/channels/sandboxpay';
+import { createHttpOrderNotifier } from '../../activities/order-notifier';
+import { PaymentsRepository } from '../../activities/payments-repo';
+import {
+  createOrderService,
+  ensureOrderServiceSchema,
+  type OrderService,
+  type OrderTransition,
+} from '../../sandbox/order-service';
+import { createSandboxPay, type SandboxPay, type SandboxPayFaults } from '../../sandbox/sandboxpay';
+import { createPaymentWorker } from '../../worker/worker';
+import {
+  type ChannelCallback,
+  type PaymentInput,
+  type PaymentPolicyInput,
+  paymentWorkflowId,
+  type PaymentResult,
+  type PaymentStatusView,
+  payUrlUpdate,
+  statusQuery,
+} from '../../workflows/definitions';
+import type { paymentWorkflow } from '../../workflows/payment';
+import { createTestDatabase, type TestDatabase, workflowBundlePath } from './env';
+import { listen } from './http';
+
+export const MERCHANT = 'test-shop';
+export const SECRET = 'test-secret-0123456789abcdef';
+export const SECOND = 1000;
+export const MINUTE = 60 * SECOND;
+
+export const DEFAULT_POLICY: PaymentPolicyInput = {
+  querySchedule: [10, 30, 60, 120, 300, 600, 900, 1800].map((s) => s * SECOND),
+  lateWindowMs: 25 * 60 * MINUTE,
+  notifyInitialBackoffMs: SECOND,
+  notifyMaxBackoffMs: 5 * MINUTE,
+};
+
+export interface HarnessOptions {
+  client: Client;
+  connection?: NativeConnection;
+  taskQueue?: string;
+  sandboxFaults?: Partial<SandboxPayFaults>;
+  /** Per-request timeout of our channel adapter (short in tests that make the channel hang). */
+  channelTimeoutMs?: number;
+  /** The server's clock: the time-skipping server's virtual time runs ahead of the wall clock once it skips. */
+  now?: () => Promise<number>;
+  /** false: run no worker in this process (the test runs worker processes of its own). */
+  inProcessWorker?: boolean;
+}
+
+export interface OrderView {
+  orderId: string;
+  status: 'UNPAID' | 'PAID' | 'CANCELLED';
+  transitions: OrderTransition[];
+}
+
+export interface StartedPayment {
+  paymentId: string;
+  orderId: string;
+  input: PaymentInput;
+  handle: WorkflowHandle<typeof paymentWorkflow>;
+}
+
+export class PaymentHarness {
+  private constructor(
+    readonly client: Client,
+    readonly taskQueue: string,
+    readonly t: TestDatabase,
+    readonly repo: PaymentsRepository,
+    readonly sandbox: SandboxPay,
+    readonly sandboxUrl: string,
+    readonly orderService: OrderService,
+    readonly ordersUrl: string,
+    readonly worker: Worker | undefined,
+    private readonly closers: (() => Promise<void>)[],
+    private readonly workerDone: Promise<void> | undefined,
+    private readonly now: () => Promise<number>,
+  ) {}
+
+  static async create(options: HarnessOptions): Promise<PaymentHarness> {
+    const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+    const taskQueue = options.taskQueue ?? `payments-${randomUUID().slice(0, 8)}`;
+    const t = await createTestDatabase();
+    await ensureOrderServiceSchema(t.db);
+    // Callbacks are the API's business (issue 4): here tests deliver them as signals, so the sandbox sends none.
+    const sandbox = createSandboxPay({
+      merchantId: MERCHANT,
+      secret: SECRET,
+      publicUrl: 'http://sandbox.invalid',
+      seed: 'workflow-tests',
+      faults: { callbackDropRate: 1, ...options.sandboxFaults },
+      logger,
+    });
+    const sandboxHttp = await listen(sandbox.app);
+    const orderService = createOrderService({ db: t.db, seed: 'workflow-tests', logger });
+    const ordersHttp = await listen(orderService.app);
+    const worker =
+      options.inProcessWorker === false || !options.connection
+        ? undefined
+        : await createPaymentWorker({
+            connection: options.connection,
+            namespace: 'default',
+            taskQueue,
+            workflowBundlePath: workflowBundlePath(),
+            deps: {
+              db: t.db,
+              logger,
+              channels: {
+                sandboxpay: new SandboxPayChannel(
+                  {
+                    url: sandboxHttp.url,
+                    merchantId: MERCHANT,
+                    secret: SECRET,
+                    timeoutMs: options.channelTimeoutMs ?? 5000,
+                  },
+                  logger,
+                ),
+              },
+              orders: createHttpOrderNotifier({ url: ordersHttp.url, timeoutMs: 5000 }),
+              callbackBaseUrl: 'http://api.invalid',
+            },
+          });
+    const workerDone = worker?.run();
+    return new PaymentHarness(
+      options.client,
+      taskQueue,
+      t,
+      new PaymentsRepository(t.db),
+      sandbox,
+      sandboxHttp.url,
+      orderService,
+      ordersHttp.url,
+      worker,
+      [sandboxHttp.close, ordersHttp.close],
+      workerDone,
+      options.now ?? (async () => Date.now()),
+    );
+  }
+
+  async close(): Promise<void> {
+    this.worker?.shutdown();
+    await this.workerDone;
+    this.sandbox.stop();
+    for (const close of this.closers) await close();
+    await this.t.drop();
+  }
+
+  /** Creates the order at the order service and the payment row (as the API does), then starts the workflow. */
+  async startPayment(
+    opts: { amount?: number; currency?: string; expiresInMs?: number; policy?: Partial<PaymentPolicyInput> } = {},
+  ): Promise<StartedPayment> {
+    const paymentId = randomUUID();
+    const orderId = `order-${paymentId.slice(0, 8)}`;
+    const amount = opts.amount ?? 2599;
+    const currency = opts.currency ?? 'CNY';
+    await this.http(this.ordersUrl, 'POST', '/orders', { orderId, amount, currency });
+    const now = await this.now();
+    const expiresAt = new Date(now + (opts.expiresInMs ?? 30 * MINUTE));
+    await this.repo.insert({
+      id: paymentId,
+      orderId,
+      amount,
+      currency,
+      channel: 'sandboxpay',
+      idempotencyKey: paymentId,
+      requestFingerprint: 'test',
+      expiresAt,
+    });
+    const input: PaymentInput = {
+      paymentId,
+      orderId,
+      amount,
+      currency,
+      channel: 'sandboxpay',
+      expiresAt: expiresAt.toISOString(),
+      policy: { ...DEFAULT_POLICY, ...opts.policy },
+    };
+    const handle = await this.client.workflow.start<typeof paymentWorkflow>('paymentWorkflow', {
+      workflowId: paymentWorkflowId(paymentId),
+      taskQueue: this.taskQueue,
+      args: [input],
+    });
+    return { paymentId, orderId, input, handle };
+  }
+
+  /** Waits until the channel created the payment (the update the API uses) and returns the channel's id. */
+  async channelPaymentIdOf(p: StartedPayment): Promise<string> {
+    const result = await p.handle.executeUpdate(payUrlUpdate);
+    expect(result.payUrl).toMatch(/\/pay\/sp_/);
+    return result.payUrl!.split('/pay/')[1]!;
+  }
+
+  /** The buyer pays (or declines) in the wallet. */
+  async buyer(channelPaymentId: string, action: 'pay' | 'decline'): Promise<string> {
+    const body = (await this.http(this.sandboxUrl, 'POST', `/v1/payments/${channelPaymentId}/${action}`)) as {
+      status: string;
+    };
+    return body.status;
+  }
+
+  /** The callback the API would signal after verifying the channel's notification. */
+  callback(p: StartedPayment, channelPaymentId: string, overrides: Partial<ChannelCallback> = {}): ChannelCallback {
+    return {
+      eventId: `evt-${randomUUID()}`,
+      channelPaymentId,
+      state: 'SUCCESS',
+      amount: p.input.amount,
+      currency: p.input.currency,
+      paidAt: new Date().toISOString(),
+      ...overrides,
+    };
+  }
+
+  status(p: StartedPayment): Promise<PaymentStatusView> {
+    return p.handle.query(statusQuery);
+  }
+
+  result(p: StartedPayment): Promise<PaymentResult> {
+    return p.handle.result();
+  }
+
+  async order(orderId: string): Promise<OrderView> {
+    return (await this.http(this.ordersUrl, 'GET', `/orders/${orderId}`)) as OrderView;
+  }
+
+  async payment(paymentId: string) {
+    return (await this.repo.get(paymentId))!;
+  }
+
+  async http(base: string, method: string, path: string, body?: unknown): Promise<unknown> {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${SECRET}` },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+    if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}: ${await res.text()}`);
+    return res.json();
+  }
+}
+
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+
+const eventTimeMs = (e: HistoryEvent) =>
+  Number(e.eventTime?.seconds ?? 0) * 1000 + Math.floor((e.eventTime?.nanos ?? 0) / 1e6);
+
+/** Times (server time, virtual on the time-skipping server) at which an activity type was scheduled. */
+export async function activityScheduleTimes(handle: WorkflowHandle, activityType: string): Promise<number[]> {
+  const history = await handle.fetchHistory();
+  return (history.events ?? [])
+    .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === activityType)
+    .map(eventTimeMs);
+}
+
+/** Server time at which the workflow completed an activity of the given type (first completion). */
+export async function activityCompletionTimes(handle: WorkflowHandle, activityType: string): Promise<number[]> {
+  const history = await handle.fetchHistory();
+  const events = history.events ?? [];
+  const scheduled = new Map<string, string>();
+  for (const e of events) {
+    const name = e.activityTaskScheduledEventAttributes?.activityType?.name;
+    if (name) scheduled.set(String(e.eventId), name);
+  }
+  return events
+    .filter((e) => {
+      const id = e.activityTaskCompletedEventAttributes?.scheduledEventId;
+      return id !== undefined && id !== null && scheduled.get(String(id)) === activityType;
+    })
+    .map(eventTimeMs);
+}
+
+/** For each scheduled activity of a type, in order: the attempt number its last start had. */
+export async function activityAttempts(handle: WorkflowHandle, activityType: string): Promise<number[]> {
+  const events = (await handle.fetchHistory()).events ?? [];
+  const ids = events
+    .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === activityType)
+    .map((e) => String(e.eventId));
+  return ids.map((id) => {
+    const started = events.filter((e) => String(e.activityTaskStartedEventAttributes?.scheduledEventId) === id);
+    return started.at(-1)?.activityTaskStartedEventAttributes?.attempt ?? 0;
+  });
+}
+
+export async function workflowStartTime(handle: WorkflowHandle): Promise<number> {
+  const history = await handle.fetchHistory();
+  return eventTimeMs(history.events![0]!);
+}
+
+export async function historyLength(handle: WorkflowHandle): Promise<number> {
+  return (await handle.fetchHistory()).events?.length ?? 0;
+}
