@@ -69,7 +69,13 @@ export function createActivities(deps: ActivityDeps) {
     /** Does nothing: the benchmark's baseline and the smoke test's round trip. */
     async noop(): Promise<void> {},
 
-    async createChannelPayment(input: CreateAtChannelInput): Promise<CreateChannelPaymentOutcome> {
+    /**
+     * Creates the payment at the channel (idempotent there on our payment id) and, once created, records it as
+     * PAYING with the channel's id and pay URL. Returns the channel's outcome and the status the row holds.
+     */
+    async createChannelPayment(
+      input: CreateAtChannelInput,
+    ): Promise<CreateChannelPaymentOutcome & { status: PaymentStatus }> {
       const outcome = await channelFor(input.channel).create({
         paymentId: input.paymentId,
         amount: input.amount,
@@ -85,19 +91,17 @@ export function createActivities(deps: ActivityDeps) {
         payload: outcome.outcome === 'created' ? { channelPaymentId: outcome.channelPaymentId } : outcome,
         outcome: outcome.outcome,
       });
-      if (outcome.outcome === 'rejected')
+      if (outcome.outcome === 'rejected') {
         log(input.paymentId).warn({ reason: outcome.reason }, 'channel refused the payment');
-      return outcome;
-    },
-
-    async markPaying(input: { paymentId: string; channelPaymentId: string; payUrl: string }): Promise<PaymentStatus> {
+        return { ...outcome, status: 'UNPAID' };
+      }
       const result = await repo.transition(input.paymentId, 'PAYING', {
-        channelPaymentId: input.channelPaymentId,
-        payUrl: input.payUrl,
+        channelPaymentId: outcome.channelPaymentId,
+        payUrl: outcome.payUrl,
       });
       if (!result.ok)
         log(input.paymentId).warn({ status: result.row?.status }, 'payment was not UNPAID when it became PAYING');
-      return result.row?.status ?? 'PAYING';
+      return { ...outcome, status: result.row?.status ?? 'PAYING' };
     },
 
     async queryChannelPayment(input: QueryAtChannelInput): Promise<ChannelPaymentView> {
@@ -161,24 +165,27 @@ export function createActivities(deps: ActivityDeps) {
       });
     },
 
-    async notifyOrderService(notice: PaymentResultNotice): Promise<OrderAck> {
+    /**
+     * Tells the order service the final state and records its acknowledgement. Any failure to get one throws, so
+     * the retry policy (capped backoff, no attempt limit) keeps trying: the notification is never abandoned.
+     */
+    async notifyOrderService(notice: PaymentResultNotice & { channel: string }): Promise<OrderAck> {
       if (!deps.orders) throw ApplicationFailure.nonRetryable('no order service is configured', 'NoOrderService');
       const { attempt } = Context.current().info;
       if (attempt > 1)
         log(notice.paymentId).info({ attempt, status: notice.status }, 'retrying the order-service notification');
-      return deps.orders.notify(notice);
-    },
-
-    async markOrderNotified(input: { paymentId: string; channel: string; at: string; ack: OrderAck }): Promise<void> {
-      await repo.markOrderNotified(input.paymentId, new Date(input.at));
+      const { channel, ...rest } = notice;
+      const ack = await deps.orders.notify(rest);
+      await repo.markOrderNotified(notice.paymentId, new Date());
       await repo.recordEvent({
-        paymentId: input.paymentId,
-        channel: input.channel,
+        paymentId: notice.paymentId,
+        channel,
         source: 'system',
         type: 'order-notified',
-        payload: input.ack,
-        outcome: input.ack.accepted ? 'accepted' : `refused:${input.ack.reason ?? 'unknown'}`,
+        payload: ack,
+        outcome: ack.accepted ? 'accepted' : `refused:${ack.reason ?? 'unknown'}`,
       });
+      return ack;
     },
   };
 }

@@ -2,6 +2,7 @@
 // schedule, queries the channel when the callback does not come, closes the payment at expiry, records the final
 // state with a guarded update, and tells the order service with an activity that retries until acknowledged.
 // After an unpaid final state it keeps watching for the late window: a success then is an anomaly, never dropped.
+import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import {
   ActivityFailure,
   condition,
@@ -135,12 +136,24 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentResul
   });
 
   // ---- helpers ---------------------------------------------------------------------------------------------------
+  // Search attributes are upserted only when one changed: each upsert is a history event.
+  const published = new Map<string, string>();
   const showProgress = () => {
-    upsertSearchAttributes([
+    const wanted: SearchAttributeUpdatePair[] = [
       { key: searchAttributes.paymentStatus, value: status },
-      ...(resolvedBy ? [{ key: searchAttributes.resolvedBy, value: resolvedBy }] : []),
+      { key: searchAttributes.orderId, value: input.orderId },
+      { key: searchAttributes.paymentChannel, value: input.channel },
+      { key: searchAttributes.resolvedBy, value: resolvedBy ?? null },
       { key: searchAttributes.nextCheckAt, value: nextCheckAtMs !== undefined ? new Date(nextCheckAtMs) : null },
-    ]);
+    ];
+    const changed = wanted.filter(({ key, value }) => {
+      const text = value instanceof Date ? value.toISOString() : String(value);
+      if (published.get(key.name) === text || (value === null && !published.has(key.name))) return false;
+      if (value === null) published.delete(key.name);
+      else published.set(key.name, text);
+      return true;
+    });
+    if (changed.length > 0) upsertSearchAttributes(changed);
     const lines = [
       `**${status}** ${input.amount} ${input.currency} for order ${input.orderId} via ${input.channel}`,
       `Waiting for: ${waitingFor}`,
@@ -266,11 +279,6 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentResul
   };
 
   // ---- 1. create the payment at the channel ---------------------------------------------------------------------
-  upsertSearchAttributes([
-    { key: searchAttributes.paymentStatus, value: status },
-    { key: searchAttributes.orderId, value: input.orderId },
-    { key: searchAttributes.paymentChannel, value: input.channel },
-  ]);
   showProgress();
   let waitStartMs = workflowNow();
   try {
@@ -294,7 +302,7 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentResul
     if (created.outcome === 'created') {
       channelPaymentId = created.channelPaymentId;
       payUrl = created.payUrl;
-      status = await store.markPaying({ paymentId, channelPaymentId, payUrl });
+      status = created.status;
     } else {
       await settle('FAILED', undefined);
     }
@@ -350,8 +358,8 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentResul
       amount: input.amount,
       currency: input.currency,
       idempotencyKey: `${workflowId}:notify-order:${status}`,
+      channel: input.channel,
     });
-    await store.markOrderNotified({ paymentId, channel: input.channel, at: fmt(workflowNow()), ack });
     orderNotified = true;
     if (!ack.accepted && status === 'SUCCESS') {
       await noteAnomaly(

@@ -73,7 +73,7 @@ describe('payment workflow under faults', () => {
     expect(result.anomalies).toEqual([expect.objectContaining({ kind: 'callback_mismatch' })]);
     // The verifying query ran at once, not at the 10 s check.
     const [queried] = await activityScheduleTimes(p.handle, 'queryChannelPayment');
-    const [paying] = await activityCompletionTimes(p.handle, 'markPaying');
+    const [paying] = await activityCompletionTimes(p.handle, 'createChannelPayment');
     expect(queried! - paying!).toBeLessThan(10 * SECOND);
     const events = await h.repo.listEvents(p.paymentId);
     expect(events.map((e) => e.type)).toEqual(expect.arrayContaining(['anomaly:callback_mismatch', 'query:verify']));

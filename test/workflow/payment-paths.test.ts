@@ -27,7 +27,7 @@ async function maybeRecord(name: string, p: StartedPayment): Promise<void> {
 
 /** Offsets (ms) of the scheduled channel queries from the moment the payment started waiting (PAYING). */
 async function queryOffsets(p: StartedPayment): Promise<number[]> {
-  const [payingAt] = await activityCompletionTimes(p.handle, 'markPaying');
+  const [payingAt] = await activityCompletionTimes(p.handle, 'createChannelPayment');
   return (await activityScheduleTimes(p.handle, 'queryChannelPayment')).map((t) => t - payingAt!);
 }
 
