@@ -60,6 +60,14 @@ export interface PaymentEventRow {
   received_at: Date;
 }
 
+export interface StatusHistoryRow {
+  id: number;
+  payment_id: string;
+  status: PaymentStatus;
+  resolved_by: ResolvedBy | null;
+  at: Date;
+}
+
 export type TransitionResult =
   | { ok: true; changed: boolean; row: PaymentRow }
   | { ok: false; row: PaymentRow | undefined };
@@ -171,6 +179,27 @@ export class PaymentsRepository {
       .where({ channel: e.channel, channel_event_id: e.channelEventId })
       .first('id');
     return { inserted: false, id: (first as { id: number }).id };
+  }
+
+  /** Settles an event still marked `received` (a later duplicate may settle what its first copy could not). */
+  async settleEventOutcome(id: number, outcome: string): Promise<void> {
+    await this.db('payment_events').where({ id, outcome: 'received' }).update({ outcome });
+  }
+
+  /** Oldest first: what an operator looking for stuck payments wants to see. */
+  list(filter: { status?: PaymentStatus; createdBefore?: Date; limit: number }): Promise<PaymentRow[]> {
+    const q = this.db<PaymentRow>('payments').orderBy('created_at').limit(filter.limit);
+    if (filter.status) q.where({ status: filter.status });
+    if (filter.createdBefore) q.where('created_at', '<', filter.createdBefore);
+    return q;
+  }
+
+  /** Status changes after `afterId` (the SSE stream's Last-Event-ID), in order. */
+  statusHistory(paymentId: string, afterId: number): Promise<StatusHistoryRow[]> {
+    return this.db<StatusHistoryRow>('payment_status_history')
+      .where({ payment_id: paymentId })
+      .where('id', '>', afterId)
+      .orderBy('id');
   }
 
   listEvents(paymentId: string): Promise<PaymentEventRow[]> {

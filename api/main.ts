@@ -5,7 +5,9 @@ import { loadConfigOrExit } from '../config';
 import { createLogger } from '../common/logger';
 import { temporalConnectionOptions } from '../common/temporal';
 import { createDb } from '../db/knex';
+import { createChannels } from '../activities/channels';
 import { createApp } from './app';
+import { StatusFeed } from './status-feed';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit({ require: ['DATABASE_URL'] });
@@ -14,7 +16,9 @@ async function main(): Promise<void> {
   // Connection.lazy: the API starts (and /healthz answers) even while Temporal is still coming up; /readyz tells.
   const connection = Connection.lazy(temporalConnectionOptions(config.temporal));
   const temporal = new Client({ connection, namespace: config.temporal.namespace });
-  const app = createApp({ db, temporal, config, logger });
+  const statusFeed = new StatusFeed(config.database.url!, logger);
+  await statusFeed.start();
+  const app = createApp({ db, temporal, config, logger, channels: createChannels(config, logger), statusFeed });
   const server = app.listen(config.api.port, () => logger.info({ port: config.api.port }, 'api listening'));
 
   let stopping = false;
@@ -23,9 +27,11 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'api stopping');
     server.close(() => {
-      void Promise.allSettled([connection.close(), db.destroy()]).then(() => process.exit(0));
+      void Promise.allSettled([connection.close(), statusFeed.stop(), db.destroy()]).then(() => process.exit(0));
     });
     server.closeIdleConnections();
+    // Push streams never end on their own; the clients reconnect (to another process) with Last-Event-ID.
+    setTimeout(() => server.closeAllConnections(), 2000).unref();
     setTimeout(() => process.exit(1), 10_000).unref();
   };
   process.on('SIGINT', () => stop('SIGINT'));

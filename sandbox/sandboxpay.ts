@@ -37,6 +37,8 @@ export const sandboxPayFaultsSchema = z.object({
   stuckPendingRate: z.number().min(0).max(1),
   /** A close arrives while the buyer is paying: the payment succeeds and the close reports SUCCESS. */
   closeRacePayRate: z.number().min(0).max(1),
+  /** The answer to a create comes this late (the payment exists at the channel meanwhile). */
+  createLatencyMs: z.number().int().min(0),
 });
 export type SandboxPayFaults = z.infer<typeof sandboxPayFaultsSchema>;
 
@@ -51,6 +53,7 @@ export const NO_FAULTS: SandboxPayFaults = {
   queryLatencyMs: 0,
   stuckPendingRate: 0,
   closeRacePayRate: 0,
+  createLatencyMs: 0,
 };
 
 /** WeChat Pay's notification retry schedule (seconds): 15s/15s/30s/3m/10m/20m/30m/30m/30m/60m/3h/3h/3h/6h/6h. */
@@ -293,7 +296,7 @@ export function createSandboxPay(options: SandboxPayOptions): SandboxPay {
     return p;
   };
 
-  app.post('/v1/payments', merchantAuth, (req, res) => {
+  app.post('/v1/payments', merchantAuth, async (req, res) => {
     const parsed = createSchema.safeParse(req.body);
     if (!parsed.success) {
       res.status(400).json({ error: 'invalid_request', fields: parsed.error.issues.map((i) => i.path.join('.')) });
@@ -326,6 +329,7 @@ export function createSandboxPay(options: SandboxPayOptions): SandboxPay {
     };
     payments.set(p.channelPaymentId, p);
     byMerchantOrder.set(p.merchantOrderId, p.channelPaymentId);
+    if (faults.createLatencyMs > 0) await new Promise((r) => setTimeout(r, faults.createLatencyMs));
     res.status(201).json({ ...view(p), payUrl: `${options.publicUrl}/pay/${p.channelPaymentId}` });
   });
 

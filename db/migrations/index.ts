@@ -2,6 +2,7 @@
 // compiled JavaScript. Add a new file with a timestamped name and append it below; never edit an applied one.
 import type { Knex } from 'knex';
 import * as m20261125000001 from './20261125000001_payments';
+import * as m20261125000002 from './20261125000002_status_history';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -10,6 +11,7 @@ interface Migration {
 
 const migrations: Record<string, Migration> = {
   '20261125000001_payments': m20261125000001,
+  '20261125000002_status_history': m20261125000002,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -38,6 +38,7 @@ describe('migrations on a real PostgreSQL server', () => {
     expect(await t.db.schema.hasTable('payment_events')).toBe(true);
     await t.db.migrate.rollback(undefined, true);
     expect(await t.db.schema.hasTable('payments')).toBe(false);
+    expect(await t.db.schema.hasTable('payment_status_history')).toBe(false);
     expect(await t.db.schema.hasTable('payment_events')).toBe(false);
     await t.db.migrate.latest();
     expect(await t.db.schema.hasTable('payments')).toBe(true);
@@ -82,5 +83,37 @@ describe('migrations on a real PostgreSQL server', () => {
     expect(await pgErrorCode(t.db('payment_events').insert(event))).toBe('23505');
     // The same event id from another channel is another event.
     await t.db('payment_events').insert({ ...event, channel: 'otherpay' });
+  });
+});
+
+describe('the status history', () => {
+  let t: TestDatabase;
+  beforeAll(async () => {
+    t = await createTestDatabase();
+  });
+  afterAll(() => t.drop());
+
+  it('records every status change in order, and announces each one with NOTIFY', async () => {
+    const listener = await t.db.client.acquireRawConnection();
+    const heard: string[] = [];
+    listener.on('notification', (n: { payload: string }) => heard.push(n.payload));
+    await listener.query('listen payment_status');
+    try {
+      const row = payment();
+      await t.db('payments').insert(row);
+      await t.db('payments').where({ id: row.id }).update({ status: 'PAYING' });
+      await t.db('payments').where({ id: row.id }).update({ amount: 2 }); // not a status change
+      await t.db('payments').where({ id: row.id }).update({ status: 'SUCCESS', resolved_by: 'callback' });
+      const history = await t.db('payment_status_history').where({ payment_id: row.id }).orderBy('id');
+      expect(history.map((h) => [h.status, h.resolved_by])).toEqual([
+        ['UNPAID', null],
+        ['PAYING', null],
+        ['SUCCESS', 'callback'],
+      ]);
+      for (let i = 0; i < 50 && heard.length < 3; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(heard.map((h) => JSON.parse(h))).toEqual(history.map((h) => ({ paymentId: row.id, id: Number(h.id) })));
+    } finally {
+      await t.db.client.destroyRawConnection(listener);
+    }
   });
 });

@@ -1,0 +1,137 @@
+// Channel callbacks become workflow signals. The rule: answer 2xx only once the callback is durably accepted
+// (its event row written and the signal accepted by Temporal); answer 5xx on any failure of ours, so the channel
+// retries. A 200 for a lost signal would be the worst bug this service could have.
+import { type Client, WorkflowNotFoundError } from '@temporalio/client';
+import express, { Router } from 'express';
+import type { Knex } from 'knex';
+import type { ChannelRegistry } from '../activities/channels';
+import { PaymentsRepository } from '../activities/payments-repo';
+import type { Logger } from '../common/logger';
+import { channelCallbackSignal } from '../workflows/definitions';
+import { UNPAID_FINAL_STATUSES } from '../workflows/states';
+import { paymentHandle, withinDeadline } from './temporal-calls';
+import { InputError, NotFoundError, UnauthorizedError, UnavailableError } from './errors';
+
+export interface CallbacksRouterDeps {
+  db: Knex;
+  temporal: Client;
+  channels: ChannelRegistry;
+  logger: Logger;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function parseLoosely(raw: Buffer): unknown {
+  try {
+    return JSON.parse(raw.toString('utf8'));
+  } catch {
+    return { unparsable: true, bytes: raw.length };
+  }
+}
+
+export function createCallbacksRouter(deps: CallbacksRouterDeps): Router {
+  const { temporal, logger } = deps;
+  const repo = new PaymentsRepository(deps.db);
+  const router = Router();
+
+  // The raw bytes are what the channel signed: no JSON parsing before the signature is checked.
+  router.post('/callbacks/:channel', express.raw({ type: () => true, limit: '64kb' }), async (req, res) => {
+    const channelName = String(req.params.channel);
+    const channel = deps.channels[channelName];
+    if (!channel) throw new NotFoundError(`unknown payment channel "${channelName}"`);
+    const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+
+    const verified = channel.verifyCallback(raw, (name) => req.get(name), Date.now());
+    if (!verified.ok) {
+      const signed = verified.reason === 'malformed_body' || verified.reason === 'wrong_merchant';
+      await repo.recordEvent({
+        paymentId: null,
+        channel: channelName,
+        source: 'callback',
+        type: 'callback',
+        payload: parseLoosely(raw),
+        signatureValid: signed,
+        outcome: `rejected:${verified.reason}`,
+      });
+      logger.warn({ channel: channelName, reason: verified.reason }, 'callback rejected');
+      if (verified.reason === 'malformed_body') throw new InputError('the callback body could not be read');
+      throw new UnauthorizedError('the callback signature did not verify');
+    }
+
+    const cb = verified.callback;
+    const payment = UUID.test(cb.paymentId) ? await repo.get(cb.paymentId) : undefined;
+    if (!payment) {
+      await repo.recordEvent({
+        paymentId: null,
+        channel: channelName,
+        source: 'callback',
+        type: cb.eventType,
+        channelEventId: cb.eventId,
+        payload: verified.payload,
+        signatureValid: true,
+        outcome: 'unknown_payment',
+      });
+      throw new NotFoundError('no such payment');
+    }
+
+    const event = await repo.recordEvent({
+      paymentId: payment.id,
+      channel: channelName,
+      source: 'callback',
+      type: cb.eventType,
+      channelEventId: cb.eventId,
+      payload: verified.payload,
+      signatureValid: true,
+      outcome: 'received',
+    });
+
+    // Signal even a duplicate: an earlier copy may have been recorded and then failed to reach the workflow.
+    // The workflow ignores event ids it has seen.
+    let outcome: 'accepted' | 'late' | 'answered_from_database';
+    try {
+      await withinDeadline(temporal, () =>
+        paymentHandle(temporal, payment.id).signal(channelCallbackSignal, {
+          eventId: cb.eventId,
+          channelPaymentId: cb.channelPaymentId,
+          state: cb.state,
+          amount: cb.amount,
+          currency: cb.currency,
+          ...(cb.paidAt ? { paidAt: cb.paidAt } : {}),
+        }),
+      );
+      outcome = 'accepted';
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) {
+        logger.error(
+          { err, paymentId: payment.id },
+          'callback recorded but not handed to the workflow; asking for a retry',
+        );
+        throw new UnavailableError('the callback could not be processed now; retry');
+      }
+      // The workflow has finished. The database answers; a success after an unpaid final state is never dropped.
+      const current = (await repo.get(payment.id)) ?? payment;
+      if (cb.state === 'SUCCESS' && UNPAID_FINAL_STATUSES.includes(current.status)) {
+        const moved = await repo.transition(payment.id, 'NEEDS_REVIEW', { resolvedBy: 'callback' });
+        await repo.recordEvent({
+          paymentId: payment.id,
+          channel: channelName,
+          source: 'system',
+          type: 'anomaly:late_success',
+          payload: { eventId: cb.eventId, statusBefore: current.status },
+          outcome: 'anomaly',
+        });
+        logger.error(
+          { paymentId: payment.id, statusBefore: current.status, moved: moved.ok },
+          'late success after the workflow ended',
+        );
+        outcome = 'late';
+      } else {
+        outcome = 'answered_from_database';
+      }
+    }
+    await repo.settleEventOutcome(event.id, outcome);
+    res.status(200).json({ received: true, duplicate: !event.inserted, outcome });
+  });
+
+  return router;
+}

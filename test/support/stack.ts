@@ -1,0 +1,214 @@
+// The whole stack in one test process, every part real and talking over real HTTP/gRPC/SQL: the dev server,
+// PostgreSQL, our worker, our API (port 0) with its push feed, SandboxPay (sending signed callbacks to the API)
+// and the order service. The API reaches Temporal through a TCP proxy the test can cut, to play an outage.
+import { createServer, type Server, type Socket, connect } from 'node:net';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import pino from 'pino';
+import { createChannels } from '../../activities/channels';
+import { createHttpOrderNotifier } from '../../activities/order-notifier';
+import { PaymentsRepository } from '../../activities/payments-repo';
+import { createApp } from '../../api/app';
+import { StatusFeed } from '../../api/status-feed';
+import { freePort } from '../../common/net';
+import { type Config, loadConfig } from '../../config';
+import { createOrderService, ensureOrderServiceSchema, type OrderService } from '../../sandbox/order-service';
+import { createSandboxPay, type SandboxPay, type SandboxPayFaults } from '../../sandbox/sandboxpay';
+import { createPaymentWorker } from '../../worker/worker';
+import { createTestDatabase, devServerAddress, type TestDatabase, workflowBundlePath } from './env';
+import { listen } from './http';
+
+export const SECRET = 'stack-test-secret-0123456789abcdef';
+export const ADMIN_KEY = 'stack-admin-key-0123456789';
+
+/** A TCP proxy to the dev server that can be switched off (connections cut, refused) and on again. */
+export class TemporalProxy {
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  constructor(
+    readonly port: number,
+    private readonly target: string,
+  ) {}
+
+  get address(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  async up(): Promise<void> {
+    if (this.server) return;
+    const [host, port] = this.target.split(':');
+    this.server = createServer((client) => {
+      const upstream = connect(Number(port), host!);
+      for (const s of [client, upstream]) {
+        this.sockets.add(s);
+        s.on('close', () => this.sockets.delete(s));
+        s.on('error', () => s.destroy());
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(this.port, '127.0.0.1', resolve);
+    });
+  }
+
+  async down(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    this.server = undefined;
+  }
+}
+
+export interface StackOptions {
+  env?: Record<string, string>;
+  sandboxFaults?: Partial<SandboxPayFaults>;
+  /** Multiplies SandboxPay's callback retry schedule (15 s, 15 s, 30 s, ...). */
+  callbackRetryScale?: number;
+}
+
+export class Stack {
+  readonly logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  config!: Config;
+  t!: TestDatabase;
+  repo!: PaymentsRepository;
+  sandbox!: SandboxPay;
+  sandboxUrl!: string;
+  orderService!: OrderService;
+  ordersUrl!: string;
+  apiUrl!: string;
+  proxy!: TemporalProxy;
+  temporal!: Client;
+  statusFeed!: StatusFeed;
+  private worker!: Worker;
+  private workerDone!: Promise<void>;
+  private readonly closers: (() => Promise<void>)[] = [];
+
+  static async start(options: StackOptions = {}): Promise<Stack> {
+    const stack = new Stack();
+    await stack.init(options);
+    return stack;
+  }
+
+  private async init(options: StackOptions): Promise<void> {
+    this.t = await createTestDatabase();
+    await ensureOrderServiceSchema(this.t.db);
+    this.repo = new PaymentsRepository(this.t.db);
+
+    const apiPort = await freePort();
+    const sandboxPort = await freePort();
+    const taskQueue = `stack-${apiPort}`;
+    this.config = loadConfig({
+      DATABASE_URL: this.t.url,
+      TEMPORAL_ADDRESS: devServerAddress(),
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      API_PORT: String(apiPort),
+      SANDBOX_PORT: String(sandboxPort),
+      SANDBOXPAY_SECRET: SECRET,
+      ADMIN_API_KEY: ADMIN_KEY,
+      PAYMENT_QUERY_SCHEDULE: '2s,3s,5s',
+      PAYMENT_EXPIRY: '2m',
+      LATE_CALLBACK_WINDOW: '1m',
+      ...options.env,
+    });
+
+    this.orderService = createOrderService({ db: this.t.db, seed: 'stack', logger: this.logger });
+    const orders = await listen(this.orderService.app);
+    this.ordersUrl = orders.url;
+    this.closers.push(orders.close);
+
+    this.sandbox = createSandboxPay({
+      merchantId: this.config.channel.merchantId,
+      secret: SECRET,
+      publicUrl: this.config.channel.url,
+      seed: 'stack',
+      faults: options.sandboxFaults ?? {},
+      callbackRetryScale: options.callbackRetryScale ?? 0.02,
+      logger: this.logger,
+    });
+    const sandboxServer = this.sandbox.app.listen(sandboxPort, '127.0.0.1');
+    this.sandboxUrl = this.config.channel.url;
+    this.closers.push(async () => {
+      this.sandbox.stop();
+      sandboxServer.closeAllConnections();
+      await new Promise((r) => sandboxServer.close(r));
+    });
+
+    this.proxy = new TemporalProxy(await freePort(), devServerAddress());
+    await this.proxy.up();
+    const connection = await Connection.connect({ address: this.proxy.address });
+    this.temporal = new Client({ connection, namespace: 'default' });
+    this.statusFeed = new StatusFeed(this.t.url, this.logger);
+    await this.statusFeed.start();
+    const channels = createChannels(this.config, this.logger);
+    const app = createApp({ db: this.t.db, temporal: this.temporal, config: this.config, logger: this.logger, channels, statusFeed: this.statusFeed });
+    const apiServer = app.listen(apiPort, '127.0.0.1');
+    await new Promise((r) => apiServer.once('listening', r));
+    this.apiUrl = `http://127.0.0.1:${apiPort}`;
+    this.closers.push(async () => {
+      apiServer.closeAllConnections();
+      await new Promise((r) => apiServer.close(r));
+      await this.statusFeed.stop();
+      await connection.close();
+      await this.proxy.down();
+    });
+
+    const nativeConnection = await NativeConnection.connect({ address: devServerAddress() });
+    this.worker = await createPaymentWorker({
+      connection: nativeConnection,
+      namespace: 'default',
+      taskQueue,
+      workflowBundlePath: workflowBundlePath(),
+      deps: {
+        db: this.t.db,
+        logger: this.logger,
+        channels,
+        orders: createHttpOrderNotifier({ url: this.ordersUrl }),
+        callbackBaseUrl: this.apiUrl,
+      },
+    });
+    this.workerDone = this.worker.run();
+    this.closers.push(async () => {
+      this.worker.shutdown();
+      await this.workerDone;
+      await nativeConnection.close();
+    });
+  }
+
+  async stop(): Promise<void> {
+    for (const close of this.closers.reverse()) await close();
+    await this.t.drop();
+  }
+
+  /** An order at the order service, as the shop would create it before asking for payment. */
+  async createOrder(amount = 2599, currency = 'CNY'): Promise<string> {
+    const res = await fetch(`${this.ordersUrl}/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ amount, currency }),
+    });
+    return ((await res.json()) as { orderId: string }).orderId;
+  }
+
+  async order(orderId: string): Promise<{ status: string; transitions: unknown[] }> {
+    return (await (await fetch(`${this.ordersUrl}/orders/${orderId}`)).json()) as { status: string; transitions: unknown[] };
+  }
+
+  /** The buyer in the wallet: pay or decline. */
+  async buyer(channelPaymentId: string, action: 'pay' | 'decline'): Promise<number> {
+    return (await fetch(`${this.sandboxUrl}/v1/payments/${channelPaymentId}/${action}`, { method: 'POST' })).status;
+  }
+
+  /** Polls until `check` returns a value (real time; the dev server does not skip). */
+  async eventually<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = await check();
+      if (value) return value;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+/** The channel's payment id, from the pay URL the API returned. */
+export const channelIdOf = (payUrl: string) => payUrl.split('/pay/')[1]!;
