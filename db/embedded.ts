@@ -24,6 +24,11 @@ export interface EmbeddedDb {
 const PASSWORD = 'postgres';
 const DATABASE = 'payments';
 
+/** The URL the embedded database answers on (what `npm start` gives its services when DATABASE_URL is unset). */
+export function embeddedDatabaseUrl(port: number): string {
+  return `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/${DATABASE}`;
+}
+
 export function embeddedBinDir(): string {
   const pkg = `${process.platform}-${process.arch}`;
   const candidates = [
@@ -75,5 +80,5 @@ export async function startEmbeddedDb({ dataDir, port, onLog }: EmbeddedDbOption
   } finally {
     await admin.end();
   }
-  return { url: server.url.replace(/\/postgres$/, `/${DATABASE}`), dataDir: where, stop: () => server.stop() };
+  return { url: embeddedDatabaseUrl(port), dataDir: where, stop: () => server.stop() };
 }
