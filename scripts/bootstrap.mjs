@@ -145,10 +145,16 @@ function ensurePostgres() {
 
 ensureNodeModules();
 const temporal = ensureTemporal();
+// Each mode refreshes what it resolved and keeps the rest, so `npm start` does not hide the test tools from a
+// later direct `npx jest`.
+const file = join(root, '.data', 'toolchain.json');
+const previous = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
 const toolchain = {
+  temporalTestServer: null,
+  pgBinDir: null,
+  ...previous,
   temporalCli: temporal['temporal'],
-  temporalTestServer: temporal['temporal-test-server'] ?? null,
-  pgBinDir: mode === 'test' ? (ensurePostgres() ?? null) : null,
+  ...(mode === 'test' ? { temporalTestServer: temporal['temporal-test-server'], pgBinDir: ensurePostgres() ?? null } : {}),
 };
 mkdirSync(join(root, '.data'), { recursive: true });
-writeFileSync(join(root, '.data', 'toolchain.json'), JSON.stringify(toolchain, null, 2) + '\n');
+writeFileSync(file, JSON.stringify(toolchain, null, 2) + '\n');

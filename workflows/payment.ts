@@ -185,6 +185,9 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentResul
     showProgress();
   };
 
+  /** How activities name this payment at the channel (the channel's id once known). */
+  const channelRef = () => ({ paymentId, channel: input.channel, channelPaymentId });
+
   /** Does a channel answer describe this payment (amount, currency)? A success that does not is not trusted. */
   const agrees = (view: { amount?: number; currency?: string }) =>
     view.amount === input.amount && view.currency === input.currency;
@@ -209,7 +212,7 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentResul
     reason: 'scheduled' | 'operator' | 'verify' | 'late',
   ): Promise<ChannelPaymentView | undefined> => {
     try {
-      return await queryOnce.queryChannelPayment({ paymentId, channel: input.channel, channelPaymentId, reason });
+      return await queryOnce.queryChannelPayment({ ...channelRef(), reason });
     } catch (err) {
       if (!(err instanceof ActivityFailure)) throw err;
       queryFailures++;
@@ -237,12 +240,7 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentResul
   const cancelAtChannel = async () => {
     waitingFor = 'the channel to close the payment (buyer cancelled)';
     showProgress();
-    const view = await channelMust.closeChannelPayment({
-      paymentId,
-      channel: input.channel,
-      channelPaymentId,
-      reason: 'cancel',
-    });
+    const view = await channelMust.closeChannelPayment({ ...channelRef(), reason: 'cancel' });
     if (view.state === 'CLOSED' || view.state === 'NOT_FOUND') await settle('CANCELLED', 'close');
     else await applyChannelView(view, 'close');
   };
@@ -251,12 +249,7 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentResul
   const expire = async () => {
     waitingFor = 'the final query before closing';
     showProgress();
-    const last = await channelMust.queryChannelPayment({
-      paymentId,
-      channel: input.channel,
-      channelPaymentId,
-      reason: 'expiry',
-    });
+    const last = await channelMust.queryChannelPayment({ ...channelRef(), reason: 'expiry' });
     if (last.channelPaymentId && !channelPaymentId) channelPaymentId = last.channelPaymentId;
     if (last.state === 'SUCCESS' || last.state === 'FAILED' || last.state === 'CLOSED') {
       await applyChannelView(last, 'query');
@@ -264,12 +257,7 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentResul
     }
     waitingFor = 'the channel to close the expired payment';
     showProgress();
-    const closed = await channelMust.closeChannelPayment({
-      paymentId,
-      channel: input.channel,
-      channelPaymentId,
-      reason: 'expiry',
-    });
+    const closed = await channelMust.closeChannelPayment({ ...channelRef(), reason: 'expiry' });
     if (closed.state === 'NOT_FOUND' || closed.state === 'PENDING') {
       // Never created there, or the channel kept it open: it cannot be paid through us any more.
       await settle('CLOSED', 'close');
@@ -409,12 +397,7 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentResul
           // The last look must get an answer; an earlier one may fail and leave it to the last.
           const view =
             checkAt === lateEnd
-              ? await channelMust.queryChannelPayment({
-                  paymentId,
-                  channel: input.channel,
-                  channelPaymentId,
-                  reason: 'late',
-                })
+              ? await channelMust.queryChannelPayment({ ...channelRef(), reason: 'late' })
               : await tryQuery('late');
           await onLateView(view, 'query');
           break;
