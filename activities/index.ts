@@ -2,13 +2,16 @@
 // Each one is idempotent: the channel deduplicates creation and closing, the order service deduplicates on our
 // idempotency key, and the repository's updates are guarded, so running any of them twice has the effect of once.
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
 import type { Knex } from 'knex';
+import type { Config } from '../config';
 import type { Logger } from '../common/logger';
 import type { Anomaly } from '../workflows/definitions';
 import type { PaymentStatus, ResolvedBy } from '../workflows/states';
 import type { ChannelPaymentView, CreateChannelPaymentOutcome, PaymentChannel } from './channels/types';
 import type { OrderAck, OrderNotifier, PaymentResultNotice } from './order-notifier';
 import { PaymentsRepository } from './payments-repo';
+import { createReconcileActivities } from './reconcile';
 
 export interface ActivityDeps {
   db: Knex;
@@ -17,6 +20,9 @@ export interface ActivityDeps {
   orders?: OrderNotifier;
   /** Where channels send callbacks: `${callbackBaseUrl}/callbacks/<channel>`. */
   callbackBaseUrl?: string;
+  /** For reconciliation: a Temporal client (to find, restart and signal workflows) and the payment policy. */
+  temporal?: Client;
+  config?: Pick<Config, 'temporal' | 'payments'>;
 }
 
 export interface ChannelCallInput {
@@ -66,6 +72,8 @@ export function createActivities(deps: ActivityDeps) {
     deps.logger.child({ paymentId, workflowId: Context.current().info.workflowExecution?.workflowId });
 
   return {
+    ...createReconcileActivities(deps),
+
     /** Does nothing: the benchmark's baseline and the smoke test's round trip. */
     async noop(): Promise<void> {},
 
@@ -134,6 +142,54 @@ export function createActivities(deps: ActivityDeps) {
         outcome: view.state,
       });
       return view;
+    },
+
+    /**
+     * Refunds a payment in full at the channel, idempotent on the refund key (one refund per payment). The channel's
+     * payment id comes from our row, or from the channel when creation's answer was lost.
+     */
+    async refundChannelPayment(input: { paymentId: string; channel: string; amount: number; refundKey: string }) {
+      const row = await repo.get(input.paymentId);
+      let channelPaymentId = row?.channel_payment_id ?? undefined;
+      if (!channelPaymentId)
+        channelPaymentId = (await channelFor(input.channel).query({ paymentId: input.paymentId })).channelPaymentId;
+      if (!channelPaymentId) return { outcome: 'rejected' as const, reason: 'the channel does not know this payment' };
+      const outcome = await channelFor(input.channel).refund({
+        paymentId: input.paymentId,
+        channelPaymentId,
+        refundKey: input.refundKey,
+        amount: input.amount,
+      });
+      await repo.recordEvent({
+        paymentId: input.paymentId,
+        channel: input.channel,
+        source: 'system',
+        type: 'refund',
+        payload: outcome,
+        outcome: outcome.outcome === 'accepted' ? `refund:${outcome.state}` : `refund-rejected:${outcome.reason}`,
+      });
+      return { ...outcome, channelPaymentId };
+    },
+
+    async queryChannelRefund(input: {
+      paymentId: string;
+      channel: string;
+      channelPaymentId: string;
+      refundId: string;
+    }) {
+      const state = await channelFor(input.channel).queryRefund({
+        channelPaymentId: input.channelPaymentId,
+        refundId: input.refundId,
+      });
+      await repo.recordEvent({
+        paymentId: input.paymentId,
+        channel: input.channel,
+        source: 'query',
+        type: 'query:refund',
+        payload: { refundId: input.refundId, state },
+        outcome: state,
+      });
+      return state;
     },
 
     async recordFinalState(input: RecordFinalInput): Promise<RecordFinalResult> {

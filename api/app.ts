@@ -50,7 +50,9 @@ export function createApp(deps: AppDeps): Express {
     res.type('application/json').send(readFileSync(openApiPath, 'utf8'));
   });
   // Callbacks need the raw bytes the channel signed: mounted before any JSON parsing.
-  app.use(createCallbacksRouter({ db: deps.db, temporal: deps.temporal, channels, logger: deps.logger }));
+  app.use(
+    createCallbacksRouter({ db: deps.db, temporal: deps.temporal, channels, config: deps.config, logger: deps.logger }),
+  );
   app.use(express.json({ limit: '16kb', type: 'application/json', strict: true }));
   app.use(
     createPaymentsRouter({

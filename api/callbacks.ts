@@ -7,6 +7,8 @@ import type { Knex } from 'knex';
 import type { ChannelRegistry } from '../activities/channels';
 import { PaymentsRepository } from '../activities/payments-repo';
 import type { Logger } from '../common/logger';
+import { startRefund } from '../common/payment-workflows';
+import type { Config } from '../config';
 import { channelCallbackSignal } from '../workflows/definitions';
 import { UNPAID_FINAL_STATUSES } from '../workflows/states';
 import { paymentHandle, withinDeadline } from './temporal-calls';
@@ -16,6 +18,7 @@ export interface CallbacksRouterDeps {
   db: Knex;
   temporal: Client;
   channels: ChannelRegistry;
+  config: Pick<Config, 'temporal' | 'payments'>;
   logger: Logger;
 }
 
@@ -108,22 +111,33 @@ export function createCallbacksRouter(deps: CallbacksRouterDeps): Router {
         );
         throw new UnavailableError('the callback could not be processed now; retry');
       }
-      // The workflow has finished. The database answers; a success after an unpaid final state is never dropped.
+      // The workflow has finished. The database answers; a success after an unpaid final state is never dropped:
+      // it is refunded (the refund workflow is started before we answer) or left for review, by policy.
       const current = (await repo.get(payment.id)) ?? payment;
       if (cb.state === 'SUCCESS' && UNPAID_FINAL_STATUSES.includes(current.status)) {
-        const moved = await repo.transition(payment.id, 'NEEDS_REVIEW', { resolvedBy: 'callback' });
+        if (deps.config.payments.lateSuccessPolicy === 'refund') {
+          try {
+            await withinDeadline(temporal, () => startRefund(temporal, current, 'late_success', deps.config));
+          } catch (startErr) {
+            logger.error({ err: startErr, paymentId: payment.id }, 'late success: its refund could not be started');
+            throw new UnavailableError('the callback could not be processed now; retry');
+          }
+        } else {
+          await repo.transition(payment.id, 'NEEDS_REVIEW', { resolvedBy: 'callback' });
+        }
         await repo.recordEvent({
           paymentId: payment.id,
           channel: channelName,
           source: 'system',
           type: 'anomaly:late_success',
-          payload: { eventId: cb.eventId, statusBefore: current.status },
+          payload: {
+            eventId: cb.eventId,
+            statusBefore: current.status,
+            policy: deps.config.payments.lateSuccessPolicy,
+          },
           outcome: 'anomaly',
         });
-        logger.error(
-          { paymentId: payment.id, statusBefore: current.status, moved: moved.ok },
-          'late success after the workflow ended',
-        );
+        logger.error({ paymentId: payment.id, statusBefore: current.status }, 'late success after the workflow ended');
         outcome = 'late';
       } else {
         outcome = 'answered_from_database';

@@ -13,15 +13,8 @@ import type { ChannelRegistry } from '../activities/channels';
 import { type PaymentRow, PaymentsRepository } from '../activities/payments-repo';
 import type { Logger } from '../common/logger';
 import type { Config } from '../config';
-import {
-  cancelSignal,
-  type PaymentInput,
-  paymentWorkflowId,
-  type PayUrlResult,
-  payUrlUpdate,
-  searchAttributes,
-  statusQuery,
-} from '../workflows/definitions';
+import { paymentStartOptions } from '../common/payment-workflows';
+import { cancelSignal, type PayUrlResult, payUrlUpdate, statusQuery } from '../workflows/definitions';
 import type { paymentWorkflow } from '../workflows/payment';
 import { isFinal } from '../workflows/states';
 import { ConflictError, NotFoundError, UnavailableError, UnsupportedMediaTypeError } from './errors';
@@ -87,31 +80,10 @@ export function createPaymentsRouter(deps: PaymentsRouterDeps): Router {
    * finds the running workflow (USE_EXISTING) and gets the same answer; a finished one is never started again.
    */
   async function startWorkflow(row: PaymentRow): Promise<PayUrlResult | undefined> {
-    const input: PaymentInput = {
-      paymentId: row.id,
-      orderId: row.order_id,
-      amount: row.amount,
-      currency: row.currency,
-      channel: row.channel,
-      expiresAt: row.expires_at.toISOString(),
-      policy: {
-        querySchedule: config.payments.querySchedule,
-        lateWindowMs: config.payments.lateWindowMs,
-        notifyInitialBackoffMs: config.payments.notifyInitialBackoffMs,
-        notifyMaxBackoffMs: config.payments.notifyMaxBackoffMs,
-      },
-    };
     const startWorkflowOperation = new WithStartWorkflowOperation<typeof paymentWorkflow>('paymentWorkflow', {
-      workflowId: paymentWorkflowId(row.id),
-      taskQueue: config.temporal.taskQueue,
-      args: [input],
+      ...paymentStartOptions(row, config),
       workflowIdConflictPolicy: 'USE_EXISTING',
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      typedSearchAttributes: [
-        { key: searchAttributes.paymentStatus, value: 'UNPAID' },
-        { key: searchAttributes.orderId, value: row.order_id },
-        { key: searchAttributes.paymentChannel, value: row.channel },
-      ],
     });
     let update;
     try {
@@ -202,13 +174,11 @@ export function createPaymentsRouter(deps: PaymentsRouterDeps): Router {
       if (err instanceof WorkflowNotFoundError) throw new ConflictError('the payment is no longer being processed');
       throw new UnavailableError('could not reach the payment workflow; retry');
     }
-    res
-      .status(202)
-      .json({
-        paymentId: id,
-        status: row.status,
-        message: 'cancellation requested; paid wins if the buyer already paid',
-      });
+    res.status(202).json({
+      paymentId: id,
+      status: row.status,
+      message: 'cancellation requested; paid wins if the buyer already paid',
+    });
   });
 
   router.get('/payments/:id/events', async (req, res) => {

@@ -116,6 +116,15 @@ const envSchema = z.object({
   ORDER_NOTIFY_INITIAL_BACKOFF: duration.prefault('1s'),
   ORDER_NOTIFY_MAX_BACKOFF: duration.prefault('5m'),
   ORDER_NOTIFY_ALERT_AFTER: duration.prefault('10m'),
+  LATE_SUCCESS_POLICY: z.enum(['refund', 'review']).default('refund'),
+
+  RECONCILE_INTERVAL: duration.prefault('5m'),
+  RECONCILE_MIN_AGE: duration.prefault('2m'),
+  STATEMENT_INTERVAL: duration.prefault('24h'),
+  STATEMENT_LOOKBACK: duration.prefault('48h'),
+  RECONCILE_SCHEDULES: bool.default(true),
+
+  WORKFLOW_BUNDLE_PATH: z.string().min(1).optional(),
 });
 
 type Env = z.infer<typeof envSchema>;
@@ -171,6 +180,20 @@ export interface PaymentPolicy {
   notifyInitialBackoffMs: number;
   notifyMaxBackoffMs: number;
   notifyAlertAfterMs: number;
+  lateSuccessPolicy: 'refund' | 'review';
+}
+
+/** The safety net under the per-payment workflows (Temporal Schedules created by the worker). */
+export interface ReconcileConfig {
+  /** Whether the worker creates (or updates) the schedules at start-up. */
+  schedules: boolean;
+  /** How often to look for orphaned payments and unacknowledged notifications. */
+  intervalMs: number;
+  /** Leave younger payments alone: their API request may still be starting the workflow. */
+  minAgeMs: number;
+  /** How often to compare the channel's statement with our table, and how far back. */
+  statementIntervalMs: number;
+  statementLookbackMs: number;
 }
 
 export interface Config {
@@ -183,6 +206,9 @@ export interface Config {
   sandbox: SandboxConfig;
   orders: { url: string; port: number };
   payments: PaymentPolicy;
+  reconcile: ReconcileConfig;
+  /** A prebuilt workflow bundle (npm run build:workflows): the worker starts without bundling. */
+  workflowBundlePath?: string;
   stack: StackConfig;
 }
 
@@ -269,7 +295,16 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, options: Loa
       notifyInitialBackoffMs: env.ORDER_NOTIFY_INITIAL_BACKOFF,
       notifyMaxBackoffMs: env.ORDER_NOTIFY_MAX_BACKOFF,
       notifyAlertAfterMs: env.ORDER_NOTIFY_ALERT_AFTER,
+      lateSuccessPolicy: env.LATE_SUCCESS_POLICY,
     },
+    reconcile: {
+      schedules: env.RECONCILE_SCHEDULES,
+      intervalMs: env.RECONCILE_INTERVAL,
+      minAgeMs: env.RECONCILE_MIN_AGE,
+      statementIntervalMs: env.STATEMENT_INTERVAL,
+      statementLookbackMs: env.STATEMENT_LOOKBACK,
+    },
+    ...(env.WORKFLOW_BUNDLE_PATH ? { workflowBundlePath: env.WORKFLOW_BUNDLE_PATH } : {}),
     stack: {
       embedTemporal: env.TEMPORAL_ADDRESS === undefined,
       temporalPort: env.TEMPORAL_PORT,

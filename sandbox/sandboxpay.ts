@@ -3,7 +3,7 @@
 // or hang; payments stuck pending; a close that races with the buyer paying. Every fault decision is a
 // deterministic function of the seed and the payment, so a run can be repeated.
 //
-// Merchant API (Authorization: Bearer <secret>):
+// Merchant API (Authorization: Bearer <secret>), plus GET /v1/statement?from=&to= (payments paid in a window):
 //   POST /v1/payments                 create (idempotent on merchantOrderId) -> channelPaymentId, payUrl
 //   GET  /v1/payments/{id}            query; GET /v1/payments?merchantOrderId=... finds it by our id
 //   POST /v1/payments/{id}/close      close an unpaid payment (answers the state it ended in)
@@ -426,6 +426,27 @@ export function createSandboxPay(options: SandboxPayOptions): SandboxPay {
       }
     }
     res.status(404).json({ error: 'refund_not_found' });
+  });
+
+  /** The merchant's statement: every payment paid in [from, to), with what was refunded of it. */
+  app.get('/v1/statement', merchantAuth, (req, res) => {
+    const from = Date.parse(String(req.query.from ?? ''));
+    const to = Date.parse(String(req.query.to ?? ''));
+    if (!Number.isFinite(from) || !Number.isFinite(to) || to <= from) {
+      res.status(400).json({ error: 'invalid_range', fields: ['from', 'to'] });
+      return;
+    }
+    const entries = [...payments.values()]
+      .filter((p) => p.paidAt && Date.parse(p.paidAt) >= from && Date.parse(p.paidAt) < to)
+      .map((p) => ({
+        channelPaymentId: p.channelPaymentId,
+        merchantOrderId: p.merchantOrderId,
+        amount: p.amount,
+        currency: p.currency,
+        paidAt: p.paidAt!,
+        refundedAmount: p.refunds.filter((r) => r.status === 'SUCCESS').reduce((sum, r) => sum + r.amount, 0),
+      }));
+    res.json({ from: new Date(from).toISOString(), to: new Date(to).toISOString(), entries });
   });
 
   // The buyer, in the wallet app.

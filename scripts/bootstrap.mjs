@@ -154,7 +154,9 @@ const toolchain = {
   pgBinDir: null,
   ...previous,
   temporalCli: temporal['temporal'],
-  ...(mode === 'test' ? { temporalTestServer: temporal['temporal-test-server'], pgBinDir: ensurePostgres() ?? null } : {}),
+  ...(mode === 'test'
+    ? { temporalTestServer: temporal['temporal-test-server'], pgBinDir: ensurePostgres() ?? null }
+    : {}),
 };
 mkdirSync(join(root, '.data'), { recursive: true });
 writeFileSync(file, JSON.stringify(toolchain, null, 2) + '\n');

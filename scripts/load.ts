@@ -72,7 +72,8 @@ async function onePayment(): Promise<Done> {
     body: JSON.stringify({ orderId, amount: order.body.amount, currency: 'CNY', channel: 'sandboxpay' }),
   });
   const createMs = performance.now() - t0;
-  if (created.status !== 201) throw new Error(`POST /payments answered ${created.status}: ${JSON.stringify(created.body)}`);
+  if (created.status !== 201)
+    throw new Error(`POST /payments answered ${created.status}: ${JSON.stringify(created.body)}`);
   const channelPaymentId = String(created.body.payUrl).split('/pay/')[1];
   const paid = await fetch(`${config.channel.url}/v1/payments/${channelPaymentId}/pay`, { method: 'POST' });
   if (!paid.ok) throw new Error(`the wallet refused to pay: ${paid.status}`);
@@ -92,7 +93,9 @@ async function main(): Promise<void> {
   let next = 0;
   let failed = 0;
   const progress = setInterval(() => {
-    process.stderr.write(`\r[load] ${done.length}/${total} paid, ${failed} failed, ${((Date.now() - started) / 1000).toFixed(0)} s   `);
+    process.stderr.write(
+      `\r[load] ${done.length}/${total} paid, ${failed} failed, ${((Date.now() - started) / 1000).toFixed(0)} s   `,
+    );
   }, 1000);
   await Promise.all(
     Array.from({ length: Math.min(concurrency, total) }, async () => {
@@ -125,7 +128,10 @@ async function main(): Promise<void> {
     const callbackToAck = rows.rows
       .filter((r) => r.callback_at && r.acked_at)
       .map((r) => r.acked_at!.getTime() - r.callback_at!.getTime());
-    const byPath = rows.rows.reduce<Record<string, number>>((acc, r) => ({ ...acc, [r.resolved_by]: (acc[r.resolved_by] ?? 0) + 1 }), {});
+    const byPath = rows.rows.reduce<Record<string, number>>(
+      (acc, r) => ({ ...acc, [r.resolved_by]: (acc[r.resolved_by] ?? 0) + 1 }),
+      {},
+    );
     const result = {
       at: new Date().toISOString(),
       machine: { cores: cpus().length, node: process.version },

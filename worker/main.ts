@@ -1,12 +1,14 @@
 // The worker process: connections and dependencies are built once; SIGINT/SIGTERM drain it gracefully
 // (in-flight activities finish or are handed back; nothing is lost, Temporal retries them elsewhere).
+import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
-import { loadConfigOrExit } from '../config';
-import { createLogger } from '../common/logger';
-import { temporalConnectionOptions } from '../common/temporal';
 import { createChannels } from '../activities/channels';
 import { createHttpOrderNotifier } from '../activities/order-notifier';
+import { createLogger } from '../common/logger';
+import { temporalConnectionOptions } from '../common/temporal';
+import { loadConfigOrExit } from '../config';
 import { createDb } from '../db/knex';
+import { ensureReconcileSchedules } from './schedules';
 import { createPaymentWorker } from './worker';
 
 async function main(): Promise<void> {
@@ -25,24 +27,43 @@ async function main(): Promise<void> {
     poolMax: config.database.poolMax,
     applicationName: 'payments-worker',
   });
-  const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
+  const connectionOptions = temporalConnectionOptions(config.temporal);
+  const nativeConnection = await NativeConnection.connect(connectionOptions);
+  // A client too: reconciliation finds, restarts and signals workflows, and the worker keeps the schedules.
+  const clientConnection = await Connection.connect(connectionOptions);
+  const temporal = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
+  const channels = createChannels(config, logger);
+
   const worker = await createPaymentWorker({
-    connection,
+    connection: nativeConnection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
+    workflowBundlePath: config.workflowBundlePath,
     deps: {
       db,
       logger,
-      channels: createChannels(config, logger),
+      channels,
       orders: createHttpOrderNotifier({ url: config.orders.url }),
       callbackBaseUrl: config.api.publicUrl,
+      temporal,
+      config,
     },
   });
+  if (config.reconcile.schedules) {
+    try {
+      const done = await ensureReconcileSchedules(temporal, config, Object.keys(channels));
+      logger.info({ schedules: done }, 'reconciliation schedules in place');
+    } catch (err) {
+      // Payments still run without the net; say so loudly rather than refuse to work.
+      logger.error({ err }, 'could not create the reconciliation schedules');
+    }
+  }
   logger.info({ taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace }, 'worker polling');
   try {
     await worker.run();
   } finally {
-    await connection.close();
+    await clientConnection.close();
+    await nativeConnection.close();
     await db.destroy();
     logger.info('worker stopped');
   }

@@ -18,6 +18,7 @@ export const searchAttributes = {
 export const allSearchAttributeKeys = Object.values(searchAttributes);
 
 const PAYMENT_PREFIX = 'payment-';
+const REFUND_PREFIX = 'refund-';
 
 /** Workflow ids are business keys: one workflow per payment, found again from the payment id alone. */
 export function paymentWorkflowId(paymentId: string): string {
@@ -25,7 +26,14 @@ export function paymentWorkflowId(paymentId: string): string {
 }
 
 export function paymentIdFromWorkflowId(workflowId: string): string | undefined {
-  return workflowId.startsWith(PAYMENT_PREFIX) ? workflowId.slice(PAYMENT_PREFIX.length) : undefined;
+  if (workflowId.startsWith(PAYMENT_PREFIX)) return workflowId.slice(PAYMENT_PREFIX.length);
+  if (workflowId.startsWith(REFUND_PREFIX)) return workflowId.slice(REFUND_PREFIX.length);
+  return undefined;
+}
+
+/** At most one refund per payment: the refund workflow's id is the payment's, so starting it twice is harmless. */
+export function refundWorkflowId(paymentId: string): string {
+  return `${REFUND_PREFIX}${paymentId}`;
 }
 
 // ---- The payment workflow's interface -------------------------------------------------------------------------
@@ -38,7 +46,14 @@ export interface PaymentPolicyInput {
   lateWindowMs: number;
   notifyInitialBackoffMs: number;
   notifyMaxBackoffMs: number;
+  /**
+   * A success after an unpaid final state, or one the order service refused: refund it at the channel, or leave it
+   * NEEDS_REVIEW for a person. Absent (workflows started before it existed): review.
+   */
+  lateSuccessPolicy?: LateSuccessPolicy;
 }
+
+export type LateSuccessPolicy = 'refund' | 'review';
 
 export interface PaymentInput {
   paymentId: string;
@@ -72,7 +87,14 @@ export interface RequeryRequest {
   requestedBy?: string;
 }
 
-export type AnomalyKind = 'callback_mismatch' | 'query_mismatch' | 'late_success';
+export const ANOMALY_KINDS = [
+  'callback_mismatch',
+  'query_mismatch',
+  'late_success',
+  'order_refused',
+  'refund_failed',
+] as const;
+export type AnomalyKind = (typeof ANOMALY_KINDS)[number];
 
 export interface Anomaly {
   kind: AnomalyKind;
@@ -121,3 +143,22 @@ export const requerySignal = defineSignal<[RequeryRequest]>('requery');
 export const statusQuery = defineQuery<PaymentStatusView>('status');
 /** Returns once the channel has created the payment: the API's update-with-start gets the pay URL in one call. */
 export const payUrlUpdate = defineUpdate<PayUrlResult>('payUrl');
+
+/** Returns a paid payment's money: refund at the channel, then follow the refund to its end with the query schedule. */
+export interface RefundInput {
+  paymentId: string;
+  orderId: string;
+  channel: string;
+  amount: number;
+  currency: string;
+  /** Why: late_success (paid after an unpaid final state) or order_refused (the order would not take it). */
+  reason: 'late_success' | 'order_refused' | 'statement';
+  /** Waits between refund status queries; the last repeats. */
+  querySchedule: number[];
+}
+
+export interface RefundResult {
+  paymentId: string;
+  status: PaymentStatus;
+  refundId?: string;
+}

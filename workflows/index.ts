@@ -1,3 +1,5 @@
 // The worker's single entry for workflow code (workflowsPath points here).
 export { baselineWorkflow } from './baseline';
 export { paymentWorkflow } from './payment';
+export { refundWorkflow } from './refund';
+export { reconcileWorkflow } from './reconcile';

@@ -2,10 +2,11 @@
 // schedule, queries the channel when the callback does not come, closes the payment at expiry, records the final
 // state with a guarded update, and tells the order service with an activity that retries until acknowledged.
 // After an unpaid final state it keeps watching for the late window: a success then is an anomaly, never dropped.
-import type { SearchAttributeUpdatePair } from '@temporalio/common';
+import { type SearchAttributeUpdatePair, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import {
   ActivityFailure,
   condition,
+  executeChild,
   log,
   proxyActivities,
   setCurrentDetails,
@@ -25,10 +26,12 @@ import {
   type PaymentResult,
   type PaymentStatusView,
   payUrlUpdate,
+  refundWorkflowId,
   requerySignal,
   searchAttributes,
   statusQuery,
 } from './definitions';
+import { refundWorkflow } from './refund';
 import { nextWake } from './schedule';
 import { isFinal, type PaymentStatus, type ResolvedBy, statusForChannelState, UNPAID_FINAL_STATUSES } from './states';
 import { workflowNow } from './time';
@@ -236,6 +239,47 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentResul
     await settle(statusForChannelState(callback.state)!, 'callback', callback.paidAt);
   };
 
+  /**
+   * Money that must go back (a late success, or one the order refused): refund it by policy, through the one refund
+   * workflow per payment, or leave it NEEDS_REVIEW for a person.
+   */
+  const refundOrReview = async (
+    reason: 'late_success' | 'order_refused',
+    by: ResolvedBy | undefined,
+    paidAt?: string,
+  ) => {
+    if ((policy.lateSuccessPolicy ?? 'review') === 'review') {
+      await settle('NEEDS_REVIEW', by, paidAt);
+      return;
+    }
+    status = 'REFUNDING';
+    waitingFor = 'the refund to complete';
+    nextCheckAtMs = undefined;
+    showProgress();
+    try {
+      const result = await executeChild(refundWorkflow, {
+        workflowId: refundWorkflowId(paymentId),
+        args: [
+          {
+            paymentId,
+            orderId: input.orderId,
+            channel: input.channel,
+            amount: input.amount,
+            currency: input.currency,
+            reason,
+            querySchedule: policy.querySchedule,
+          },
+        ],
+      });
+      status = result.status;
+    } catch (err) {
+      // Someone (the API, the reconciler) started this payment's refund already; it carries on without us.
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      log.info('refund already under way elsewhere', { paymentId });
+    }
+    showProgress();
+  };
+
   /** The buyer gave up: close at the channel. If they paid in the meantime, the channel says so and paid wins. */
   const cancelAtChannel = async () => {
     waitingFor = 'the channel to close the payment (buyer cancelled)';
@@ -350,10 +394,13 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentResul
     });
     orderNotified = true;
     if (!ack.accepted && status === 'SUCCESS') {
+      // Paid, but the order will not take it (cancelled meanwhile, or paid by another payment): the money goes back.
       await noteAnomaly(
-        'late_success',
+        'order_refused',
         `the order service refused the paid result: ${ack.reason ?? 'no reason given'}`,
       );
+      if (ack.reason === 'amount_mismatch') await settle('NEEDS_REVIEW', resolvedBy);
+      else await refundOrReview('order_refused', resolvedBy);
     }
   }
 
@@ -366,7 +413,7 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentResul
     const lateChecks = [...new Set([Math.min(finalAtMs + policy.querySchedule[0]!, lateEnd), lateEnd])];
     const lateSuccess = async (how: string, by: ResolvedBy, paidAt?: string) => {
       await noteAnomaly('late_success', `${how} after the payment was ${status}`);
-      await settle('NEEDS_REVIEW', by, paidAt);
+      await refundOrReview('late_success', by, paidAt);
     };
     const onLateView = async (view: ChannelPaymentView | undefined, by: ResolvedBy) => {
       if (view?.state === 'SUCCESS') await lateSuccess('the channel reported SUCCESS', by, view.paidAt);

@@ -20,12 +20,14 @@ export type ResolvedBy = (typeof RESOLUTION_PATHS)[number];
 
 /**
  * Allowed moves. Every arrow points forward: there is no way back to an earlier state, so a late FAILED can never
- * overwrite SUCCESS. The anomaly path (a success after CLOSED/CANCELLED/FAILED) leads to REFUNDING or NEEDS_REVIEW.
+ * overwrite SUCCESS. The anomaly path (a success after CLOSED/CANCELLED/FAILED, or one the order service refused) leads
+ * to REFUNDING or NEEDS_REVIEW.
  */
 const TRANSITIONS: Record<PaymentStatus, readonly PaymentStatus[]> = {
   UNPAID: ['PAYING', 'FAILED', 'CANCELLED', 'CLOSED'],
   PAYING: ['SUCCESS', 'FAILED', 'CANCELLED', 'CLOSED', 'NEEDS_REVIEW'],
-  SUCCESS: [],
+  // Paid, but the order service refused the money (order cancelled, or already paid by another payment): refund.
+  SUCCESS: ['REFUNDING', 'NEEDS_REVIEW'],
   FAILED: ['REFUNDING', 'NEEDS_REVIEW'],
   CANCELLED: ['REFUNDING', 'NEEDS_REVIEW'],
   CLOSED: ['REFUNDING', 'NEEDS_REVIEW'],

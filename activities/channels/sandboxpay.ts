@@ -13,7 +13,10 @@ import {
   type CreateChannelPaymentRequest,
   type PaymentChannel,
   type RefundOutcome,
+  type RefundRef,
   type RefundRequest,
+  type RefundState,
+  type StatementEntry,
 } from './types';
 
 export interface SandboxPayConfig {
@@ -166,6 +169,35 @@ export class SandboxPayChannel implements PaymentChannel {
       return { outcome: 'accepted', refundId: r.refundId, state: r.status };
     }
     return { outcome: 'rejected', reason: String((json as { error?: string })?.error ?? `HTTP ${status}`) };
+  }
+
+  async queryRefund(ref: RefundRef): Promise<RefundState> {
+    const { status, json } = await this.call('GET', `/v1/refunds/${encodeURIComponent(ref.refundId)}`);
+    if (status === 404) return 'NOT_FOUND';
+    if (status !== 200) throw new ChannelUnavailableError(`refund query answered HTTP ${status}`);
+    const r = z.object({ status: z.enum(['PROCESSING', 'SUCCESS', 'FAILED']) }).parse(json);
+    return r.status;
+  }
+
+  async statement(range: { from: Date; to: Date }): Promise<StatementEntry[]> {
+    const query = `from=${encodeURIComponent(range.from.toISOString())}&to=${encodeURIComponent(range.to.toISOString())}`;
+    const { status, json } = await this.call('GET', `/v1/statement?${query}`);
+    if (status !== 200) throw new ChannelUnavailableError(`statement answered HTTP ${status}`);
+    const entries = z
+      .object({
+        entries: z.array(
+          z.object({
+            channelPaymentId: z.string(),
+            merchantOrderId: z.string(),
+            amount: z.number().int(),
+            currency: z.string(),
+            paidAt: z.string(),
+            refundedAmount: z.number().int(),
+          }),
+        ),
+      })
+      .parse(json).entries;
+    return entries.map(({ merchantOrderId, ...e }) => ({ ...e, paymentId: merchantOrderId }));
   }
 
   verifyCallback(rawBody: Buffer, header: (name: string) => string | undefined, nowMs: number): CallbackVerification {

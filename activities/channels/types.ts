@@ -51,6 +51,25 @@ export type RefundOutcome =
   | { outcome: 'accepted'; refundId: string; state: 'PROCESSING' | 'SUCCESS' }
   | { outcome: 'rejected'; reason: string };
 
+export interface RefundRef {
+  channelPaymentId: string;
+  refundId: string;
+}
+
+export type RefundState = 'PROCESSING' | 'SUCCESS' | 'FAILED' | 'NOT_FOUND';
+
+/** One paid payment in the channel's statement (its record of money that moved). */
+export interface StatementEntry {
+  channelPaymentId: string;
+  /** Our payment id, as we gave it at creation. */
+  paymentId: string;
+  amount: number;
+  currency: string;
+  paidAt: string;
+  /** Refunded so far, in minor units. */
+  refundedAmount: number;
+}
+
 export interface ParsedCallback {
   eventId: string;
   eventType: string;
@@ -79,6 +98,9 @@ export interface PaymentChannel {
   /** Closes an unpaid payment. Answers the state it ended in: a payment that was paid first stays SUCCESS. */
   close(ref: ChannelPaymentRef): Promise<ChannelPaymentView>;
   refund(request: RefundRequest): Promise<RefundOutcome>;
+  queryRefund(ref: RefundRef): Promise<RefundState>;
+  /** Payments the channel says were paid in [from, to). */
+  statement(range: { from: Date; to: Date }): Promise<StatementEntry[]>;
   /** Checks the signature first (constant time, bounded clock skew), then parses. Never throws. */
   verifyCallback(rawBody: Buffer, header: (name: string) => string | undefined, nowMs: number): CallbackVerification;
 }

@@ -53,7 +53,11 @@ describe('payments over HTTP, whole stack', () => {
     const ts = String(timestamp);
     return call(s.apiUrl, 'POST', '/callbacks/sandboxpay', {
       raw,
-      headers: { 'content-type': 'application/json', 'x-sandboxpay-timestamp': ts, 'x-sandboxpay-signature': signCallback(secret, ts, raw) },
+      headers: {
+        'content-type': 'application/json',
+        'x-sandboxpay-timestamp': ts,
+        'x-sandboxpay-signature': signCallback(secret, ts, raw),
+      },
     });
   }
 
@@ -62,7 +66,13 @@ describe('payments over HTTP, whole stack', () => {
     const created = await create(orderId);
     expect(created.status).toBe(201);
     expect(created.headers.get('location')).toBe(`/payments/${created.body.paymentId}`);
-    expect(created.body).toMatchObject({ orderId, amount: 2599, currency: 'CNY', channel: 'sandboxpay', status: 'PAYING' });
+    expect(created.body).toMatchObject({
+      orderId,
+      amount: 2599,
+      currency: 'CNY',
+      channel: 'sandboxpay',
+      status: 'PAYING',
+    });
     expect(created.body.payUrl).toMatch(/\/pay\/sp_/);
 
     const stream = await openSse(`${s.apiUrl}/payments/${created.body.paymentId}/events`);
@@ -106,15 +116,25 @@ describe('payments over HTTP, whole stack', () => {
     const ts = String(Math.floor(Date.now() / 1000));
     const tampered = await call(s.apiUrl, 'POST', '/callbacks/sandboxpay', {
       raw: forged.replace('"amount":2599', '"amount":1'),
-      headers: { 'content-type': 'application/json', 'x-sandboxpay-timestamp': ts, 'x-sandboxpay-signature': signCallback(SECRET, ts, forged) },
+      headers: {
+        'content-type': 'application/json',
+        'x-sandboxpay-timestamp': ts,
+        'x-sandboxpay-signature': signCallback(SECRET, ts, forged),
+      },
     });
     expect(tampered.status).toBe(401);
     expect(tampered.body.error.code).toBe('unauthorized');
-    const unsigned = await call(s.apiUrl, 'POST', '/callbacks/sandboxpay', { raw: forged, headers: { 'content-type': 'application/json' } });
+    const unsigned = await call(s.apiUrl, 'POST', '/callbacks/sandboxpay', {
+      raw: forged,
+      headers: { 'content-type': 'application/json' },
+    });
     expect(unsigned.status).toBe(401);
 
     expect((await get(paymentId)).body.status).toBe('PAYING');
-    const rejected = await s.t.db('payment_events').where('outcome', 'like', 'rejected:%').whereRaw("payload->>'merchantOrderId' = ?", [paymentId]);
+    const rejected = await s.t
+      .db('payment_events')
+      .where('outcome', 'like', 'rejected:%')
+      .whereRaw("payload->>'merchantOrderId' = ?", [paymentId]);
     expect(rejected.map((e: { outcome: string }) => e.outcome).sort()).toEqual([
       'rejected:bad_signature',
       'rejected:bad_signature',
@@ -178,12 +198,18 @@ describe('payments over HTTP, whole stack', () => {
 
     await s.proxy.down();
     await s.buyer(channelPaymentId, 'pay');
-    await s.eventually('a callback to be refused', async () => channelPayment.deliveries.some((d) => d.httpStatus >= 500));
+    await s.eventually('a callback to be refused', async () =>
+      channelPayment.deliveries.some((d) => d.httpStatus >= 500),
+    );
     const refused = channelPayment.deliveries.find((d) => d.httpStatus >= 500)!;
     expect(refused.httpStatus).toBe(503);
     await s.proxy.up();
 
-    await s.eventually('the retried callback to be accepted', async () => channelPayment.deliveries.some((d) => d.httpStatus === 200), 60_000);
+    await s.eventually(
+      'the retried callback to be accepted',
+      async () => channelPayment.deliveries.some((d) => d.httpStatus === 200),
+      60_000,
+    );
     const accepted = channelPayment.deliveries.find((d) => d.httpStatus === 200)!;
     expect(accepted.eventId).toBe(refused.eventId);
     expect(accepted.attempt).toBeGreaterThan(refused.attempt);
@@ -237,7 +263,9 @@ describe('payments over HTTP, whole stack', () => {
   it('pushes to a client on another API process: changes travel through PostgreSQL, not memory', async () => {
     const feed = new StatusFeed(s.t.url, s.logger);
     await feed.start();
-    const other = await listen(createApp({ db: s.t.db, temporal: s.temporal, config: s.config, logger: s.logger, statusFeed: feed }));
+    const other = await listen(
+      createApp({ db: s.t.db, temporal: s.temporal, config: s.config, logger: s.logger, statusFeed: feed }),
+    );
     try {
       s.sandbox.setFaults({ callbackDropRate: 1 });
       const created = await create(await s.createOrder()); // through the first API process
@@ -261,7 +289,9 @@ describe('payments over HTTP, whole stack', () => {
     const cancelled = await call(s.apiUrl, 'POST', `/payments/${created.body.paymentId}/cancel`);
     expect(cancelled.status).toBe(202);
     await until(created.body.paymentId, 'CANCELLED');
-    const again = await call(s.apiUrl, 'POST', `/payments/${created.body.paymentId}/cancel`, { body: { reason: 'again' } });
+    const again = await call(s.apiUrl, 'POST', `/payments/${created.body.paymentId}/cancel`, {
+      body: { reason: 'again' },
+    });
     expect(again.status).toBe(409);
     expect(again.body.error.message).toMatch(/already CANCELLED/);
   });
@@ -287,7 +317,9 @@ describe('payments over HTTP, whole stack', () => {
     await s.eventually('the operator query to run', async () =>
       (await s.repo.listEvents(created.body.paymentId)).some((e) => e.type === 'query:operator'),
     );
-    expect((await call(s.apiUrl, 'POST', `/admin/payments/${randomUUID()}/requery`, { headers: key })).status).toBe(404);
+    expect((await call(s.apiUrl, 'POST', `/admin/payments/${randomUUID()}/requery`, { headers: key })).status).toBe(
+      404,
+    );
   });
 
   it('answers health and its own document, and every documented operation was called and matched the document', async () => {

@@ -36,7 +36,8 @@ describe('bad input over HTTP', () => {
   const valid = { orderId: 'o-1', amount: 100, currency: 'CNY', channel: 'sandboxpay' };
   const post = (body: unknown, headers: Record<string, string> = { 'idempotency-key': randomUUID() }) =>
     call(s.apiUrl, 'POST', '/payments', { body, headers });
-  const fieldsOf = (res: { body: { error: { fields?: { field: string }[] } } }) => res.body.error.fields?.map((f) => f.field).sort();
+  const fieldsOf = (res: { body: { error: { fields?: { field: string }[] } } }) =>
+    res.body.error.fields?.map((f) => f.field).sort();
 
   function expectNoInternals(res: { body: unknown }): void {
     const text = JSON.stringify(res.body);
@@ -69,14 +70,27 @@ describe('bad input over HTTP', () => {
     const res = await post({ ...valid, channel: 'paypal' });
     expect(res.status).toBe(404);
     expect(res.body.error.message).toMatch(/unknown payment channel "paypal"/);
-    expect((await call(s.apiUrl, 'POST', '/callbacks/paypal', { raw: '{}', headers: { 'content-type': 'application/json' } })).status).toBe(404);
+    expect(
+      (
+        await call(s.apiUrl, 'POST', '/callbacks/paypal', {
+          raw: '{}',
+          headers: { 'content-type': 'application/json' },
+        })
+      ).status,
+    ).toBe(404);
   });
 
   it('wants JSON: another content type is 415, broken JSON is 400, a huge body is 413', async () => {
     const key = { 'idempotency-key': randomUUID() };
-    const text = await call(s.apiUrl, 'POST', '/payments', { raw: 'orderId=1', headers: { ...key, 'content-type': 'text/plain' } });
+    const text = await call(s.apiUrl, 'POST', '/payments', {
+      raw: 'orderId=1',
+      headers: { ...key, 'content-type': 'text/plain' },
+    });
     expect(text.status).toBe(415);
-    const broken = await call(s.apiUrl, 'POST', '/payments', { raw: '{"orderId": ', headers: { ...key, 'content-type': 'application/json' } });
+    const broken = await call(s.apiUrl, 'POST', '/payments', {
+      raw: '{"orderId": ',
+      headers: { ...key, 'content-type': 'application/json' },
+    });
     expect(broken.status).toBe(400);
     expectNoInternals(broken);
     const huge = await post({ ...valid, orderId: 'x'.repeat(40_000) });
@@ -96,7 +110,10 @@ describe('bad input over HTTP', () => {
     expect((await call(s.apiUrl, 'GET', `/payments/${randomUUID()}/events`)).status).toBe(404);
     expect((await call(s.apiUrl, 'GET', `/payments/${randomUUID()}?live=maybe`)).status).toBe(400);
     expect((await call(s.apiUrl, 'POST', `/payments/${randomUUID()}/cancel`)).status).toBe(404);
-    const cancelText = await call(s.apiUrl, 'POST', `/payments/${randomUUID()}/cancel`, { raw: 'x', headers: { 'content-type': 'text/plain' } });
+    const cancelText = await call(s.apiUrl, 'POST', `/payments/${randomUUID()}/cancel`, {
+      raw: 'x',
+      headers: { 'content-type': 'text/plain' },
+    });
     expect(cancelText.status).toBe(415);
     const key = { 'x-api-key': s.config.api.adminApiKey };
     const badStatus = await call(s.apiUrl, 'GET', '/admin/payments?status=PAID_MAYBE&olderThan=soon', { headers: key });

@@ -26,7 +26,13 @@ const templates = Object.keys(openApiDocument.paths).map((template) => ({
 /** Operations seen so far as "METHOD /template status", for the coverage check. */
 export const exercised = new Set<string>();
 
-export function validateResponse(method: string, url: string, status: number, contentType: string | null, body: unknown): void {
+export function validateResponse(
+  method: string,
+  url: string,
+  status: number,
+  contentType: string | null,
+  body: unknown,
+): void {
   const path = new URL(url).pathname;
   const match = templates.find((t) => t.regex.test(path));
   if (!match) throw new Error(`${method} ${path}: not in the OpenAPI document`);
@@ -37,7 +43,8 @@ export function validateResponse(method: string, url: string, status: number, co
   exercised.add(`${method.toUpperCase()} ${match.template} ${status}`);
   const media = contentType?.split(';')[0]?.trim();
   if (!response.content) {
-    if (body !== undefined && body !== '') throw new Error(`${method} ${match.template} ${status}: documented without a body`);
+    if (body !== undefined && body !== '')
+      throw new Error(`${method} ${match.template} ${status}: documented without a body`);
     return;
   }
   if (!media || !response.content[media]) {
@@ -47,7 +54,9 @@ export function validateResponse(method: string, url: string, status: number, co
   const pointer = `openapi.json#/paths/${match.template.replace(/~/g, '~0').replace(/\//g, '~1')}/${method.toLowerCase()}/responses/${status}/content/application~1json/schema`;
   const validate = ajv.getSchema(pointer) ?? ajv.compile({ $ref: pointer });
   if (!validate(body)) {
-    throw new Error(`${method} ${match.template} ${status}: body does not match the document: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(body)}`);
+    throw new Error(
+      `${method} ${match.template} ${status}: body does not match the document: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(body)}`,
+    );
   }
 }
 

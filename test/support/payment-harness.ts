@@ -41,6 +41,7 @@ export const DEFAULT_POLICY: PaymentPolicyInput = {
   lateWindowMs: 25 * 60 * MINUTE,
   notifyInitialBackoffMs: SECOND,
   notifyMaxBackoffMs: 5 * MINUTE,
+  lateSuccessPolicy: 'refund',
 };
 
 export interface HarnessOptions {
@@ -97,6 +98,7 @@ export class PaymentHarness {
       publicUrl: 'http://sandbox.invalid',
       seed: 'workflow-tests',
       faults: { callbackDropRate: 1, ...options.sandboxFaults },
+      refundDelayMs: 100,
       logger,
     });
     const sandboxHttp = await listen(sandbox.app);

@@ -51,7 +51,10 @@ export async function openSse(url: string, lastEventId?: string): Promise<SseCon
       const found = events.find(predicate);
       if (found) return Promise.resolve(found);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no matching event; got ${JSON.stringify(events.map((e) => e.data))}`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`no matching event; got ${JSON.stringify(events.map((e) => e.data))}`)),
+          timeoutMs,
+        );
         waiters.push({ predicate, resolve: (e) => (clearTimeout(timer), resolve(e)) });
       });
     },

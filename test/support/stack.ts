@@ -78,6 +78,8 @@ export class Stack {
   apiUrl!: string;
   proxy!: TemporalProxy;
   temporal!: Client;
+  /** A client straight to the dev server (the worker's; unaffected by the proxy). */
+  workerTemporal!: Client;
   statusFeed!: StatusFeed;
   private worker!: Worker;
   private workerDone!: Promise<void>;
@@ -140,7 +142,14 @@ export class Stack {
     this.statusFeed = new StatusFeed(this.t.url, this.logger);
     await this.statusFeed.start();
     const channels = createChannels(this.config, this.logger);
-    const app = createApp({ db: this.t.db, temporal: this.temporal, config: this.config, logger: this.logger, channels, statusFeed: this.statusFeed });
+    const app = createApp({
+      db: this.t.db,
+      temporal: this.temporal,
+      config: this.config,
+      logger: this.logger,
+      channels,
+      statusFeed: this.statusFeed,
+    });
     const apiServer = app.listen(apiPort, '127.0.0.1');
     await new Promise((r) => apiServer.once('listening', r));
     this.apiUrl = `http://127.0.0.1:${apiPort}`;
@@ -153,6 +162,9 @@ export class Stack {
     });
 
     const nativeConnection = await NativeConnection.connect({ address: devServerAddress() });
+    // The worker's own client (reconciliation) talks to Temporal directly, not through the API's proxy.
+    const workerConnection = await Connection.connect({ address: devServerAddress() });
+    this.workerTemporal = new Client({ connection: workerConnection, namespace: 'default' });
     this.worker = await createPaymentWorker({
       connection: nativeConnection,
       namespace: 'default',
@@ -164,6 +176,8 @@ export class Stack {
         channels,
         orders: createHttpOrderNotifier({ url: this.ordersUrl }),
         callbackBaseUrl: this.apiUrl,
+        temporal: this.workerTemporal,
+        config: this.config,
       },
     });
     this.workerDone = this.worker.run();
@@ -171,6 +185,7 @@ export class Stack {
       this.worker.shutdown();
       await this.workerDone;
       await nativeConnection.close();
+      await workerConnection.close();
     });
   }
 
@@ -190,7 +205,10 @@ export class Stack {
   }
 
   async order(orderId: string): Promise<{ status: string; transitions: unknown[] }> {
-    return (await (await fetch(`${this.ordersUrl}/orders/${orderId}`)).json()) as { status: string; transitions: unknown[] };
+    return (await (await fetch(`${this.ordersUrl}/orders/${orderId}`)).json()) as {
+      status: string;
+      transitions: unknown[];
+    };
   }
 
   /** The buyer in the wallet: pay or decline. */

@@ -32,6 +32,12 @@ describe('payment state machine', () => {
     expect(canTransition('REFUNDING', 'REFUNDED')).toBe(true);
   });
 
+  it('refunds a success the order service refused, but never turns it into an unpaid state', () => {
+    expect(canTransition('SUCCESS', 'REFUNDING')).toBe(true);
+    expect(canTransition('REFUNDED', 'REFUNDING')).toBe(false);
+    expect(canTransition('REFUNDING', 'SUCCESS')).toBe(false);
+  });
+
   it('has no cycles: every path ends', () => {
     const visit = (status: PaymentStatus, path: PaymentStatus[]): void => {
       expect(path).not.toContain(status);
@@ -49,6 +55,7 @@ describe('payment state machine', () => {
       'FAILED',
       'PAYING',
       'REFUNDING',
+      'SUCCESS',
     ]);
   });
 

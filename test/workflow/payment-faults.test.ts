@@ -167,7 +167,7 @@ describe('payment workflow under faults', () => {
     expect(order.transitions).toHaveLength(1);
   });
 
-  it('12a. a success reported by callback after CLOSED is recorded as an anomaly, visible in status', async () => {
+  it('12a. a success reported by callback after CLOSED is an anomaly, and the money is refunded', async () => {
     const p = await h.startPayment({ expiresInMs: 2 * MINUTE });
     const channelPaymentId = await h.channelPaymentIdOf(p);
     await env.sleep(2 * MINUTE + SECOND);
@@ -176,32 +176,69 @@ describe('payment workflow under faults', () => {
     await h.http(h.sandboxUrl, 'POST', `/admin/payments/${channelPaymentId}/settle-late`);
     await p.handle.signal(channelCallbackSignal, h.callback(p, channelPaymentId));
 
-    expect(await h.result(p)).toMatchObject({ status: 'NEEDS_REVIEW', resolvedBy: 'callback' });
+    expect(await h.result(p)).toMatchObject({ status: 'REFUNDED' });
     const s = await h.status(p);
-    expect(s.status).toBe('NEEDS_REVIEW');
     expect(s.anomalies).toEqual([
       expect.objectContaining({
         kind: 'late_success',
         detail: expect.stringContaining('after the payment was CLOSED'),
       }),
     ]);
-    expect((await h.payment(p.paymentId)).status).toBe('NEEDS_REVIEW');
-    const events = await h.repo.listEvents(p.paymentId);
-    expect(events.filter((e) => e.type === 'anomaly:late_success')).toHaveLength(1);
-    // The order stays unpaid: it was told CLOSED once, and the late money awaits a refund, not a second update.
+    expect((await h.payment(p.paymentId)).status).toBe('REFUNDED');
+    const channel = h.sandbox.payments.get(channelPaymentId)!;
+    expect(channel.refunds).toEqual([
+      expect.objectContaining({ amount: p.input.amount, status: 'SUCCESS', refundKey: `refund-${p.paymentId}` }),
+    ]);
+    expect(channel.status).toBe('REFUND');
+    const events = (await h.repo.listEvents(p.paymentId)).map((e) => e.type);
+    expect(events).toEqual(expect.arrayContaining(['anomaly:late_success', 'refund', 'query:refund']));
+    const history = await h.t.db('payment_status_history').where({ payment_id: p.paymentId }).orderBy('id');
+    expect(history.map((r) => r.status)).toEqual(['UNPAID', 'PAYING', 'CLOSED', 'REFUNDING', 'REFUNDED']);
+    // The order stays unpaid: it was told CLOSED once, and the late money went back.
     const order = await h.order(p.orderId);
     expect(order.status).toBe('UNPAID');
     expect(order.transitions).toHaveLength(1);
   });
 
-  it('12b. a success the channel reports only to a query after CLOSED is found in the late window', async () => {
+  it('12b. a success the channel reports only to a query after CLOSED is found in the late window and refunded', async () => {
     const p = await h.startPayment({ expiresInMs: 2 * MINUTE });
     const channelPaymentId = await h.channelPaymentIdOf(p);
     await env.sleep(2 * MINUTE + SECOND);
     await until(p, (s) => s.status === 'CLOSED' && s.orderNotified);
     await h.http(h.sandboxUrl, 'POST', `/admin/payments/${channelPaymentId}/settle-late`); // its callback is lost
 
-    expect(await h.result(p)).toMatchObject({ status: 'NEEDS_REVIEW', resolvedBy: 'query' });
+    expect(await h.result(p)).toMatchObject({ status: 'REFUNDED' });
     expect((await h.status(p)).anomalies).toEqual([expect.objectContaining({ kind: 'late_success' })]);
+  });
+
+  it('12c. under the review policy, a late success waits for a person as NEEDS_REVIEW', async () => {
+    const p = await h.startPayment({ expiresInMs: 2 * MINUTE, policy: { lateSuccessPolicy: 'review' } });
+    const channelPaymentId = await h.channelPaymentIdOf(p);
+    await env.sleep(2 * MINUTE + SECOND);
+    await until(p, (s) => s.status === 'CLOSED' && s.orderNotified);
+    await h.http(h.sandboxUrl, 'POST', `/admin/payments/${channelPaymentId}/settle-late`);
+    await p.handle.signal(channelCallbackSignal, h.callback(p, channelPaymentId));
+
+    expect(await h.result(p)).toMatchObject({ status: 'NEEDS_REVIEW', resolvedBy: 'callback' });
+    expect(h.sandbox.payments.get(channelPaymentId)!.refunds).toEqual([]);
+    expect((await h.payment(p.paymentId)).status).toBe('NEEDS_REVIEW');
+  });
+
+  it('13. a payment the order service refuses (the shop cancelled the order meanwhile) is refunded', async () => {
+    const p = await h.startPayment();
+    const channelPaymentId = await h.channelPaymentIdOf(p);
+    await h.http(h.ordersUrl, 'POST', `/orders/${p.orderId}/cancel`);
+    await h.buyer(channelPaymentId, 'pay');
+    await p.handle.signal(channelCallbackSignal, h.callback(p, channelPaymentId));
+
+    const result = await h.result(p);
+    expect(result).toMatchObject({ status: 'REFUNDED', resolvedBy: 'callback' });
+    expect(result.anomalies).toEqual([
+      expect.objectContaining({ kind: 'order_refused', detail: expect.stringContaining('order_cancelled') }),
+    ]);
+    expect(h.sandbox.payments.get(channelPaymentId)!.status).toBe('REFUND');
+    const order = await h.order(p.orderId);
+    expect(order.status).toBe('CANCELLED');
+    expect(order.transitions).toEqual([expect.objectContaining({ accepted: false, reason: 'order_cancelled' })]);
   });
 });

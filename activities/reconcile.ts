@@ -1,0 +1,279 @@
+// The safety net under the per-payment workflows, run by Temporal Schedules (the article's scheduled scan):
+//   - payments that are not final and have no running workflow are restarted (the API died between its insert and
+//     the start, an operator terminated one);
+//   - final payments whose order-service notification was never acknowledged, and whose workflow is gone, are
+//     notified from here, with the workflow's own idempotency key;
+//   - the channel's statement is compared with our table: paid there but not here is repaired, paid here but not
+//     there is flagged.
+// Every repair is recorded in the event log. Each step is idempotent: a sweep run twice does what one does.
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { type Client, WorkflowNotFoundError } from '@temporalio/client';
+import type { Knex } from 'knex';
+import type { Logger } from '../common/logger';
+import { paymentStartOptions, startRefund } from '../common/payment-workflows';
+import type { Config } from '../config';
+import { paymentWorkflowId, requerySignal } from '../workflows/definitions';
+import { FINAL_STATUSES, UNPAID_FINAL_STATUSES } from '../workflows/states';
+import type { PaymentChannel } from './channels/types';
+import type { OrderNotifier } from './order-notifier';
+import { type PaymentRow, PaymentsRepository } from './payments-repo';
+
+export interface ReconcileDeps {
+  db: Knex;
+  logger: Logger;
+  temporal: Client;
+  channels: Record<string, PaymentChannel>;
+  orders: OrderNotifier;
+  config: Pick<Config, 'temporal' | 'payments'>;
+}
+
+export interface SweepResult {
+  examined: number;
+  restarted: string[];
+  nudged: string[];
+}
+
+export interface NotifyResult {
+  examined: number;
+  notified: string[];
+  stillRetrying: number;
+}
+
+export interface StatementResult {
+  channel: string;
+  entries: number;
+  /** Paid at the channel, not final-paid here: requeried (workflow running) or restarted. */
+  repaired: string[];
+  /** Paid at the channel after an unpaid final state here: refunded or left for review, by policy. */
+  lateSuccesses: string[];
+  /** Paid at the channel for a payment id we do not have. */
+  unknownAtChannel: string[];
+  /** SUCCESS here, absent from the channel's statement. */
+  notAtChannel: string[];
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const PAID_HERE = ['SUCCESS', 'REFUNDING', 'REFUNDED', 'NEEDS_REVIEW'];
+
+/** Reconciliation needs the whole set of dependencies; a worker built without them fails these calls loudly. */
+export function requireReconcileDeps(
+  deps: Partial<ReconcileDeps> & Pick<ReconcileDeps, 'db' | 'logger'>,
+): ReconcileDeps {
+  const { temporal, channels, orders, config } = deps;
+  if (!temporal || !channels || !orders || !config) {
+    throw ApplicationFailure.nonRetryable(
+      'this worker was built without the reconciliation dependencies',
+      'NotConfigured',
+    );
+  }
+  return { ...deps, temporal, channels, orders, config };
+}
+
+export function createReconcileActivities(partial: Partial<ReconcileDeps> & Pick<ReconcileDeps, 'db' | 'logger'>) {
+  const repo = new PaymentsRepository(partial.db);
+  // Resolved at call time, so a worker without them still runs payments.
+  const d = () => requireReconcileDeps(partial);
+  const heartbeat = (detail: unknown) => Context.current().heartbeat(detail);
+
+  async function workflowRunning(paymentId: string): Promise<boolean> {
+    try {
+      const description = await d().temporal.workflow.getHandle(paymentWorkflowId(paymentId)).describe();
+      return description.status.name === 'RUNNING';
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return false;
+      throw err;
+    }
+  }
+
+  async function restart(row: PaymentRow, why: string): Promise<void> {
+    await d().temporal.workflow.start('paymentWorkflow', {
+      ...paymentStartOptions(row, d().config),
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    });
+    await repo.recordEvent({
+      paymentId: row.id,
+      channel: row.channel,
+      source: 'system',
+      type: 'reconcile:restart',
+      payload: { why, status: row.status },
+      outcome: 'restarted',
+    });
+    d().logger.warn({ paymentId: row.id, why }, 'reconciliation restarted a payment workflow');
+  }
+
+  async function lateSuccessFound(row: PaymentRow): Promise<void> {
+    await repo.recordEvent({
+      paymentId: row.id,
+      channel: row.channel,
+      source: 'system',
+      type: 'anomaly:late_success',
+      payload: { foundBy: 'statement', statusBefore: row.status, policy: d().config.payments.lateSuccessPolicy },
+      outcome: 'anomaly',
+    });
+    if (d().config.payments.lateSuccessPolicy === 'refund')
+      await startRefund(d().temporal, row, 'statement', d().config);
+    else await repo.transition(row.id, 'NEEDS_REVIEW', { resolvedBy: 'query' });
+  }
+
+  return {
+    /** (a) Not final, no running workflow: start it again (it picks up where the channel is). */
+    async repairOrphans(input: { minAgeMs: number; limit: number }): Promise<SweepResult> {
+      const rows = await partial
+        .db<PaymentRow>('payments')
+        .whereIn('status', ['UNPAID', 'PAYING'])
+        .where('created_at', '<', new Date(Date.now() - input.minAgeMs))
+        .orderBy('created_at')
+        .limit(input.limit);
+      const result: SweepResult = { examined: rows.length, restarted: [], nudged: [] };
+      for (const row of rows) {
+        heartbeat({ paymentId: row.id });
+        if (!(await workflowRunning(row.id))) {
+          await restart(row, 'not final and no running workflow');
+          result.restarted.push(row.id);
+        } else if (row.expires_at.getTime() + input.minAgeMs < Date.now()) {
+          // Running but well past expiry (e.g. the channel was down): ask it to look again now.
+          await d()
+            .temporal.workflow.getHandle(paymentWorkflowId(row.id))
+            .signal(requerySignal, { requestedBy: 'reconciler' });
+          result.nudged.push(row.id);
+        }
+      }
+      return result;
+    },
+
+    /** (b) Final, order service never acknowledged, workflow gone: notify from here, same idempotency key. */
+    async repairUnacknowledged(input: { minAgeMs: number; limit: number }): Promise<NotifyResult> {
+      const rows = await partial
+        .db<PaymentRow>('payments')
+        .whereIn('status', FINAL_STATUSES as string[])
+        .whereNull('order_notified_at')
+        .where('finalized_at', '<', new Date(Date.now() - input.minAgeMs))
+        .orderBy('finalized_at')
+        .limit(input.limit);
+      const result: NotifyResult = { examined: rows.length, notified: [], stillRetrying: 0 };
+      for (const row of rows) {
+        heartbeat({ paymentId: row.id });
+        if (await workflowRunning(row.id)) {
+          result.stillRetrying++; // the workflow's own retries are on it
+          continue;
+        }
+        const status = row.status as 'SUCCESS' | 'FAILED' | 'CANCELLED' | 'CLOSED';
+        const ack = await d().orders.notify({
+          orderId: row.order_id,
+          paymentId: row.id,
+          status,
+          amount: row.amount,
+          currency: row.currency,
+          idempotencyKey: `${paymentWorkflowId(row.id)}:notify-order:${status}`,
+        });
+        await repo.markOrderNotified(row.id, new Date());
+        await repo.recordEvent({
+          paymentId: row.id,
+          channel: row.channel,
+          source: 'system',
+          type: 'reconcile:notify',
+          payload: ack,
+          outcome: ack.accepted ? 'accepted' : `refused:${ack.reason ?? 'unknown'}`,
+        });
+        if (!ack.accepted && status === 'SUCCESS' && ack.reason !== 'amount_mismatch') {
+          if (d().config.payments.lateSuccessPolicy === 'refund')
+            await startRefund(d().temporal, row, 'order_refused', d().config);
+          else await repo.transition(row.id, 'NEEDS_REVIEW');
+        }
+        result.notified.push(row.id);
+      }
+      return result;
+    },
+
+    /** (c) The channel's statement against our table. */
+    async reconcileStatement(input: { channel: string; lookbackMs: number }): Promise<StatementResult> {
+      const channel = d().channels[input.channel];
+      if (!channel) throw new Error(`no channel named ${input.channel}`);
+      const to = new Date();
+      const from = new Date(to.getTime() - input.lookbackMs);
+      const entries = await channel.statement({ from, to });
+      const result: StatementResult = {
+        channel: input.channel,
+        entries: entries.length,
+        repaired: [],
+        lateSuccesses: [],
+        unknownAtChannel: [],
+        notAtChannel: [],
+      };
+      const seen = new Set<string>();
+      for (const entry of entries) {
+        heartbeat({ channelPaymentId: entry.channelPaymentId });
+        seen.add(entry.paymentId);
+        if (entry.refundedAmount >= entry.amount) continue; // the money went back already
+        const row = UUID.test(entry.paymentId) ? await repo.get(entry.paymentId) : undefined;
+        if (!row) {
+          await repo.recordEvent({
+            paymentId: null,
+            channel: input.channel,
+            source: 'system',
+            type: 'reconcile:unknown-at-channel',
+            channelEventId: `statement:${entry.channelPaymentId}`,
+            payload: entry,
+            outcome: 'flagged',
+          });
+          result.unknownAtChannel.push(entry.channelPaymentId);
+          continue;
+        }
+        if (PAID_HERE.includes(row.status)) continue;
+        const running = await workflowRunning(row.id);
+        if (running) {
+          // Its workflow will hear it on its next query; make that now.
+          await d()
+            .temporal.workflow.getHandle(paymentWorkflowId(row.id))
+            .signal(requerySignal, { requestedBy: 'statement' });
+          result.repaired.push(row.id);
+        } else if (UNPAID_FINAL_STATUSES.includes(row.status)) {
+          await lateSuccessFound(row);
+          result.lateSuccesses.push(row.id);
+        } else {
+          await restart(row, 'paid at the channel, open here, no workflow');
+          result.repaired.push(row.id);
+        }
+      }
+      // Paid here, but the channel has no record of money for it in the window: flag for a person.
+      const paidHere = await partial
+        .db<PaymentRow>('payments')
+        .where({ channel: input.channel })
+        .whereIn('status', ['SUCCESS'])
+        .whereBetween('paid_at', [from, new Date(to.getTime() - 60_000)]);
+      for (const row of paidHere) {
+        if (seen.has(row.id)) continue;
+        await repo.recordEvent({
+          paymentId: row.id,
+          channel: input.channel,
+          source: 'system',
+          type: 'reconcile:not-at-channel',
+          channelEventId: `not-at-channel:${row.id}`,
+          payload: { paidAt: row.paid_at, window: { from, to } },
+          outcome: 'flagged',
+        });
+        result.notAtChannel.push(row.id);
+      }
+      if (
+        result.repaired.length +
+          result.lateSuccesses.length +
+          result.unknownAtChannel.length +
+          result.notAtChannel.length >
+        0
+      ) {
+        d().logger.warn({ channel: input.channel, ...summarize(result) }, 'statement reconciliation found differences');
+      }
+      return result;
+    },
+  };
+}
+
+function summarize(r: StatementResult) {
+  return {
+    repaired: r.repaired.length,
+    lateSuccesses: r.lateSuccesses.length,
+    unknownAtChannel: r.unknownAtChannel.length,
+    notAtChannel: r.notAtChannel.length,
+  };
+}

@@ -1,0 +1,23 @@
+// npm run build:workflows [-- <out file>]: bundles workflows/ once, so workers start without bundling (set
+// WORKFLOW_BUNDLE_PATH to the file). Deploy the bundle with the code it was built from.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+
+export async function buildWorkflowBundle(out: string): Promise<string> {
+  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows') });
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, code);
+  return out;
+}
+
+if (require.main === module) {
+  const out = resolve(process.argv[2] ?? join(__dirname, '..', 'dist', 'workflow-bundle.js'));
+  buildWorkflowBundle(out).then(
+    (file) => process.stdout.write(`WORKFLOW_BUNDLE_PATH=${file}\n`),
+    (err: unknown) => {
+      process.stderr.write(`bundling failed: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,128 @@
+// Returns money that must not stay with the shop: a success after the payment was closed, cancelled or failed, or
+// one the order service refused. One refund per payment (workflow id refund-<paymentId>, refund key likewise), so
+// the payment workflow, the API and the reconciler can all ask for it and only one happens. The refund is followed
+// to its end with the same escalating query schedule as payments.
+import {
+  ActivityFailure,
+  log,
+  proxyActivities,
+  setCurrentDetails,
+  sleep,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { type RefundInput, type RefundResult, searchAttributes } from './definitions';
+import { checkTime } from './schedule';
+import type { PaymentStatus } from './states';
+import { workflowNow } from './time';
+
+const store = proxyActivities<Activities>({
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+});
+
+const channelMust = proxyActivities<Activities>({
+  startToCloseTimeout: '15 seconds',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    nonRetryableErrorTypes: ['UnknownChannel'],
+  },
+});
+
+const queryOnce = proxyActivities<Activities>({
+  startToCloseTimeout: '15 seconds',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumAttempts: 3,
+    nonRetryableErrorTypes: ['UnknownChannel'],
+  },
+});
+
+export async function refundWorkflow(input: RefundInput): Promise<RefundResult> {
+  const { paymentId } = input;
+  const refundKey = workflowInfo().workflowId;
+  let status: PaymentStatus = 'REFUNDING';
+  const show = (details: string) => {
+    upsertSearchAttributes([
+      { key: searchAttributes.paymentStatus, value: status },
+      { key: searchAttributes.orderId, value: input.orderId },
+      { key: searchAttributes.paymentChannel, value: input.channel },
+    ]);
+    setCurrentDetails(`**${status}** refund of ${input.amount} ${input.currency} (${input.reason})\n\n${details}`);
+  };
+  const settle = async (to: PaymentStatus) => {
+    status = (await store.recordFinalState({ paymentId, status: to, decidedAt: new Date(workflowNow()).toISOString() }))
+      .status;
+    return status;
+  };
+
+  show('moving the payment to REFUNDING');
+  if ((await settle('REFUNDING')) !== 'REFUNDING') {
+    // Already refunded, or a person took it over (NEEDS_REVIEW): nothing for this workflow to do.
+    log.info('refund not started: the payment is not refundable now', { paymentId, status });
+    return { paymentId, status };
+  }
+
+  show('asking the channel to refund');
+  const refund = await channelMust.refundChannelPayment({
+    paymentId,
+    channel: input.channel,
+    amount: input.amount,
+    refundKey,
+  });
+  if (refund.outcome === 'rejected') {
+    await store.recordAnomaly({
+      paymentId,
+      channel: input.channel,
+      anomaly: {
+        kind: 'refund_failed',
+        at: new Date(workflowNow()).toISOString(),
+        detail: `the channel refused the refund: ${refund.reason}`,
+      },
+    });
+    show(`the channel refused the refund (${refund.reason}); a person must look`);
+    await settle('NEEDS_REVIEW');
+    return { paymentId, status };
+  }
+
+  let state: string = refund.state;
+  const startedMs = workflowNow();
+  for (let checks = 0; state === 'PROCESSING'; checks++) {
+    const next = checkTime(startedMs, input.querySchedule, checks);
+    show(`refund ${refund.refundId} is processing; next query ${new Date(next).toISOString()}`);
+    await sleep(Math.max(next - workflowNow(), 1));
+    try {
+      state = await queryOnce.queryChannelRefund({
+        paymentId,
+        channel: input.channel,
+        channelPaymentId: refund.channelPaymentId,
+        refundId: refund.refundId,
+      });
+    } catch (err) {
+      if (!(err instanceof ActivityFailure)) throw err;
+      log.warn('refund query failed; the next check asks again', { paymentId });
+    }
+  }
+  if (state !== 'SUCCESS') {
+    await store.recordAnomaly({
+      paymentId,
+      channel: input.channel,
+      anomaly: {
+        kind: 'refund_failed',
+        at: new Date(workflowNow()).toISOString(),
+        detail: `refund ${refund.refundId} ended ${state}`,
+      },
+    });
+  }
+  await settle(state === 'SUCCESS' ? 'REFUNDED' : 'NEEDS_REVIEW');
+  show(
+    state === 'SUCCESS'
+      ? `refund ${refund.refundId} completed`
+      : `refund ${refund.refundId} ended ${state}; a person must look`,
+  );
+  return { paymentId, status, refundId: refund.refundId };
+}
