@@ -16,6 +16,8 @@ export default tseslint.config(
       'scripts/bootstrap.mjs',
       'eslint.config.mjs',
       'jest.config.js',
+      'jest.chaos.config.js',
+      'scratch/',
     ],
   },
   ...tseslint.configs.recommended,

@@ -103,6 +103,7 @@ const envSchema = z.object({
   SANDBOX_QUERY_LATENCY_MS: ms0.default(0),
   SANDBOX_STUCK_PENDING_RATE: rate,
   SANDBOX_CLOSE_RACE_PAY_RATE: rate,
+  SANDBOX_LATE_SETTLE_RATE: rate,
   CHANNEL_TIMEOUT: duration.prefault('5s'),
 
   ORDER_SERVICE_PORT: port.default(3200),
@@ -152,6 +153,7 @@ export interface SandboxConfig {
     queryLatencyMs: number;
     stuckPendingRate: number;
     closeRacePayRate: number;
+    lateSettleRate: number;
   };
   orderFaults: { errorRate: number; latencyMs: number };
 }
@@ -281,6 +283,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, options: Loa
         queryLatencyMs: env.SANDBOX_QUERY_LATENCY_MS,
         stuckPendingRate: env.SANDBOX_STUCK_PENDING_RATE,
         closeRacePayRate: env.SANDBOX_CLOSE_RACE_PAY_RATE,
+        lateSettleRate: env.SANDBOX_LATE_SETTLE_RATE,
       },
       orderFaults: { errorRate: env.ORDER_SERVICE_ERROR_RATE, latencyMs: env.ORDER_SERVICE_LATENCY_MS },
     },

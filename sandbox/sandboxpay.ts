@@ -39,6 +39,12 @@ export const sandboxPayFaultsSchema = z.object({
   closeRacePayRate: z.number().min(0).max(1),
   /** The answer to a create comes this late (the payment exists at the channel meanwhile). */
   createLatencyMs: z.number().int().min(0),
+  /**
+   * After reporting a payment CLOSED, the channel settles it as paid anyway (a buyer's payment that was in flight),
+   * lateSettleDelayMs later, and notifies: the late success a merchant must catch and refund.
+   */
+  lateSettleRate: z.number().min(0).max(1),
+  lateSettleDelayMs: z.number().int().min(0),
 });
 export type SandboxPayFaults = z.infer<typeof sandboxPayFaultsSchema>;
 
@@ -54,6 +60,8 @@ export const NO_FAULTS: SandboxPayFaults = {
   stuckPendingRate: 0,
   closeRacePayRate: 0,
   createLatencyMs: 0,
+  lateSettleRate: 0,
+  lateSettleDelayMs: 3000,
 };
 
 /** WeChat Pay's notification retry schedule (seconds): 15s/15s/30s/3m/10m/20m/30m/30m/30m/60m/3h/3h/3h/6h/6h. */
@@ -202,6 +210,12 @@ export function createSandboxPay(options: SandboxPayOptions): SandboxPay {
     return `${id}#${n}`;
   };
 
+  /**
+   * What fault decisions are keyed on: the merchant's own order reference (the description) when it gave one, so a
+   * seed gives the same orders the same faults across runs even though channel ids are random; else our id.
+   */
+  const identity = (p: ChannelPayment) => p.description ?? p.merchantOrderId;
+
   const later = (ms: number, fn: () => void) => {
     if (stopped) return;
     const t = setTimeout(() => {
@@ -242,7 +256,9 @@ export function createSandboxPay(options: SandboxPayOptions): SandboxPay {
 
   /** A state change the merchant must hear about: the notification, subject to the callback faults. */
   function notify(p: ChannelPayment, eventType: 'payment.succeeded' | 'payment.failed'): void {
-    const eventId = `evt_${nth('event', p.channelPaymentId).replace('#', '_')}`;
+    const n = nth('event', p.channelPaymentId).split('#')[1];
+    const eventId = `evt_${p.channelPaymentId}_${n}`;
+    const faultKey = `${identity(p)}#${n}`;
     const rawBody = JSON.stringify({
       eventId,
       eventType,
@@ -255,17 +271,17 @@ export function createSandboxPay(options: SandboxPayOptions): SandboxPay {
       ...(p.paidAt ? { paidAt: p.paidAt } : {}),
       occurredAt: new Date().toISOString(),
     });
-    if (chance.happens(faults.callbackDropRate, 'callback-drop', eventId)) {
+    if (chance.happens(faults.callbackDropRate, 'callback-drop', faultKey)) {
       p.droppedEvents.push(eventId);
       logger.debug({ channelPaymentId: p.channelPaymentId, eventId }, 'fault: callback dropped');
       return;
     }
-    const delay = chance.happens(faults.callbackDelayRate, 'callback-delay', eventId)
-      ? chance.between(0, faults.callbackDelayMaxMs, 'callback-delay-ms', eventId)
+    const delay = chance.happens(faults.callbackDelayRate, 'callback-delay', faultKey)
+      ? chance.between(0, faults.callbackDelayMaxMs, 'callback-delay-ms', faultKey)
       : 0;
     later(delay, () => void deliver(p, eventId, rawBody, 1));
-    if (chance.happens(faults.callbackDuplicateRate, 'callback-duplicate', eventId)) {
-      const extra = chance.between(0, Math.max(faults.callbackDelayMaxMs, 200), 'callback-duplicate-ms', eventId);
+    if (chance.happens(faults.callbackDuplicateRate, 'callback-duplicate', faultKey)) {
+      const extra = chance.between(0, Math.max(faults.callbackDelayMaxMs, 200), 'callback-duplicate-ms', faultKey);
       later(delay + extra, () => void deliver(p, eventId, rawBody, 1));
     }
   }
@@ -335,7 +351,8 @@ export function createSandboxPay(options: SandboxPayOptions): SandboxPay {
 
   /** Query faults: latency, errors, hangs. */
   const queryFaults = async (id: string, res: Response): Promise<boolean> => {
-    const key = nth('query', id);
+    const p = payments.get(id) ?? payments.get(byMerchantOrder.get(id) ?? '');
+    const key = nth('query', p ? identity(p) : id);
     if (faults.queryLatencyMs > 0) await new Promise((r) => setTimeout(r, faults.queryLatencyMs));
     if (chance.happens(faults.queryTimeoutRate, 'query-timeout', key)) {
       await new Promise((r) => setTimeout(r, faults.queryTimeoutMs));
@@ -350,7 +367,7 @@ export function createSandboxPay(options: SandboxPayOptions): SandboxPay {
   app.get('/v1/payments', merchantAuth, async (req, res) => {
     const merchantOrderId = typeof req.query.merchantOrderId === 'string' ? req.query.merchantOrderId : '';
     const id = byMerchantOrder.get(merchantOrderId);
-    if (!(await queryFaults(id ?? `order:${merchantOrderId}`, res))) return;
+    if (!(await queryFaults(id ?? merchantOrderId, res))) return;
     const p = id ? payments.get(id) : undefined;
     if (!p) {
       res.status(404).json({ error: 'payment_not_found' });
@@ -369,12 +386,16 @@ export function createSandboxPay(options: SandboxPayOptions): SandboxPay {
     const p = find(req, res);
     if (!p) return;
     if (p.status === 'NOTPAY' || p.status === 'USERPAYING') {
-      if (chance.happens(faults.closeRacePayRate, 'close-race', p.channelPaymentId)) {
+      if (chance.happens(faults.closeRacePayRate, 'close-race', identity(p))) {
         logger.debug({ channelPaymentId: p.channelPaymentId }, 'fault: the buyer paid just before the close');
         settleSuccess(p);
       } else {
         p.status = 'CLOSED';
         p.closedAt = new Date().toISOString();
+        if (chance.happens(faults.lateSettleRate, 'late-settle', identity(p))) {
+          logger.debug({ channelPaymentId: p.channelPaymentId }, 'fault: the channel will settle this closed payment');
+          later(faults.lateSettleDelayMs, () => settleSuccess(p));
+        }
       }
     }
     res.json(view(p));
@@ -454,7 +475,7 @@ export function createSandboxPay(options: SandboxPayOptions): SandboxPay {
     const p = find(req, res);
     if (!p) return;
     if (p.status === 'NOTPAY') {
-      if (chance.happens(faults.stuckPendingRate, 'stuck', p.channelPaymentId)) {
+      if (chance.happens(faults.stuckPendingRate, 'stuck', identity(p))) {
         p.status = 'USERPAYING';
         logger.debug({ channelPaymentId: p.channelPaymentId }, 'fault: payment stuck pending');
       } else {

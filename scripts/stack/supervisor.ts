@@ -2,6 +2,8 @@
 // dies unexpectedly, stopped in order on shutdown. Children get their own process group, so a Ctrl-C reaches
 // only the launcher, which then stops them in the right order (API and worker before the database and Temporal).
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 export interface ServiceSpec {
@@ -23,11 +25,27 @@ export function prefixLines(
   createInterface({ input: stream }).on('line', (line) => out.write(`${tag} ${line}\n`));
 }
 
+export interface SupervisorOptions {
+  /** Write each service's output to <logDir>/<name>.log instead of the terminal. */
+  logDir?: string;
+  restartDelayMs?: number;
+}
+
 export class Supervisor {
   private readonly children = new Map<string, ChildProcess>();
   private stopping = false;
+  /** Unexpected exits seen (and restarted), per service. */
+  readonly restarts = new Map<string, number>();
 
-  constructor(private readonly log: (msg: string) => void) {}
+  constructor(
+    private readonly log: (msg: string) => void,
+    private readonly options: SupervisorOptions = {},
+  ) {}
+
+  /** The running process of a service, e.g. to kill it on purpose. */
+  process(name: string): ChildProcess | undefined {
+    return this.children.get(name);
+  }
 
   start(spec: ServiceSpec): void {
     const color = COLORS[this.children.size % COLORS.length] ?? 36;
@@ -37,14 +55,22 @@ export class Supervisor {
       detached: true,
     });
     this.children.set(spec.name, child);
-    prefixLines(spec.name, color, child.stdout!, process.stdout);
-    prefixLines(spec.name, color, child.stderr!, process.stderr);
+    if (this.options.logDir) {
+      const file = createWriteStream(join(this.options.logDir, `${spec.name}.log`), { flags: 'a' });
+      child.stdout!.pipe(file, { end: false });
+      child.stderr!.pipe(file, { end: false });
+    } else {
+      prefixLines(spec.name, color, child.stdout!, process.stdout);
+      prefixLines(spec.name, color, child.stderr!, process.stderr);
+    }
+    const delay = this.options.restartDelayMs ?? 2000;
     child.once('exit', (code, signal) => {
       if (this.stopping) return;
-      this.log(`${spec.name} exited (${signal ?? code}); restarting it in 2 s`);
+      this.restarts.set(spec.name, (this.restarts.get(spec.name) ?? 0) + 1);
+      this.log(`${spec.name} exited (${signal ?? code}); restarting it in ${delay / 1000} s`);
       setTimeout(() => {
         if (!this.stopping) this.start(spec);
-      }, 2000);
+      }, delay);
     });
   }
 

@@ -1,0 +1,474 @@
+// npm run chaos -- --payments 200 --seed chaos-1
+// Starts the whole stack with short schedules and expiries, sends payments through it like shops and buyers would,
+// and breaks things at the same time: SandboxPay drops, duplicates, delays and reorders callbacks, fails and hangs
+// queries, leaves payments stuck, races closes with payments and settles some closed payments late; the order
+// service fails 10% of calls and has a one-minute outage; the worker is SIGKILLed every ~20 s, the API once, and
+// the Temporal dev server is stopped and restarted on the same SQLite file, and an operator terminates a few
+// payment workflows by mistake. Then it audits the three sources of
+// truth (the channel, our table, the order service), prints the report, writes it as JSON, and exits non-zero
+// when any invariant is broken.
+import { randomUUID } from 'node:crypto';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import { freePort, waitFor } from '../common/net';
+import { startEmbeddedDb } from '../db/embedded';
+import { createDb, migrateLatest } from '../db/knex';
+import { Chance } from '../sandbox/chance';
+import { paymentWorkflowId } from '../workflows/definitions';
+import type { ReconcileInput, ReconcileResult } from '../workflows/reconcile';
+import { buildWorkflowBundle } from './build-workflows';
+import { audit, type AuditReport, type ChannelRecord, type OrderRecord } from './chaos/audit';
+import { type DevServer, startDevServer } from './stack/temporal-dev-server';
+import { Supervisor } from './stack/supervisor';
+import { projectRoot, readToolchain } from './stack/toolchain';
+
+const { values: args } = parseArgs({
+  options: {
+    payments: { type: 'string', default: '200' },
+    seed: { type: 'string', default: 'chaos-1' },
+    report: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+  },
+});
+const N = Number(args.payments);
+const seed = args.seed!;
+if (!Number.isInteger(N) || N < 1) {
+  process.stderr.write('usage: npm run chaos -- --payments N --seed S [--report file.json] [--keep]\n');
+  process.exit(2);
+}
+
+const S = 1000;
+const EXPIRY_MS = 30 * S;
+const LATE_WINDOW_MS = 20 * S;
+const ARRIVAL_WINDOW_MS = Math.max(30 * S, N * 300);
+const FAULTS = {
+  SANDBOX_CALLBACK_DROP_RATE: '0.3',
+  SANDBOX_CALLBACK_DUPLICATE_RATE: '0.2',
+  SANDBOX_CALLBACK_DELAY_RATE: '0.3',
+  SANDBOX_CALLBACK_DELAY_MAX_MS: '5000',
+  SANDBOX_QUERY_ERROR_RATE: '0.2',
+  SANDBOX_QUERY_TIMEOUT_RATE: '0.05',
+  SANDBOX_STUCK_PENDING_RATE: '0.05',
+  SANDBOX_CLOSE_RACE_PAY_RATE: '0.1',
+  SANDBOX_LATE_SETTLE_RATE: '0.1',
+  ORDER_SERVICE_ERROR_RATE: '0.1',
+};
+
+const t0 = Date.now();
+const elapsed = () => `${((Date.now() - t0) / 1000).toFixed(0)}s`;
+const say = (msg: string) => process.stderr.write(`[chaos ${elapsed()}] ${msg}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const chance = new Chance(`buyers:${seed}`);
+
+interface Buyer {
+  index: number;
+  decision: 'pay' | 'decline' | 'abandon';
+  /** The shop cancels the order just before the buyer pays (the order service will refuse the money). */
+  shopCancels: boolean;
+  orderId?: string;
+  paymentId?: string;
+  outcome?: string;
+}
+
+const chaosEvents: { at: string; what: string }[] = [];
+let stopping = false;
+/** Stops everything this run started; set once the stack is up. */
+let cleanup: () => Promise<void> = async () => undefined;
+const note = (what: string) => {
+  chaosEvents.push({ at: elapsed(), what });
+  say(what);
+};
+
+async function http(
+  url: string,
+  init?: RequestInit & { timeoutMs?: number },
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(init?.timeoutMs ?? 10_000) });
+  const text = await res.text();
+  let body: Record<string, unknown> = {};
+  try {
+    body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  } catch {
+    body = { text };
+  }
+  return { status: res.status, body };
+}
+
+/** What a real client does: retry with the same Idempotency-Key on 5xx and network errors. */
+async function retrying<T>(what: string, fn: () => Promise<T | undefined>, forMs = 90_000): Promise<T> {
+  const deadline = Date.now() + forMs;
+  for (;;) {
+    try {
+      const value = await fn();
+      if (value !== undefined) return value;
+    } catch {
+      // network error: retry
+    }
+    if (Date.now() > deadline) throw new Error(`${what}: gave up after ${forMs / 1000} s`);
+    await sleep(1000);
+  }
+}
+
+async function main(): Promise<void> {
+  const toolchain = readToolchain();
+  const run = mkdtempSync(join(tmpdir(), 'payments-chaos-'));
+  chmodSync(run, 0o755);
+  mkdirSync(join(run, 'logs'));
+  say(`run directory ${run}; ${N} payments, seed ${seed}`);
+
+  const ports = {
+    temporal: await freePort(),
+    api: await freePort(),
+    sandbox: await freePort(),
+    orders: await freePort(),
+    db: await freePort(),
+  };
+  const bundle = await buildWorkflowBundle(join(run, 'workflows.js'));
+  const temporalOptions = {
+    binary: toolchain.temporalCli,
+    port: ports.temporal,
+    dbFile: join(run, 'temporal.db'),
+    detached: true,
+  };
+  let temporal: DevServer = await startDevServer(temporalOptions);
+  const db = await startEmbeddedDb({ dataDir: join(run, 'pg'), port: ports.db });
+  const knex = createDb({ url: db.url, poolMax: 4, applicationName: 'chaos-audit' });
+  await migrateLatest(knex);
+  say('Temporal dev server and PostgreSQL up');
+
+  const api = `http://127.0.0.1:${ports.api}`;
+  const sandbox = `http://127.0.0.1:${ports.sandbox}`;
+  const orders = `http://127.0.0.1:${ports.orders}`;
+  const env = {
+    ...process.env,
+    LOG_LEVEL: 'warn',
+    TEMPORAL_ADDRESS: temporal.address,
+    TEMPORAL_TASK_QUEUE: 'payments-chaos',
+    DATABASE_URL: db.url,
+    API_PORT: String(ports.api),
+    API_PUBLIC_URL: api,
+    SANDBOX_PORT: String(ports.sandbox),
+    SANDBOXPAY_URL: sandbox,
+    ORDER_SERVICE_PORT: String(ports.orders),
+    ORDER_SERVICE_URL: orders,
+    WORKFLOW_BUNDLE_PATH: bundle,
+    PAYMENT_QUERY_SCHEDULE: '1s,2s,3s,5s',
+    PAYMENT_EXPIRY: `${EXPIRY_MS / S}s`,
+    LATE_CALLBACK_WINDOW: `${LATE_WINDOW_MS / S}s`,
+    ORDER_NOTIFY_INITIAL_BACKOFF: '500ms',
+    ORDER_NOTIFY_MAX_BACKOFF: '5s',
+    CHANNEL_TIMEOUT: '2s',
+    RECONCILE_INTERVAL: '10s',
+    RECONCILE_MIN_AGE: '20s',
+    STATEMENT_INTERVAL: '1m',
+    STATEMENT_LOOKBACK: '1h',
+    SANDBOX_SEED: seed,
+    SANDBOX_CALLBACK_RETRY_SCALE: '0.1',
+    ...FAULTS,
+  };
+  const supervisor = new Supervisor((m) => say(m), { logDir: join(run, 'logs'), restartDelayMs: 1000 });
+  const entry = (dir: string) => join(projectRoot, dir, 'main.ts');
+  supervisor.start({ name: 'sandbox', entry: entry('sandbox'), env });
+  supervisor.start({ name: 'worker', entry: entry('worker'), env });
+  supervisor.start({ name: 'api', entry: entry('api'), env });
+  await waitFor(
+    'the API',
+    async () => {
+      if ((await http(`${api}/readyz`)).status !== 200) throw new Error('not ready');
+    },
+    120_000,
+    500,
+  );
+  say(
+    `stack up; faults ${Object.entries(FAULTS)
+      .map(([k, v]) => `${k.replace(/^(SANDBOX|ORDER_SERVICE)_/, '')}=${v}`)
+      .join(' ')}`,
+  );
+
+  cleanup = async () => {
+    stopping = true;
+    await supervisor.stopAll(10_000);
+    await temporal.stop();
+    await knex.destroy().catch(() => undefined);
+    await db.stop();
+    if (!args.keep) rmSync(run, { recursive: true, force: true });
+  };
+  process.on('SIGINT', () => void cleanup().then(() => process.exit(130)));
+
+  // ---- the chaos ---------------------------------------------------------------------------------------------
+  const loadStart = Date.now();
+  const chaosUntil = loadStart + ARRIVAL_WINDOW_MS + EXPIRY_MS;
+  const chaos = (async () => {
+    const at = (fraction: number) => loadStart + fraction * ARRIVAL_WINDOW_MS;
+    const plan = [
+      {
+        when: at(0.3),
+        what: 'order service outage (60 s)',
+        act: () =>
+          http(`${orders}/admin/faults`, {
+            method: 'PUT',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ outageForMs: 60_000 }),
+          }),
+      },
+      { when: at(0.45), what: 'API SIGKILLed', act: async () => supervisor.process('api')?.kill('SIGKILL') },
+      {
+        when: at(0.5),
+        what: 'an operator terminates some payment workflows by mistake (reconciliation must restart them)',
+        act: async () => {
+          const paying = (await knex('payments').where({ status: 'PAYING' }).orderBy('created_at').select('id')) as {
+            id: string;
+          }[];
+          const victims = paying.filter((_, i) => i % 10 === 0).slice(0, Math.max(1, Math.ceil(N / 50)));
+          const connection = await Connection.connect({ address: temporal.address });
+          const client = new Client({ connection });
+          for (const v of victims)
+            await client.workflow
+              .getHandle(paymentWorkflowId(v.id))
+              .terminate('chaos: operator mistake')
+              .catch(() => undefined);
+          await connection.close();
+          note(`terminated ${victims.length} payment workflows`);
+        },
+      },
+      {
+        when: at(0.6),
+        what: 'Temporal dev server stopped (restarting on the same SQLite file in 5 s)',
+        act: async () => {
+          await temporal.stop();
+          await sleep(5000);
+          temporal = await startDevServer(temporalOptions);
+          note('Temporal dev server back');
+        },
+      },
+    ];
+    let nextKill = loadStart + 5 * S;
+    let k = 0;
+    while (!stopping && Date.now() < chaosUntil) {
+      const due = plan.filter((p) => p.when <= Date.now());
+      for (const p of due) {
+        plan.splice(plan.indexOf(p), 1);
+        note(p.what);
+        await p.act();
+      }
+      if (Date.now() >= nextKill) {
+        const worker = supervisor.process('worker');
+        if (worker?.exitCode === null && worker.signalCode === null) {
+          worker.kill('SIGKILL');
+          note(`worker SIGKILLed (#${++k})`);
+        }
+        nextKill = Date.now() + 15 * S + chance.between(0, 10_000, 'kill', String(k));
+      }
+      await sleep(250);
+    }
+  })();
+
+  // ---- the buyers --------------------------------------------------------------------------------------------
+  const buyers: Buyer[] = Array.from({ length: N }, (_, index) => {
+    const u = chance.unit('decision', String(index));
+    return {
+      index,
+      decision: u < 0.7 ? 'pay' : u < 0.8 ? 'decline' : 'abandon',
+      shopCancels: chance.happens(0.05, 'shop-cancels', String(index)),
+    };
+  });
+
+  async function shopAndBuyer(b: Buyer): Promise<void> {
+    await sleep((b.index / N) * ARRIVAL_WINDOW_MS);
+    const amount = 100 + chance.between(0, 99_900, 'amount', String(b.index));
+    const order = await retrying('create order', async () => {
+      const r = await http(`${orders}/orders`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ orderId: `chaos-${seed}-${b.index}`, amount, currency: 'CNY' }),
+      });
+      return r.status < 300 ? r.body : undefined;
+    });
+    b.orderId = String(order.orderId);
+    const key = randomUUID();
+    let payment = await retrying('POST /payments', async () => {
+      const r = await http(`${api}/payments`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': key },
+        body: JSON.stringify({ orderId: b.orderId, amount, currency: 'CNY', channel: 'sandboxpay' }),
+      });
+      if (r.status >= 500) return undefined;
+      if (r.status >= 400) throw new Error(`POST /payments answered ${r.status}: ${JSON.stringify(r.body)}`);
+      return r.body;
+    });
+    b.paymentId = String(payment.paymentId);
+    if (!payment.payUrl) {
+      payment = await retrying(
+        'the pay URL',
+        async () => {
+          const r = await http(`${api}/payments/${b.paymentId}`);
+          return r.status === 200 && (r.body.payUrl || r.body.status !== 'UNPAID') ? r.body : undefined;
+        },
+        60_000,
+      );
+    }
+    if (b.decision === 'abandon' || !payment.payUrl) {
+      b.outcome = 'abandoned';
+      return;
+    }
+    await sleep(1000 + chance.between(0, 7000, 'think', String(b.index)));
+    if (b.decision === 'pay' && b.shopCancels) await http(`${orders}/orders/${b.orderId}/cancel`, { method: 'POST' });
+    const channelPaymentId = String(payment.payUrl).split('/pay/')[1];
+    const r = await http(`${sandbox}/v1/payments/${channelPaymentId}/${b.decision}`, { method: 'POST' });
+    b.outcome = `${b.decision}: ${r.status === 200 ? String(r.body.status) : `refused ${r.status}`}`;
+  }
+
+  let failedBuyers = 0;
+  const progress = setInterval(() => void reportProgress(), 5000);
+  async function reportProgress(): Promise<void> {
+    const rows = (await knex('payments')
+      .select('status')
+      .count({ n: '*' })
+      .groupBy('status')
+      .catch(() => [])) as { status: string; n: number }[];
+    const byStatus = rows.map((r) => `${r.status} ${r.n}`).join(', ');
+    say(`payments: ${byStatus || 'none yet'}; buyers done ${buyers.filter((b) => b.outcome).length}/${N}`);
+  }
+  await Promise.all(
+    buyers.map((b) =>
+      shopAndBuyer(b).catch((err: unknown) => {
+        failedBuyers++;
+        b.outcome = `client error: ${err instanceof Error ? err.message : String(err)}`;
+      }),
+    ),
+  );
+  say(`all ${N} buyers done (${failedBuyers} client errors); waiting for expiries and late windows`);
+  await chaos;
+
+  // ---- settle, then run the statement reconciliation once more, and settle again --------------------------------
+  const settled = async () => {
+    const open = await knex('payments').whereIn('status', ['UNPAID', 'PAYING', 'REFUNDING']).count({ n: '*' }).first();
+    const unacked = await knex('payments')
+      .whereIn('status', ['SUCCESS', 'FAILED', 'CANCELLED', 'CLOSED'])
+      .whereNull('order_notified_at')
+      .count({ n: '*' })
+      .first();
+    return Number(open?.n ?? 0) === 0 && Number(unacked?.n ?? 0) === 0;
+  };
+  const settle = async (what: string, timeoutMs: number) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await settled()) && Date.now() < deadline) await sleep(2000);
+    say(`${what}: ${(await settled()) ? 'settled' : 'NOT settled before the deadline'}`);
+  };
+  await sleep(LATE_WINDOW_MS);
+  await settle('after the late windows', 180_000);
+  const connection = await Connection.connect({ address: temporal.address });
+  const client = new Client({ connection });
+  const reconcile = (input: ReconcileInput) =>
+    client.workflow.execute<(i: ReconcileInput) => Promise<ReconcileResult>>('reconcileWorkflow', {
+      taskQueue: 'payments-chaos',
+      workflowId: `chaos-reconcile-${input.task}-${Date.now()}`,
+      args: [input],
+    });
+  const statement = await reconcile({ task: 'statement', channels: ['sandboxpay'], lookbackMs: 3_600_000 });
+  const s0 = statement.statements![0]!;
+  say(
+    `statement reconciliation: ${s0.entries} paid at the channel; repaired ${s0.repaired.length}, late successes ${s0.lateSuccesses.length}, unknown ${s0.unknownAtChannel.length}, not at channel ${s0.notAtChannel.length}`,
+  );
+  await settle('after the statement run', 120_000);
+  clearInterval(progress);
+  await connection.close();
+
+  // ---- audit ---------------------------------------------------------------------------------------------------
+  const channel = (await http(`${sandbox}/admin/payments`, { timeoutMs: 30_000 })).body as unknown as ChannelRecord[];
+  const orderRecords = (await http(`${orders}/orders`, { timeoutMs: 30_000 })).body as unknown as OrderRecord[];
+  const payments = await knex('payments').select(
+    'id',
+    'order_id',
+    'status',
+    'resolved_by',
+    'expires_at',
+    'finalized_at',
+    'order_notified_at',
+  );
+  const events = await knex('payment_events').select('payment_id', 'type');
+  const report: AuditReport = audit({
+    channel,
+    payments,
+    orders: orderRecords,
+    events,
+    now: new Date(),
+    graceMs: 120_000,
+  });
+  const callbacks = channel.flatMap((c) => (c as unknown as { deliveries: { httpStatus: number }[] }).deliveries ?? []);
+  const full = {
+    at: new Date().toISOString(),
+    command: `npm run chaos -- --payments ${N} --seed ${seed}`,
+    machine: { cores: cpus().length, node: process.version },
+    durationSeconds: Math.round((Date.now() - t0) / 1000),
+    payments: N,
+    seed,
+    faults: FAULTS,
+    chaosEvents,
+    restarts: Object.fromEntries(supervisor.restarts),
+    buyers: buyers.reduce<Record<string, number>>((acc, b) => {
+      const k = (b.outcome ?? 'unknown').replace(/: .*/, (m) => (m.startsWith(': refused') ? ': refused' : m));
+      return { ...acc, [k]: (acc[k] ?? 0) + 1 };
+    }, {}),
+    callbackDeliveries: {
+      total: callbacks.length,
+      non2xx: callbacks.filter((d) => d.httpStatus < 200 || d.httpStatus >= 300).length,
+    },
+    statement: {
+      repaired: s0.repaired.length,
+      lateSuccesses: s0.lateSuccesses.length,
+      unknownAtChannel: s0.unknownAtChannel.length,
+      notAtChannel: s0.notAtChannel.length,
+    },
+    ...report,
+  };
+  const reportFile =
+    args.report ?? join(projectRoot, 'bench', 'results', `chaos-${full.at.replace(/[:.]/g, '-')}.json`);
+  mkdirSync(join(reportFile, '..'), { recursive: true });
+  writeFileSync(reportFile, JSON.stringify(full, null, 2) + '\n');
+  printReport(full);
+  process.stdout.write(`report written to ${reportFile}${args.keep ? `; run directory kept: ${run}` : ''}\n`);
+  await cleanup();
+  process.exit(report.totalViolations === 0 && failedBuyers === 0 ? 0 : 1);
+}
+
+function printReport(
+  r: AuditReport & {
+    payments: number;
+    durationSeconds: number;
+    chaosEvents: { what: string }[];
+    restarts: Record<string, number>;
+    buyers: Record<string, number>;
+  },
+): void {
+  const fmt = (s: { n: number; p50: number | null; p95: number | null; p99: number | null; max: number | null }) =>
+    `n=${String(s.n).padStart(4)}  p50 ${s.p50 ?? '-'}  p95 ${s.p95 ?? '-'}  p99 ${s.p99 ?? '-'}  max ${s.max ?? '-'} ms`;
+  const lines = [
+    '',
+    `CHAOS REPORT: ${r.payments} payments in ${r.durationSeconds} s`,
+    `  chaos: ${r.chaosEvents.length} events; process restarts ${JSON.stringify(r.restarts)}`,
+    `  buyers: ${JSON.stringify(r.buyers)}`,
+    `  our payments by status: ${JSON.stringify(r.counts.byStatus)}`,
+    `  channel by status: ${JSON.stringify(r.counts.channelByStatus)}; orders paid: ${r.counts.ordersPaid}`,
+    '  invariants:',
+    ...Object.entries(r.violations).map(
+      ([k, list]) =>
+        `    ${list.length === 0 ? 'ok  ' : 'FAIL'} ${k.padEnd(26)} ${list.length}${list.length ? `  ${list.slice(0, 5).join(', ')}` : ''}`,
+    ),
+    `  late successes: ${r.lateSuccesses.payments}, now ${JSON.stringify(r.lateSuccesses.outcomes)}`,
+    '  channel success -> order paid, by recovery path:',
+    ...Object.entries(r.channelSuccessToOrderPaidMs).map(([path, s]) => `    ${path.padEnd(15)} ${fmt(s)}`),
+    `  VERDICT: ${r.totalViolations === 0 ? 'no drop orders, no double payments, nothing left open' : `${r.totalViolations} VIOLATIONS`}`,
+    '',
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+main().catch(async (err: unknown) => {
+  process.stderr.write(`[chaos] failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  await cleanup().catch(() => undefined);
+  process.exit(2);
+});

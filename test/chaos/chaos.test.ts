@@ -1,0 +1,68 @@
+// The promise, proven under fire: a 100-payment chaos run with every fault kind (callbacks dropped, duplicated,
+// delayed, reordered; queries failing and hanging; stuck payments; closes racing payments; late settlements; the
+// order service failing and going down; the worker SIGKILLed repeatedly, the API killed, Temporal restarted) must
+// end with zero violations. Runs after the main suite (its own jest config), on its own stack.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const root = join(__dirname, '..', '..');
+
+describe('the chaos run (100 payments, seed ci-42)', () => {
+  it('breaks everything at once and ends with no drop order, no double payment, nothing left open', () => {
+    const report = join(mkdtempSync(join(tmpdir(), 'chaos-report-')), 'report.json');
+    const run = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(root, 'scripts', 'chaos.ts'),
+        '--payments',
+        '100',
+        '--seed',
+        'ci-42',
+        '--report',
+        report,
+      ],
+      {
+        cwd: root,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'inherit'],
+        timeout: 15 * 60_000,
+      },
+    );
+    process.stdout.write(run.stdout);
+    const r = JSON.parse(readFileSync(report, 'utf8')) as {
+      payments: number;
+      totalViolations: number;
+      violations: Record<string, string[]>;
+      chaosEvents: { what: string }[];
+      restarts: Record<string, number>;
+      counts: { payments: number; byStatus: Record<string, number> };
+      callbackDeliveries: { total: number; non2xx: number };
+    };
+    expect(r.violations).toEqual({
+      dropOrders: [],
+      paidInOrderNotAtChannel: [],
+      multipleTransitions: [],
+      notFinalAfterDeadline: [],
+      refundsNotFinished: [],
+      paidHereNotAtChannel: [],
+      unacknowledged: [],
+    });
+    expect(run.status).toBe(0);
+    // Every kind of trouble really happened.
+    const events = r.chaosEvents.map((e) => e.what).join('\n');
+    expect(events).toMatch(/worker SIGKILLed/);
+    expect(events).toMatch(/API SIGKILLed/);
+    expect(events).toMatch(/Temporal dev server stopped/);
+    expect(events).toMatch(/Temporal dev server back/);
+    expect(events).toMatch(/order service outage/);
+    expect(events).toMatch(/terminated [1-9]\d* payment workflows/);
+    expect(r.restarts.worker).toBeGreaterThanOrEqual(1);
+    expect(r.counts.payments).toBe(100);
+    expect(r.counts.byStatus.SUCCESS).toBeGreaterThan(0);
+    expect(r.counts.byStatus.CLOSED).toBeGreaterThan(0);
+  });
+});
