@@ -6,6 +6,7 @@ import type { Client } from '@temporalio/client';
 import type { Knex } from 'knex';
 import type { Config } from '../config';
 import type { Logger } from '../common/logger';
+import { metrics } from '../common/metrics';
 import type { Anomaly } from '../workflows/definitions';
 import type { PaymentStatus, ResolvedBy } from '../workflows/states';
 import type { ChannelPaymentView, CreateChannelPaymentOutcome, PaymentChannel } from './channels/types';
@@ -113,10 +114,17 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     async queryChannelPayment(input: QueryAtChannelInput): Promise<ChannelPaymentView> {
-      const view = await channelFor(input.channel).query({
-        paymentId: input.paymentId,
-        channelPaymentId: input.channelPaymentId,
-      });
+      let view: ChannelPaymentView;
+      try {
+        view = await channelFor(input.channel).query({
+          paymentId: input.paymentId,
+          channelPaymentId: input.channelPaymentId,
+        });
+      } catch (err) {
+        metrics.channelQueries.inc({ channel: input.channel, reason: input.reason, outcome: 'error' });
+        throw err;
+      }
+      metrics.channelQueries.inc({ channel: input.channel, reason: input.reason, outcome: view.state });
       await repo.recordEvent({
         paymentId: input.paymentId,
         channel: input.channel,
@@ -168,6 +176,7 @@ export function createActivities(deps: ActivityDeps) {
         payload: outcome,
         outcome: outcome.outcome === 'accepted' ? `refund:${outcome.state}` : `refund-rejected:${outcome.reason}`,
       });
+      metrics.refunds.inc({ outcome: outcome.outcome });
       return { ...outcome, channelPaymentId };
     },
 
@@ -205,12 +214,15 @@ export function createActivities(deps: ActivityDeps) {
           { wanted: input.status, status: result.row.status },
           'state change refused by the state machine',
         );
+      } else if (result.changed) {
+        metrics.paymentsFinished.inc({ status: input.status, resolved_by: result.row.resolved_by ?? 'none' });
       }
       return { status: result.row.status, ...(result.row.resolved_by ? { resolvedBy: result.row.resolved_by } : {}) };
     },
 
     async recordAnomaly(input: { paymentId: string; channel: string; anomaly: Anomaly }): Promise<void> {
       log(input.paymentId).warn({ kind: input.anomaly.kind }, 'payment anomaly');
+      metrics.anomalies.inc({ kind: input.anomaly.kind });
       await repo.recordEvent({
         paymentId: input.paymentId,
         channel: input.channel,
@@ -231,7 +243,18 @@ export function createActivities(deps: ActivityDeps) {
       if (attempt > 1)
         log(notice.paymentId).info({ attempt, status: notice.status }, 'retrying the order-service notification');
       const { channel, ...rest } = notice;
-      const ack = await deps.orders.notify(rest);
+      let ack: OrderAck;
+      try {
+        ack = await deps.orders.notify(rest);
+      } catch (err) {
+        metrics.orderNotifications.inc({ outcome: 'failed' });
+        throw err;
+      }
+      metrics.orderNotifications.inc({ outcome: ack.accepted ? 'acknowledged' : 'refused' });
+      const row = await repo.get(notice.paymentId);
+      if (ack.accepted && notice.status === 'SUCCESS' && row?.paid_at) {
+        metrics.successToOrderPaid.observe((Date.now() - row.paid_at.getTime()) / 1000);
+      }
       await repo.markOrderNotified(notice.paymentId, new Date());
       await repo.recordEvent({
         paymentId: notice.paymentId,

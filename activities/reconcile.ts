@@ -10,6 +10,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import type { Knex } from 'knex';
 import type { Logger } from '../common/logger';
+import { metrics } from '../common/metrics';
 import { paymentStartOptions, startRefund } from '../common/payment-workflows';
 import type { Config } from '../config';
 import { paymentWorkflowId, requerySignal } from '../workflows/definitions';
@@ -74,6 +75,11 @@ export function createReconcileActivities(partial: Partial<ReconcileDeps> & Pick
   // Resolved at call time, so a worker without them still runs payments.
   const d = () => requireReconcileDeps(partial);
   const heartbeat = (detail: unknown) => Context.current().heartbeat(detail);
+  /** Every repair goes to the event log and to the metrics. */
+  const recordRepair = async (event: Parameters<PaymentsRepository['recordEvent']>[0]) => {
+    metrics.reconcileRepairs.inc({ kind: event.type.replace(/^(reconcile|anomaly):/, '') });
+    await repo.recordEvent(event);
+  };
 
   async function workflowRunning(paymentId: string): Promise<boolean> {
     try {
@@ -91,7 +97,7 @@ export function createReconcileActivities(partial: Partial<ReconcileDeps> & Pick
       workflowIdConflictPolicy: 'USE_EXISTING',
       workflowIdReusePolicy: 'ALLOW_DUPLICATE',
     });
-    await repo.recordEvent({
+    await recordRepair({
       paymentId: row.id,
       channel: row.channel,
       source: 'system',
@@ -103,7 +109,7 @@ export function createReconcileActivities(partial: Partial<ReconcileDeps> & Pick
   }
 
   async function lateSuccessFound(row: PaymentRow): Promise<void> {
-    await repo.recordEvent({
+    await recordRepair({
       paymentId: row.id,
       channel: row.channel,
       source: 'system',
@@ -168,7 +174,7 @@ export function createReconcileActivities(partial: Partial<ReconcileDeps> & Pick
           idempotencyKey: `${paymentWorkflowId(row.id)}:notify-order:${status}`,
         });
         await repo.markOrderNotified(row.id, new Date());
-        await repo.recordEvent({
+        await recordRepair({
           paymentId: row.id,
           channel: row.channel,
           source: 'system',
@@ -208,7 +214,7 @@ export function createReconcileActivities(partial: Partial<ReconcileDeps> & Pick
         if (entry.refundedAmount >= entry.amount) continue; // the money went back already
         const row = UUID.test(entry.paymentId) ? await repo.get(entry.paymentId) : undefined;
         if (!row) {
-          await repo.recordEvent({
+          await recordRepair({
             paymentId: null,
             channel: input.channel,
             source: 'system',
@@ -244,7 +250,7 @@ export function createReconcileActivities(partial: Partial<ReconcileDeps> & Pick
         .whereBetween('paid_at', [from, new Date(to.getTime() - 60_000)]);
       for (const row of paidHere) {
         if (seen.has(row.id)) continue;
-        await repo.recordEvent({
+        await recordRepair({
           paymentId: row.id,
           channel: input.channel,
           source: 'system',

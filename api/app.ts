@@ -7,6 +7,7 @@ import type { Knex } from 'knex';
 import { pinoHttp } from 'pino-http';
 import type { ChannelRegistry } from '../activities/channels';
 import type { Logger } from '../common/logger';
+import { registry } from '../common/metrics';
 import type { Config } from '../config';
 import { createAdminRouter } from './admin';
 import { createCallbacksRouter } from './callbacks';
@@ -40,12 +41,15 @@ export function createApp(deps: AppDeps): Express {
         req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url.split('?')[0] }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },
       customLogLevel: (_req, res, err) =>
         err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
     }),
   );
   app.use(createHealthRouter(deps));
+  app.get('/metrics', async (_req, res) => {
+    res.type(registry.contentType).send(await registry.metrics());
+  });
   app.get('/openapi.json', (_req, res) => {
     res.type('application/json').send(readFileSync(openApiPath, 'utf8'));
   });

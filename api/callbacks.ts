@@ -7,6 +7,7 @@ import type { Knex } from 'knex';
 import type { ChannelRegistry } from '../activities/channels';
 import { PaymentsRepository } from '../activities/payments-repo';
 import type { Logger } from '../common/logger';
+import { metrics } from '../common/metrics';
 import { startRefund } from '../common/payment-workflows';
 import type { Config } from '../config';
 import { channelCallbackSignal } from '../workflows/definitions';
@@ -57,6 +58,7 @@ export function createCallbacksRouter(deps: CallbacksRouterDeps): Router {
         outcome: `rejected:${verified.reason}`,
       });
       logger.warn({ channel: channelName, reason: verified.reason }, 'callback rejected');
+      metrics.callbacks.inc({ channel: channelName, outcome: 'rejected' });
       if (verified.reason === 'malformed_body') throw new InputError('the callback body could not be read');
       throw new UnauthorizedError('the callback signature did not verify');
     }
@@ -74,6 +76,7 @@ export function createCallbacksRouter(deps: CallbacksRouterDeps): Router {
         signatureValid: true,
         outcome: 'unknown_payment',
       });
+      metrics.callbacks.inc({ channel: channelName, outcome: 'unknown_payment' });
       throw new NotFoundError('no such payment');
     }
 
@@ -109,6 +112,7 @@ export function createCallbacksRouter(deps: CallbacksRouterDeps): Router {
           { err, paymentId: payment.id },
           'callback recorded but not handed to the workflow; asking for a retry',
         );
+        metrics.callbacks.inc({ channel: channelName, outcome: 'error' });
         throw new UnavailableError('the callback could not be processed now; retry');
       }
       // The workflow has finished. The database answers; a success after an unpaid final state is never dropped:
@@ -144,6 +148,8 @@ export function createCallbacksRouter(deps: CallbacksRouterDeps): Router {
       }
     }
     await repo.settleEventOutcome(event.id, outcome);
+    metrics.callbacks.inc({ channel: channelName, outcome: event.inserted ? outcome : 'duplicate' });
+    if (outcome === 'late') metrics.anomalies.inc({ kind: 'late_success' });
     res.status(200).json({ received: true, duplicate: !event.inserted, outcome });
   });
 

@@ -233,6 +233,15 @@ export function buildOpenApi(): object {
           },
         },
       },
+      '/metrics': {
+        get: {
+          operationId: 'metrics',
+          summary: 'Prometheus metrics of this API process',
+          responses: {
+            '200': { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } },
+          },
+        },
+      },
       '/openapi.json': {
         get: {
           operationId: 'openapi',

@@ -12,6 +12,7 @@ import type { Knex } from 'knex';
 import type { ChannelRegistry } from '../activities/channels';
 import { type PaymentRow, PaymentsRepository } from '../activities/payments-repo';
 import type { Logger } from '../common/logger';
+import { metrics } from '../common/metrics';
 import type { Config } from '../config';
 import { paymentStartOptions } from '../common/payment-workflows';
 import { cancelSignal, type PayUrlResult, payUrlUpdate, statusQuery } from '../workflows/definitions';
@@ -128,6 +129,7 @@ export function createPaymentsRouter(deps: PaymentsRouterDeps): Router {
       requestFingerprint: fingerprint(body),
       expiresAt: new Date(Date.now() + config.payments.expiryMs),
     });
+    if (created) metrics.paymentsCreated.inc({ channel: body.channel });
     if (!created && row.request_fingerprint !== fingerprint(body)) {
       throw new ConflictError('this Idempotency-Key was already used for a different payment request');
     }

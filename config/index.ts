@@ -126,6 +126,8 @@ const envSchema = z.object({
   RECONCILE_SCHEDULES: bool.default(true),
 
   WORKFLOW_BUNDLE_PATH: z.string().min(1).optional(),
+  WORKER_METRICS_PORT: port.default(9464),
+  TEMPORAL_SDK_METRICS_PORT: port.default(9465),
 });
 
 type Env = z.infer<typeof envSchema>;
@@ -211,6 +213,8 @@ export interface Config {
   reconcile: ReconcileConfig;
   /** A prebuilt workflow bundle (npm run build:workflows): the worker starts without bundling. */
   workflowBundlePath?: string;
+  /** The worker's Prometheus endpoints: ours (prom-client) and the Temporal SDK's. 0 turns one off. */
+  workerMetrics: { port: number; sdkPort: number };
   stack: StackConfig;
 }
 
@@ -308,6 +312,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, options: Loa
       statementLookbackMs: env.STATEMENT_LOOKBACK,
     },
     ...(env.WORKFLOW_BUNDLE_PATH ? { workflowBundlePath: env.WORKFLOW_BUNDLE_PATH } : {}),
+    workerMetrics: { port: env.WORKER_METRICS_PORT, sdkPort: env.TEMPORAL_SDK_METRICS_PORT },
     stack: {
       embedTemporal: env.TEMPORAL_ADDRESS === undefined,
       temporalPort: env.TEMPORAL_PORT,

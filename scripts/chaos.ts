@@ -125,6 +125,8 @@ async function main(): Promise<void> {
     sandbox: await freePort(),
     orders: await freePort(),
     db: await freePort(),
+    workerMetrics: await freePort(),
+    sdkMetrics: await freePort(),
   };
   const bundle = await buildWorkflowBundle(join(run, 'workflows.js'));
   const temporalOptions = {
@@ -155,6 +157,8 @@ async function main(): Promise<void> {
     ORDER_SERVICE_PORT: String(ports.orders),
     ORDER_SERVICE_URL: orders,
     WORKFLOW_BUNDLE_PATH: bundle,
+    WORKER_METRICS_PORT: String(ports.workerMetrics),
+    TEMPORAL_SDK_METRICS_PORT: String(ports.sdkMetrics),
     PAYMENT_QUERY_SCHEDULE: '1s,2s,3s,5s',
     PAYMENT_EXPIRY: `${EXPIRY_MS / S}s`,
     LATE_CALLBACK_WINDOW: `${LATE_WINDOW_MS / S}s`,

@@ -1,5 +1,6 @@
 // The worker process: connections and dependencies are built once; SIGINT/SIGTERM drain it gracefully
 // (in-flight activities finish or are handed back; nothing is lost, Temporal retries them elsewhere).
+import { createServer, type Server } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
 import { createChannels } from '../activities/channels';
@@ -8,8 +9,26 @@ import { createLogger } from '../common/logger';
 import { temporalConnectionOptions } from '../common/temporal';
 import { loadConfigOrExit } from '../config';
 import { createDb } from '../db/knex';
+import { registerNotificationBacklogGauges, registry } from '../common/metrics';
 import { ensureReconcileSchedules } from './schedules';
 import { createPaymentWorker } from './worker';
+
+/** Our metrics at http://<host>:<port>/metrics. A busy port is reported, not fatal: payments matter more. */
+function serveMetrics(port: number, logger: ReturnType<typeof createLogger>): Server {
+  const server = createServer((req, res) => {
+    if (req.url !== '/metrics') {
+      res.writeHead(404).end();
+      return;
+    }
+    registry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+      (err: unknown) => res.writeHead(500).end(String(err)),
+    );
+  });
+  server.on('error', (err) => logger.error({ err, port }, 'worker metrics endpoint could not start'));
+  server.listen(port, () => logger.info({ port }, 'worker metrics at /metrics'));
+  return server;
+}
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit({ require: ['DATABASE_URL'] });
@@ -20,6 +39,10 @@ async function main(): Promise<void> {
       const fn = level === 'ERROR' ? 'error' : level === 'WARN' ? 'warn' : 'debug';
       logger[fn]({ sdk: meta }, message);
     }),
+    // The SDK's own metrics (task latencies, slots, sticky cache, polls...) on their own port.
+    ...(config.workerMetrics.sdkPort
+      ? { telemetryOptions: { metrics: { prometheus: { bindAddress: `0.0.0.0:${config.workerMetrics.sdkPort}` } } } }
+      : {}),
   });
 
   const db = createDb({
@@ -27,6 +50,8 @@ async function main(): Promise<void> {
     poolMax: config.database.poolMax,
     applicationName: 'payments-worker',
   });
+  registerNotificationBacklogGauges(db, config.payments.notifyAlertAfterMs);
+  const metricsServer = config.workerMetrics.port ? serveMetrics(config.workerMetrics.port, logger) : undefined;
   const connectionOptions = temporalConnectionOptions(config.temporal);
   const nativeConnection = await NativeConnection.connect(connectionOptions);
   // A client too: reconciliation finds, restarts and signals workflows, and the worker keeps the schedules.
@@ -62,6 +87,7 @@ async function main(): Promise<void> {
   try {
     await worker.run();
   } finally {
+    metricsServer?.close();
     await clientConnection.close();
     await nativeConnection.close();
     await db.destroy();

@@ -325,6 +325,10 @@ describe('payments over HTTP, whole stack', () => {
   it('answers health and its own document, and every documented operation was called and matched the document', async () => {
     expect((await call(s.apiUrl, 'GET', '/healthz')).status).toBe(200);
     expect((await call(s.apiUrl, 'GET', '/readyz')).status).toBe(200);
+    const metricsText = await call(s.apiUrl, 'GET', '/metrics');
+    expect(metricsText.status).toBe(200);
+    expect(metricsText.body).toMatch(/^payments_created_total\{channel="sandboxpay"\} [1-9]/m);
+    expect(metricsText.body).toMatch(/^payments_callbacks_total\{channel="sandboxpay",outcome="rejected"\} [1-9]/m);
     const doc = await call(s.apiUrl, 'GET', '/openapi.json');
     expect(doc.body).toEqual(openApiDocument);
 

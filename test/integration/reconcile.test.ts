@@ -2,6 +2,7 @@
 // could not (a workflow never started or terminated, a notification abandoned with its workflow, a success only
 // the channel's statement knows about), flags what it cannot repair, and its schedules are created idempotently.
 import { randomUUID } from 'node:crypto';
+import { registry } from '../../common/metrics';
 import { paymentWorkflowId } from '../../workflows/definitions';
 import type { ReconcileInput, ReconcileResult } from '../../workflows/reconcile';
 import { ensureReconcileSchedules, statementScheduleId, sweepScheduleId } from '../../worker/schedules';
@@ -160,6 +161,12 @@ describe('reconciliation', () => {
     expect(event?.outcome).toBe('late');
     await s.eventually('the refund to complete', async () => (await status(created.paymentId)) === 'REFUNDED', 30_000);
     expect(channelPayment.status).toBe('REFUND');
+    // And in the metrics (the API and the worker of this test share one registry).
+    const text = await registry.metrics();
+    expect(text).toMatch(/^payments_anomalies_total\{kind="late_success"\} [1-9]/m);
+    expect(text).toMatch(/^payments_callbacks_total\{channel="sandboxpay",outcome="late"\} [1-9]/m);
+    expect(text).toMatch(/^payments_refunds_total\{outcome="accepted"\} [1-9]/m);
+    expect(text).toMatch(/^payments_finished_total\{status="REFUNDED",resolved_by="[a-z]+"\} [1-9]/m);
   });
 
   it('flags a payment paid here that the channel has no record of', async () => {

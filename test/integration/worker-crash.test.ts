@@ -35,6 +35,9 @@ describe('a worker killed mid-payment', () => {
         SANDBOXPAY_SECRET: SECRET,
         ORDER_SERVICE_URL: h.ordersUrl,
         LOG_LEVEL: 'warn',
+        WORKER_METRICS_PORT: '0',
+        TEMPORAL_SDK_METRICS_PORT: '0',
+        RECONCILE_SCHEDULES: 'false',
       },
       stdio: ['ignore', 'inherit', 'inherit'],
     });

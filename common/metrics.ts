@@ -1,0 +1,98 @@
+// Prometheus metrics (prom-client), one registry per process. The API and the worker each expose theirs at
+// /metrics; the Temporal SDK's own metrics come from its runtime (worker: see worker/main.ts).
+import type { Knex } from 'knex';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export const registry = new Registry();
+collectDefaultMetrics({ register: registry, prefix: 'payments_process_' });
+
+export const metrics = {
+  paymentsCreated: new Counter({
+    name: 'payments_created_total',
+    help: 'Payments created through the API',
+    labelNames: ['channel'] as const,
+    registers: [registry],
+  }),
+  paymentsFinished: new Counter({
+    name: 'payments_finished_total',
+    help: 'Payments that reached a final state, by status and what settled it',
+    labelNames: ['status', 'resolved_by'] as const,
+    registers: [registry],
+  }),
+  callbacks: new Counter({
+    name: 'payments_callbacks_total',
+    help: 'Channel callbacks received, by outcome (accepted, duplicate, rejected, late, answered_from_database, unknown_payment, error)',
+    labelNames: ['channel', 'outcome'] as const,
+    registers: [registry],
+  }),
+  channelQueries: new Counter({
+    name: 'payments_channel_queries_total',
+    help: 'Channel status queries, by why and what the channel answered (or error)',
+    labelNames: ['channel', 'reason', 'outcome'] as const,
+    registers: [registry],
+  }),
+  orderNotifications: new Counter({
+    name: 'payments_order_notifications_total',
+    help: 'Order-service notification attempts, by outcome (acknowledged, refused, failed)',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  }),
+  anomalies: new Counter({
+    name: 'payments_anomalies_total',
+    help: 'Anomalies recorded (late_success, order_refused, callback_mismatch, query_mismatch, refund_failed)',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+  }),
+  refunds: new Counter({
+    name: 'payments_refunds_total',
+    help: 'Refunds asked of the channel, by outcome',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  }),
+  reconcileRepairs: new Counter({
+    name: 'payments_reconcile_repairs_total',
+    help: 'Repairs made by reconciliation (restart, nudge, notify, requery, late_success, flagged)',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+  }),
+  successToOrderPaid: new Histogram({
+    name: 'payments_success_to_order_paid_seconds',
+    help: 'Time from the channel reporting a payment paid to the order service acknowledging it',
+    buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800],
+    registers: [registry],
+  }),
+};
+
+/**
+ * The age of the oldest final payment the order service has not acknowledged (0 when none): the alert for
+ * notifications failing for longer than ORDER_NOTIFY_ALERT_AFTER. Read from the database at scrape time.
+ */
+export function registerNotificationBacklogGauges(db: Knex, alertAfterMs: number): void {
+  new Gauge({
+    name: 'payments_oldest_unacknowledged_notification_seconds',
+    help: 'Age of the oldest final payment whose order-service notification is not acknowledged',
+    registers: [registry],
+    async collect() {
+      const row = (await db('payments')
+        .whereIn('status', ['SUCCESS', 'FAILED', 'CANCELLED', 'CLOSED'])
+        .whereNull('order_notified_at')
+        .min({ oldest: 'finalized_at' })
+        .first()) as { oldest: Date | null } | undefined;
+      this.set(row?.oldest ? (Date.now() - row.oldest.getTime()) / 1000 : 0);
+    },
+  });
+  new Gauge({
+    name: 'payments_unacknowledged_notifications_alerting',
+    help: 'Final payments unacknowledged for longer than ORDER_NOTIFY_ALERT_AFTER',
+    registers: [registry],
+    async collect() {
+      const row = (await db('payments')
+        .whereIn('status', ['SUCCESS', 'FAILED', 'CANCELLED', 'CLOSED'])
+        .whereNull('order_notified_at')
+        .where('finalized_at', '<', new Date(Date.now() - alertAfterMs))
+        .count({ n: '*' })
+        .first()) as { n: number } | undefined;
+      this.set(Number(row?.n ?? 0));
+    },
+  });
+}
