@@ -33,9 +33,25 @@ export function paymentInput(row: PaymentRow, payments: Config['payments']): Pay
   };
 }
 
+/** Money for people: 2599 CNY -> "25.99 CNY" (ISO 4217 minor units from Intl). */
+export function formatMoney(amount: number, currency: string): string {
+  const digits =
+    new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
+  return `${(amount / 10 ** digits).toFixed(digits)} ${currency}`;
+}
+
 export function paymentStartOptions(row: PaymentRow, config: StartConfig) {
   return {
     workflowId: paymentWorkflowId(row.id),
+    // What the Web UI shows at the top of the workflow: which payment this is, at a glance.
+    staticSummary: `Payment ${formatMoney(row.amount, row.currency)} for order ${row.order_id} via ${row.channel}`,
+    staticDetails: [
+      `**Payment** \`${row.id}\``,
+      `**Order** \`${row.order_id}\``,
+      `**Amount** ${formatMoney(row.amount, row.currency)} (${row.amount} minor units)`,
+      `**Channel** ${row.channel}`,
+      `**Expires** ${row.expires_at.toISOString()}`,
+    ].join('\n\n'),
     taskQueue: config.temporal.taskQueue,
     args: [paymentInput(row, config.payments)] as [PaymentInput],
     typedSearchAttributes: [
@@ -64,6 +80,7 @@ export async function startRefund(
   };
   await temporal.workflow.start<typeof refundWorkflow>('refundWorkflow', {
     workflowId: refundWorkflowId(row.id),
+    staticSummary: `Refund ${formatMoney(row.amount, row.currency)} of payment ${row.id} (${reason})`,
     taskQueue: config.temporal.taskQueue,
     args: [input],
     workflowIdConflictPolicy: 'USE_EXISTING',

@@ -170,18 +170,25 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentResul
   const noteAnomaly = async (kind: AnomalyKind, detail: string) => {
     const anomaly: Anomaly = { kind, at: fmt(workflowNow()), detail };
     anomalies.push(anomaly);
-    await store.recordAnomaly({ paymentId, channel: input.channel, anomaly });
+    await store.recordAnomaly.executeWithOptions({ summary: `record anomaly: ${kind}` }, [
+      { paymentId, channel: input.channel, anomaly },
+    ]);
   };
 
   /** Moves to `to` through the guarded update; the row's answer is the truth (a refused move keeps its state). */
   const settle = async (to: PaymentStatus, by: ResolvedBy | undefined, paidAt?: string) => {
-    const result = await store.recordFinalState({
-      paymentId,
-      status: to,
-      ...(by ? { resolvedBy: by } : {}),
-      ...(paidAt ? { paidAt } : {}),
-      decidedAt: fmt(workflowNow()),
-    });
+    const result = await store.recordFinalState.executeWithOptions(
+      { summary: `record ${to}${by ? ` (by ${by})` : ''}` },
+      [
+        {
+          paymentId,
+          status: to,
+          ...(by ? { resolvedBy: by } : {}),
+          ...(paidAt ? { paidAt } : {}),
+          decidedAt: fmt(workflowNow()),
+        },
+      ],
+    );
     status = result.status;
     resolvedBy = result.resolvedBy ?? resolvedBy;
     nextCheckAtMs = undefined;
@@ -215,7 +222,9 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentResul
     reason: 'scheduled' | 'operator' | 'verify' | 'late',
   ): Promise<ChannelPaymentView | undefined> => {
     try {
-      return await queryOnce.queryChannelPayment({ ...channelRef(), reason });
+      return await queryOnce.queryChannelPayment.executeWithOptions({ summary: `query the channel (${reason})` }, [
+        { ...channelRef(), reason },
+      ]);
     } catch (err) {
       if (!(err instanceof ActivityFailure)) throw err;
       queryFailures++;
@@ -259,6 +268,7 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentResul
     try {
       const result = await executeChild(refundWorkflow, {
         workflowId: refundWorkflowId(paymentId),
+        staticSummary: `Refund ${input.amount} ${input.currency} of payment ${paymentId} (${reason})`,
         args: [
           {
             paymentId,
@@ -284,7 +294,10 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentResul
   const cancelAtChannel = async () => {
     waitingFor = 'the channel to close the payment (buyer cancelled)';
     showProgress();
-    const view = await channelMust.closeChannelPayment({ ...channelRef(), reason: 'cancel' });
+    const view = await channelMust.closeChannelPayment.executeWithOptions(
+      { summary: 'close at the channel (buyer cancelled)' },
+      [{ ...channelRef(), reason: 'cancel' }],
+    );
     if (view.state === 'CLOSED' || view.state === 'NOT_FOUND') await settle('CANCELLED', 'close');
     else await applyChannelView(view, 'close');
   };
@@ -293,7 +306,9 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentResul
   const expire = async () => {
     waitingFor = 'the final query before closing';
     showProgress();
-    const last = await channelMust.queryChannelPayment({ ...channelRef(), reason: 'expiry' });
+    const last = await channelMust.queryChannelPayment.executeWithOptions({ summary: 'final query at expiry' }, [
+      { ...channelRef(), reason: 'expiry' },
+    ]);
     if (last.channelPaymentId && !channelPaymentId) channelPaymentId = last.channelPaymentId;
     if (last.state === 'SUCCESS' || last.state === 'FAILED' || last.state === 'CLOSED') {
       await applyChannelView(last, 'query');
@@ -301,7 +316,10 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentResul
     }
     waitingFor = 'the channel to close the expired payment';
     showProgress();
-    const closed = await channelMust.closeChannelPayment({ ...channelRef(), reason: 'expiry' });
+    const closed = await channelMust.closeChannelPayment.executeWithOptions(
+      { summary: 'close at the channel (expired)' },
+      [{ ...channelRef(), reason: 'expiry' }],
+    );
     if (closed.state === 'NOT_FOUND' || closed.state === 'PENDING') {
       // Never created there, or the channel kept it open: it cannot be paid through us any more.
       await settle('CLOSED', 'close');
@@ -316,6 +334,7 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentResul
   try {
     const untilExpiry = Math.max(expiresAtMs - workflowNow(), 1000);
     const created = await proxyActivities<Activities>({
+      summary: 'create the payment at the channel',
       startToCloseTimeout: '15 seconds',
       scheduleToCloseTimeout: untilExpiry,
       retry: {
@@ -355,6 +374,7 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentResul
     await condition(
       () => inbox.length > 0 || cancelRequested || requeryRequested,
       Math.max(wake.at - workflowNow(), 1),
+      { summary: wake.isExpiry ? 'callback, or expiry' : `callback, or query #${checksDone + 1}` },
     );
 
     const callback = inbox.shift();
@@ -383,15 +403,17 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentResul
   if (status === 'SUCCESS' || status === 'FAILED' || status === 'CANCELLED' || status === 'CLOSED') {
     waitingFor = 'the order service to acknowledge';
     showProgress();
-    const ack = await orders.notifyOrderService({
-      orderId: input.orderId,
-      paymentId,
-      status,
-      amount: input.amount,
-      currency: input.currency,
-      idempotencyKey: `${workflowId}:notify-order:${status}`,
-      channel: input.channel,
-    });
+    const ack = await orders.notifyOrderService.executeWithOptions({ summary: `tell the order service: ${status}` }, [
+      {
+        orderId: input.orderId,
+        paymentId,
+        status,
+        amount: input.amount,
+        currency: input.currency,
+        idempotencyKey: `${workflowId}:notify-order:${status}`,
+        channel: input.channel,
+      },
+    ]);
     orderNotified = true;
     if (!ack.accepted && status === 'SUCCESS') {
       // Paid, but the order will not take it (cancelled meanwhile, or paid by another payment): the money goes back.
@@ -423,7 +445,10 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentResul
         nextCheckAtMs = checkAt;
         waitingFor = 'late callbacks (late window)';
         showProgress();
-        await condition(() => inbox.length > 0 || requeryRequested, Math.max(checkAt - workflowNow(), 1));
+        await condition(() => inbox.length > 0 || requeryRequested, Math.max(checkAt - workflowNow(), 1), {
+          summary:
+            checkAt === lateEnd ? 'late window: last look' : 'late window: callback, or a look soon after the close',
+        });
         const callback = inbox.shift();
         if (callback) {
           if (callback.state !== 'SUCCESS') {
@@ -444,7 +469,10 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentResul
           // The last look must get an answer; an earlier one may fail and leave it to the last.
           const view =
             checkAt === lateEnd
-              ? await channelMust.queryChannelPayment({ ...channelRef(), reason: 'late' })
+              ? await channelMust.queryChannelPayment.executeWithOptions(
+                  { summary: 'query the channel (end of the late window)' },
+                  [{ ...channelRef(), reason: 'late' }],
+                )
               : await tryQuery('late');
           await onLateView(view, 'query');
           break;

@@ -94,7 +94,7 @@ export async function refundWorkflow(input: RefundInput): Promise<RefundResult> 
   for (let checks = 0; state === 'PROCESSING'; checks++) {
     const next = checkTime(startedMs, input.querySchedule, checks);
     show(`refund ${refund.refundId} is processing; next query ${new Date(next).toISOString()}`);
-    await sleep(Math.max(next - workflowNow(), 1));
+    await sleep(Math.max(next - workflowNow(), 1), { summary: `wait, then query refund (#${checks + 1})` });
     try {
       state = await queryOnce.queryChannelRefund({
         paymentId,
