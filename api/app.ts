@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
+import cors from 'cors';
 import express, { type Express } from 'express';
 import type { Knex } from 'knex';
 import { pinoHttp } from 'pino-http';
@@ -57,6 +58,8 @@ export function createApp(deps: AppDeps): Express {
   app.use(
     createCallbacksRouter({ db: deps.db, temporal: deps.temporal, channels, config: deps.config, logger: deps.logger }),
   );
+  // Buyers' browsers (the shop's order page) may read a payment and follow its stream; nothing else.
+  app.use('/payments', cors({ origin: deps.config.api.corsOrigins, methods: ['GET'] }));
   app.use(express.json({ limit: '16kb', type: 'application/json', strict: true }));
   app.use(
     createPaymentsRouter({

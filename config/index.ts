@@ -86,12 +86,15 @@ const envSchema = z.object({
   API_PORT: port.default(3000),
   API_PUBLIC_URL: url.optional(),
   ADMIN_API_KEY: secret.default(DEV_ADMIN_API_KEY),
+  API_CORS_ORIGINS: z.string().optional(),
 
   SANDBOX_PORT: port.default(3100),
   SANDBOXPAY_URL: url.optional(),
   SANDBOXPAY_MERCHANT_ID: z.string().min(1).default('demo-shop'),
   SANDBOXPAY_SECRET: secret.default(DEV_CHANNEL_SECRET),
 
+  SANDBOX_PUBLIC_URL: url.optional(),
+  SHOP_API_URL: url.optional(),
   SANDBOX_SEED: z.string().min(1).default('sandbox'),
   SANDBOX_CALLBACK_RETRY_SCALE: z.coerce.number().positive().max(1).default(1),
   SANDBOX_CALLBACK_DROP_RATE: rate,
@@ -132,6 +135,9 @@ const envSchema = z.object({
 
 type Env = z.infer<typeof envSchema>;
 
+/** Every environment variable the configuration reads (docker-compose.yml is checked against it). */
+export const CONFIG_VARIABLES = Object.keys(envSchema.shape) as (keyof Env)[];
+
 export interface TemporalConfig {
   address: string;
   namespace: string;
@@ -143,6 +149,10 @@ export interface TemporalConfig {
 
 /** The simulated third parties (sandbox/): fault injection, deterministic under the seed. */
 export interface SandboxConfig {
+  /** Where browsers reach SandboxPay (pay URLs); default SANDBOXPAY_URL. */
+  publicUrl: string;
+  /** Where the demo shop's backend reaches the payments API; default API_PUBLIC_URL. */
+  shopApiUrl: string;
   seed: string;
   callbackRetryScale: number;
   faults: {
@@ -205,7 +215,8 @@ export interface Config {
   logLevel: Env['LOG_LEVEL'];
   temporal: TemporalConfig;
   database: DatabaseConfig;
-  api: { port: number; publicUrl: string; adminApiKey: string };
+  /** corsOrigins: browser origins (buyers' apps, the demo shop) allowed to read payment status and its stream. */
+  api: { port: number; publicUrl: string; adminApiKey: string; corsOrigins: string[] };
   channel: { url: string; merchantId: string; secret: string; port: number; timeoutMs: number };
   sandbox: SandboxConfig;
   orders: { url: string; port: number };
@@ -266,6 +277,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, options: Loa
       port: env.API_PORT,
       publicUrl: env.API_PUBLIC_URL ?? `http://localhost:${env.API_PORT}`,
       adminApiKey: env.ADMIN_API_KEY,
+      corsOrigins: (env.API_CORS_ORIGINS ?? `http://localhost:${env.ORDER_SERVICE_PORT}`)
+        .split(',')
+        .map((o) => o.trim())
+        .filter(Boolean),
     },
     channel: {
       url: env.SANDBOXPAY_URL ?? `http://localhost:${env.SANDBOX_PORT}`,
@@ -275,6 +290,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, options: Loa
       timeoutMs: env.CHANNEL_TIMEOUT,
     },
     sandbox: {
+      publicUrl: env.SANDBOX_PUBLIC_URL ?? env.SANDBOXPAY_URL ?? `http://localhost:${env.SANDBOX_PORT}`,
+      shopApiUrl: env.SHOP_API_URL ?? env.API_PUBLIC_URL ?? `http://localhost:${env.API_PORT}`,
       seed: env.SANDBOX_SEED,
       callbackRetryScale: env.SANDBOX_CALLBACK_RETRY_SCALE,
       faults: {

@@ -1,10 +1,11 @@
-// The simulated third parties for `npm start` and the chaos run: SandboxPay on SANDBOX_PORT and the reference order
-// service on ORDER_SERVICE_PORT (its tables live in the schema order_service of DATABASE_URL).
+// The simulated third parties for `npm start` and the chaos run: SandboxPay on SANDBOX_PORT, and the reference order
+// service with the demo shop (/shop) on ORDER_SERVICE_PORT (its tables live in the schema order_service).
 import { loadConfigOrExit } from '../config';
 import { createLogger } from '../common/logger';
 import { createDb } from '../db/knex';
 import { createOrderService, ensureOrderServiceSchema } from './order-service';
 import { createSandboxPay } from './sandboxpay';
+import { createShopRouter } from './shop';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit({ require: ['DATABASE_URL'] });
@@ -15,7 +16,7 @@ async function main(): Promise<void> {
   const sandboxPay = createSandboxPay({
     merchantId: config.channel.merchantId,
     secret: config.channel.secret,
-    publicUrl: config.channel.url,
+    publicUrl: config.sandbox.publicUrl,
     seed: config.sandbox.seed,
     faults: config.sandbox.faults,
     callbackRetryScale: config.sandbox.callbackRetryScale,
@@ -27,6 +28,15 @@ async function main(): Promise<void> {
     faults: config.sandbox.orderFaults,
     logger,
   });
+  orderService.app.use(
+    createShopRouter({
+      db,
+      paymentsApiUrl: config.sandbox.shopApiUrl,
+      browserApiUrl: config.api.publicUrl,
+      publicUrl: config.orders.url,
+      logger,
+    }),
+  );
   const servers = [
     sandboxPay.app.listen(config.channel.port, () =>
       logger.info({ port: config.channel.port }, 'SandboxPay listening'),

@@ -25,6 +25,7 @@ export const sandboxPayFaultsSchema = z.object({
   callbackDuplicateRate: z.number().min(0).max(1),
   /** A notification is held back up to callbackDelayMaxMs (which also reorders notifications). */
   callbackDelayRate: z.number().min(0).max(1),
+  callbackDelayMinMs: z.number().int().min(0),
   callbackDelayMaxMs: z.number().int().min(0),
   /** A query answers 500. */
   queryErrorRate: z.number().min(0).max(1),
@@ -52,6 +53,7 @@ export const NO_FAULTS: SandboxPayFaults = {
   callbackDropRate: 0,
   callbackDuplicateRate: 0,
   callbackDelayRate: 0,
+  callbackDelayMinMs: 0,
   callbackDelayMaxMs: 0,
   queryErrorRate: 0,
   queryTimeoutRate: 0,
@@ -277,7 +279,12 @@ export function createSandboxPay(options: SandboxPayOptions): SandboxPay {
       return;
     }
     const delay = chance.happens(faults.callbackDelayRate, 'callback-delay', faultKey)
-      ? chance.between(0, faults.callbackDelayMaxMs, 'callback-delay-ms', faultKey)
+      ? chance.between(
+          faults.callbackDelayMinMs,
+          Math.max(faults.callbackDelayMinMs, faults.callbackDelayMaxMs),
+          'callback-delay-ms',
+          faultKey,
+        )
       : 0;
     later(delay, () => void deliver(p, eventId, rawBody, 1));
     if (chance.happens(faults.callbackDuplicateRate, 'callback-duplicate', faultKey)) {

@@ -4,6 +4,7 @@
 //
 //   node scripts/bootstrap.mjs start   npm packages + the Temporal CLI (dev server + Web UI)
 //   node scripts/bootstrap.mjs test    the above + the time-skipping test server + PostgreSQL server binaries
+//                                      + Chromium for the browser tests
 //
 // It writes what it found to .data/toolchain.json, which the TypeScript side reads (scripts/toolchain.ts).
 import { spawnSync } from 'node:child_process';
@@ -143,6 +144,29 @@ function ensurePostgres() {
   return bin;
 }
 
+// 4. A browser for the demo shop's tests: Debian's chromium (playwright-core drives it; its own download cannot
+// work here). CHROMIUM_PATH, then PATH, then the Debian package when we are root.
+function ensureChromium() {
+  const fromEnv = process.env.CHROMIUM_PATH;
+  if (fromEnv) {
+    if (!isExecutable(fromEnv)) fail(`CHROMIUM_PATH=${fromEnv} is not an executable file`);
+    return fromEnv;
+  }
+  let found = onPath('chromium') ?? onPath('chromium-browser') ?? onPath('google-chrome');
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!found && isRoot && onPath('apt-get')) {
+    log('no Chromium for the browser tests: installing the Debian package chromium...');
+    const install = () => run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'chromium']);
+    if (!install()) {
+      run('apt-get', ['update', '-qq']);
+      if (!install()) fail('apt-get install chromium failed (see above)');
+    }
+    found = onPath('chromium');
+  }
+  if (!found) fail('no Chromium for the browser tests: install chromium (or Chrome) or set CHROMIUM_PATH');
+  return found;
+}
+
 ensureNodeModules();
 const temporal = ensureTemporal();
 // Each mode refreshes what it resolved and keeps the rest, so `npm start` does not hide the test tools from a
@@ -155,7 +179,11 @@ const toolchain = {
   ...previous,
   temporalCli: temporal['temporal'],
   ...(mode === 'test'
-    ? { temporalTestServer: temporal['temporal-test-server'], pgBinDir: ensurePostgres() ?? null }
+    ? {
+        temporalTestServer: temporal['temporal-test-server'],
+        pgBinDir: ensurePostgres() ?? null,
+        chromium: ensureChromium(),
+      }
     : {}),
 };
 mkdirSync(join(root, '.data'), { recursive: true });

@@ -159,6 +159,7 @@ async function main(): Promise<void> {
       `  Temporal         ${temporalAddress}  namespace ${config.temporal.namespace}, task queue ${config.temporal.taskQueue}`,
       `  SandboxPay       ${config.channel.url}  (simulated wallet channel; faults: GET/PUT /admin/faults)`,
       `  Order service    ${config.orders.url}/orders  (the shop's orders we keep in sync)`,
+      `  Demo shop        ${config.orders.url}/shop  (buy something, pay in the wallet, watch the order turn Paid)`,
       `  PostgreSQL       ${shownDb}${config.stack.embedDatabase ? `  (embedded, data in ${embeddedDataDir})` : ''}`,
       config.stack.embedTemporal ? `  Temporal data    .data/temporal.db (kept between runs)` : '',
       '',

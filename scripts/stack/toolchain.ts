@@ -6,6 +6,8 @@ export interface Toolchain {
   temporalCli: string;
   temporalTestServer: string | null;
   pgBinDir: string | null;
+  /** Chromium for the browser tests (test mode only). */
+  chromium?: string | null;
 }
 
 export const projectRoot = join(__dirname, '..', '..');

@@ -14,6 +14,7 @@ import { freePort } from '../../common/net';
 import { type Config, loadConfig } from '../../config';
 import { createOrderService, ensureOrderServiceSchema, type OrderService } from '../../sandbox/order-service';
 import { createSandboxPay, type SandboxPay, type SandboxPayFaults } from '../../sandbox/sandboxpay';
+import { createShopRouter } from '../../sandbox/shop';
 import { createPaymentWorker } from '../../worker/worker';
 import { createTestDatabase, devServerAddress, type TestDatabase, workflowBundlePath } from './env';
 import { listen } from './http';
@@ -99,11 +100,26 @@ export class Stack {
     const apiPort = await freePort();
     const sandboxPort = await freePort();
     const taskQueue = `stack-${apiPort}`;
+    // The order service (with the demo shop) first: the API must allow the shop's origin to read payments.
+    this.orderService = createOrderService({ db: this.t.db, seed: 'stack', logger: this.logger });
+    const orders = await listen(this.orderService.app);
+    this.ordersUrl = orders.url;
+    this.closers.push(orders.close);
+    this.orderService.app.use(
+      createShopRouter({
+        db: this.t.db,
+        paymentsApiUrl: `http://127.0.0.1:${apiPort}`,
+        publicUrl: this.ordersUrl,
+        logger: this.logger,
+      }),
+    );
+
     this.config = loadConfig({
       DATABASE_URL: this.t.url,
       TEMPORAL_ADDRESS: devServerAddress(),
       TEMPORAL_TASK_QUEUE: taskQueue,
       API_PORT: String(apiPort),
+      API_CORS_ORIGINS: this.ordersUrl,
       SANDBOX_PORT: String(sandboxPort),
       SANDBOXPAY_SECRET: SECRET,
       ADMIN_API_KEY: ADMIN_KEY,
@@ -112,11 +128,6 @@ export class Stack {
       LATE_CALLBACK_WINDOW: '1m',
       ...options.env,
     });
-
-    this.orderService = createOrderService({ db: this.t.db, seed: 'stack', logger: this.logger });
-    const orders = await listen(this.orderService.app);
-    this.ordersUrl = orders.url;
-    this.closers.push(orders.close);
 
     this.sandbox = createSandboxPay({
       merchantId: this.config.channel.merchantId,

@@ -1,0 +1,92 @@
+// No Docker engine runs here, so docker-compose.yml is checked by reading it: every service built from our
+// Dockerfile gets only variables the config module knows, with values it accepts, and publishes the ports its
+// configuration listens on; the infrastructure it depends on is there, healthy before use.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { CONFIG_VARIABLES, loadConfig } from '../../config';
+import { allSearchAttributeKeys } from '../../workflows/definitions';
+
+interface Service {
+  build?: string;
+  image?: string;
+  command?: string[] | string;
+  environment?: Record<string, string | number>;
+  ports?: string[];
+  depends_on?: Record<string, { condition: string }>;
+  healthcheck?: { test: string[] };
+}
+
+const root = join(__dirname, '..', '..');
+const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+  services: Record<string, Service>;
+};
+const ours = Object.entries(compose.services).filter(([, s]) => s.build === '.');
+const env = (s: Service) => Object.fromEntries(Object.entries(s.environment ?? {}).map(([k, v]) => [k, String(v)]));
+const published = (s: Service) => (s.ports ?? []).map((p) => Number(p.split(':')[1]));
+
+describe('docker-compose.yml', () => {
+  it('builds the api, worker, sandbox and migrations from our Dockerfile, with an entry point that exists', () => {
+    expect(ours.map(([name]) => name).sort()).toEqual(['api', 'migrate', 'sandbox', 'worker']);
+    for (const [, s] of ours) {
+      const entry = (s.command as string[]).find((part) => part.endsWith('.ts'))!;
+      expect(() => readFileSync(join(root, entry))).not.toThrow();
+    }
+  });
+
+  it('gives our services only variables the config module reads, with values it accepts', () => {
+    for (const [name, s] of ours) {
+      const unknown = Object.keys(env(s)).filter((k) => !(CONFIG_VARIABLES as string[]).includes(k));
+      expect({ name, unknown }).toEqual({ name, unknown: [] });
+      expect(() => loadConfig(env(s), { require: ['DATABASE_URL', 'TEMPORAL_ADDRESS'] })).not.toThrow();
+      // The development secrets in the file are not the built-in ones, so production mode would accept them.
+      expect(() => loadConfig({ ...env(s), NODE_ENV: 'production' })).not.toThrow();
+    }
+  });
+
+  it('publishes the ports each service listens on', () => {
+    const api = loadConfig(env(compose.services.api!));
+    expect(published(compose.services.api!)).toEqual([api.api.port]);
+    const sandbox = loadConfig(env(compose.services.sandbox!));
+    expect(published(compose.services.sandbox!)).toEqual([sandbox.channel.port, sandbox.orders.port]);
+    const worker = loadConfig(env(compose.services.worker!));
+    expect(published(compose.services.worker!)).toEqual([worker.workerMetrics.port, worker.workerMetrics.sdkPort]);
+    expect(published(compose.services.temporal!)).toEqual([7233]);
+  });
+
+  it('points our services at the services that exist, by their compose names and ports', () => {
+    const worker = loadConfig(env(compose.services.worker!));
+    expect(worker.temporal.address).toBe('temporal:7233');
+    expect(new URL(worker.database.url!).hostname).toBe('postgresql');
+    expect(new URL(worker.channel.url).host).toBe('sandbox:3100');
+    expect(new URL(worker.orders.url).host).toBe('sandbox:3200');
+    expect(new URL(worker.api.publicUrl).host).toBe('api:3000'); // where the channel calls back
+    const sandbox = loadConfig(env(compose.services.sandbox!));
+    expect(new URL(sandbox.sandbox.shopApiUrl).host).toBe('api:3000');
+    const api = loadConfig(env(compose.services.api!));
+    expect(api.api.corsOrigins).toEqual([sandbox.orders.url]); // the shop's pages read payments from the browser
+  });
+
+  it('starts things in order: healthy infrastructure first, migrations before the services', () => {
+    for (const infra of ['postgresql', 'temporal', 'api', 'sandbox']) {
+      expect(compose.services[infra]?.healthcheck?.test.length).toBeGreaterThan(0);
+    }
+    for (const [name, s] of Object.entries(compose.services)) {
+      for (const dep of Object.keys(s.depends_on ?? {}))
+        expect({ name, dep, exists: dep in compose.services }).toEqual({ name, dep, exists: true });
+    }
+    expect(compose.services.api!.depends_on).toMatchObject({
+      migrate: { condition: 'service_completed_successfully' },
+    });
+    expect(compose.services.worker!.depends_on).toMatchObject({
+      'temporal-setup': { condition: 'service_completed_successfully' },
+    });
+  });
+
+  it('registers every search attribute the workflows use, and runs the official Temporal images and UI', () => {
+    const setup = [compose.services['temporal-setup']!.command].flat().join(' ');
+    for (const key of allSearchAttributeKeys) expect(setup).toContain(key.name);
+    expect(compose.services.temporal!.image).toMatch(/^temporalio\/auto-setup:/);
+    expect(compose.services['temporal-ui']!.image).toMatch(/^temporalio\/ui:/);
+  });
+});
