@@ -4,7 +4,7 @@ import type { Knex } from 'knex';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export const registry = new Registry();
-collectDefaultMetrics({ register: registry, prefix: 'payments_process_' });
+collectDefaultMetrics({ register: registry });
 
 export const metrics = {
   paymentsCreated: new Counter({
@@ -53,6 +53,11 @@ export const metrics = {
     name: 'payments_reconcile_repairs_total',
     help: 'Repairs made by reconciliation (restart, nudge, notify, requery, late_success, flagged)',
     labelNames: ['kind'] as const,
+    registers: [registry],
+  }),
+  dbStatements: new Counter({
+    name: 'payments_db_statements_total',
+    help: 'SQL statements this process sent to PostgreSQL (knex query events)',
     registers: [registry],
   }),
   successToOrderPaid: new Histogram({

@@ -8,22 +8,17 @@
 // truth (the channel, our table, the order service), prints the report, writes it as JSON, and exits non-zero
 // when any invariant is broken.
 import { randomUUID } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
-import { freePort, waitFor } from '../common/net';
-import { startEmbeddedDb } from '../db/embedded';
-import { createDb, migrateLatest } from '../db/knex';
 import { Chance } from '../sandbox/chance';
 import { paymentWorkflowId } from '../workflows/definitions';
 import type { ReconcileInput, ReconcileResult } from '../workflows/reconcile';
-import { buildWorkflowBundle } from './build-workflows';
 import { audit, type AuditReport, type ChannelRecord, type OrderRecord } from './chaos/audit';
-import { type DevServer, startDevServer } from './stack/temporal-dev-server';
-import { Supervisor } from './stack/supervisor';
-import { projectRoot, readToolchain } from './stack/toolchain';
+import { startRunStack } from './stack/run-stack';
+import { projectRoot } from './stack/toolchain';
 
 const { values: args } = parseArgs({
   options: {
@@ -113,92 +108,37 @@ async function retrying<T>(what: string, fn: () => Promise<T | undefined>, forMs
 }
 
 async function main(): Promise<void> {
-  const toolchain = readToolchain();
-  const run = mkdtempSync(join(tmpdir(), 'payments-chaos-'));
-  chmodSync(run, 0o755);
-  mkdirSync(join(run, 'logs'));
-  say(`run directory ${run}; ${N} payments, seed ${seed}`);
-
-  const ports = {
-    temporal: await freePort(),
-    api: await freePort(),
-    sandbox: await freePort(),
-    orders: await freePort(),
-    db: await freePort(),
-    workerMetrics: await freePort(),
-    sdkMetrics: await freePort(),
-  };
-  const bundle = await buildWorkflowBundle(join(run, 'workflows.js'));
-  const temporalOptions = {
-    binary: toolchain.temporalCli,
-    port: ports.temporal,
-    dbFile: join(run, 'temporal.db'),
-    detached: true,
-  };
-  let temporal: DevServer = await startDevServer(temporalOptions);
-  const db = await startEmbeddedDb({ dataDir: join(run, 'pg'), port: ports.db });
-  const knex = createDb({ url: db.url, poolMax: 4, applicationName: 'chaos-audit' });
-  await migrateLatest(knex);
-  say('Temporal dev server and PostgreSQL up');
-
-  const api = `http://127.0.0.1:${ports.api}`;
-  const sandbox = `http://127.0.0.1:${ports.sandbox}`;
-  const orders = `http://127.0.0.1:${ports.orders}`;
-  const env = {
-    ...process.env,
-    LOG_LEVEL: 'warn',
-    TEMPORAL_ADDRESS: temporal.address,
-    TEMPORAL_TASK_QUEUE: 'payments-chaos',
-    DATABASE_URL: db.url,
-    API_PORT: String(ports.api),
-    API_PUBLIC_URL: api,
-    SANDBOX_PORT: String(ports.sandbox),
-    SANDBOXPAY_URL: sandbox,
-    ORDER_SERVICE_PORT: String(ports.orders),
-    ORDER_SERVICE_URL: orders,
-    WORKFLOW_BUNDLE_PATH: bundle,
-    WORKER_METRICS_PORT: String(ports.workerMetrics),
-    TEMPORAL_SDK_METRICS_PORT: String(ports.sdkMetrics),
-    PAYMENT_QUERY_SCHEDULE: '1s,2s,3s,5s',
-    PAYMENT_EXPIRY: `${EXPIRY_MS / S}s`,
-    LATE_CALLBACK_WINDOW: `${LATE_WINDOW_MS / S}s`,
-    ORDER_NOTIFY_INITIAL_BACKOFF: '500ms',
-    ORDER_NOTIFY_MAX_BACKOFF: '5s',
-    CHANNEL_TIMEOUT: '2s',
-    RECONCILE_INTERVAL: '10s',
-    RECONCILE_MIN_AGE: '20s',
-    STATEMENT_INTERVAL: '1m',
-    STATEMENT_LOOKBACK: '1h',
-    SANDBOX_SEED: seed,
-    SANDBOX_CALLBACK_RETRY_SCALE: '0.1',
-    ...FAULTS,
-  };
-  const supervisor = new Supervisor((m) => say(m), { logDir: join(run, 'logs'), restartDelayMs: 1000 });
-  const entry = (dir: string) => join(projectRoot, dir, 'main.ts');
-  supervisor.start({ name: 'sandbox', entry: entry('sandbox'), env });
-  supervisor.start({ name: 'worker', entry: entry('worker'), env });
-  supervisor.start({ name: 'api', entry: entry('api'), env });
-  await waitFor(
-    'the API',
-    async () => {
-      if ((await http(`${api}/readyz`)).status !== 200) throw new Error('not ready');
+  say(`${N} payments, seed ${seed}`);
+  const stack = await startRunStack({
+    name: 'payments-chaos',
+    taskQueue: 'payments-chaos',
+    say,
+    env: {
+      PAYMENT_QUERY_SCHEDULE: '1s,2s,3s,5s',
+      PAYMENT_EXPIRY: `${EXPIRY_MS / S}s`,
+      LATE_CALLBACK_WINDOW: `${LATE_WINDOW_MS / S}s`,
+      ORDER_NOTIFY_INITIAL_BACKOFF: '500ms',
+      ORDER_NOTIFY_MAX_BACKOFF: '5s',
+      CHANNEL_TIMEOUT: '2s',
+      RECONCILE_INTERVAL: '10s',
+      RECONCILE_MIN_AGE: '20s',
+      STATEMENT_INTERVAL: '1m',
+      STATEMENT_LOOKBACK: '1h',
+      SANDBOX_SEED: seed,
+      SANDBOX_CALLBACK_RETRY_SCALE: '0.1',
+      ...FAULTS,
     },
-    120_000,
-    500,
-  );
+  });
+  const { supervisor, knex } = stack;
+  const { api, sandbox, orders } = stack.urls;
   say(
     `stack up; faults ${Object.entries(FAULTS)
       .map(([k, v]) => `${k.replace(/^(SANDBOX|ORDER_SERVICE)_/, '')}=${v}`)
       .join(' ')}`,
   );
-
   cleanup = async () => {
     stopping = true;
-    await supervisor.stopAll(10_000);
-    await temporal.stop();
-    await knex.destroy().catch(() => undefined);
-    await db.stop();
-    if (!args.keep) rmSync(run, { recursive: true, force: true });
+    await stack.stop(args.keep);
   };
   process.on('SIGINT', () => void cleanup().then(() => process.exit(130)));
 
@@ -227,7 +167,7 @@ async function main(): Promise<void> {
             id: string;
           }[];
           const victims = paying.filter((_, i) => i % 10 === 0).slice(0, Math.max(1, Math.ceil(N / 50)));
-          const connection = await Connection.connect({ address: temporal.address });
+          const connection = await Connection.connect({ address: stack.temporal.address });
           const client = new Client({ connection });
           for (const v of victims)
             await client.workflow
@@ -242,9 +182,7 @@ async function main(): Promise<void> {
         when: at(0.6),
         what: 'Temporal dev server stopped (restarting on the same SQLite file in 5 s)',
         act: async () => {
-          await temporal.stop();
-          await sleep(5000);
-          temporal = await startDevServer(temporalOptions);
+          await stack.restartTemporal(5000);
           note('Temporal dev server back');
         },
       },
@@ -364,7 +302,7 @@ async function main(): Promise<void> {
   };
   await sleep(LATE_WINDOW_MS);
   await settle('after the late windows', 180_000);
-  const connection = await Connection.connect({ address: temporal.address });
+  const connection = await Connection.connect({ address: stack.temporal.address });
   const client = new Client({ connection });
   const reconcile = (input: ReconcileInput) =>
     client.workflow.execute<(i: ReconcileInput) => Promise<ReconcileResult>>('reconcileWorkflow', {
@@ -434,7 +372,7 @@ async function main(): Promise<void> {
   mkdirSync(join(reportFile, '..'), { recursive: true });
   writeFileSync(reportFile, JSON.stringify(full, null, 2) + '\n');
   printReport(full);
-  process.stdout.write(`report written to ${reportFile}${args.keep ? `; run directory kept: ${run}` : ''}\n`);
+  process.stdout.write(`report written to ${reportFile}${args.keep ? `; run directory kept: ${stack.dir}` : ''}\n`);
   await cleanup();
   process.exit(report.totalViolations === 0 && failedBuyers === 0 ? 0 : 1);
 }

@@ -8,7 +8,9 @@ import {
   condition,
   executeChild,
   log,
+  patched,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
@@ -41,6 +43,20 @@ const store = proxyActivities<Activities>({
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
 });
+
+/**
+ * The same short, idempotent database writes as local activities: they run inside the workflow task, so a state
+ * change costs one marker event and no extra round trip through the server, instead of three events and another
+ * workflow task. On the payment path since LEANER_HISTORY (the benchmark found the server's CPU per history event
+ * to be the bottleneck).
+ */
+const localStore = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+});
+
+/** Patch: state writes as local activities, and no re-upsert of the search attributes the API set at start. */
+export const LEANER_HISTORY = 'leaner-history-2026-11';
 
 /** A scheduled query may fail: a few quick retries, then the failure is counted and the next check comes. */
 const queryOnce = proxyActivities<Activities>({
@@ -139,8 +155,16 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentResul
   });
 
   // ---- helpers ---------------------------------------------------------------------------------------------------
-  // Search attributes are upserted only when one changed: each upsert is a history event.
+  // Search attributes are upserted only when one changed: each upsert is a history event. Those the starter set
+  // (the API sets status, order and channel) count as published already.
+  const leaner = patched(LEANER_HISTORY);
+  const writer = leaner ? localStore : store;
   const published = new Map<string, string>();
+  if (leaner) {
+    for (const pair of workflowInfo().typedSearchAttributes.getAll()) {
+      published.set(pair.key.name, pair.value instanceof Date ? pair.value.toISOString() : String(pair.value));
+    }
+  }
   const showProgress = () => {
     const wanted: SearchAttributeUpdatePair[] = [
       { key: searchAttributes.paymentStatus, value: status },
@@ -170,14 +194,14 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentResul
   const noteAnomaly = async (kind: AnomalyKind, detail: string) => {
     const anomaly: Anomaly = { kind, at: fmt(workflowNow()), detail };
     anomalies.push(anomaly);
-    await store.recordAnomaly.executeWithOptions({ summary: `record anomaly: ${kind}` }, [
+    await writer.recordAnomaly.executeWithOptions({ summary: `record anomaly: ${kind}` }, [
       { paymentId, channel: input.channel, anomaly },
     ]);
   };
 
   /** Moves to `to` through the guarded update; the row's answer is the truth (a refused move keeps its state). */
   const settle = async (to: PaymentStatus, by: ResolvedBy | undefined, paidAt?: string) => {
-    const result = await store.recordFinalState.executeWithOptions(
+    const result = await writer.recordFinalState.executeWithOptions(
       { summary: `record ${to}${by ? ` (by ${by})` : ''}` },
       [
         {

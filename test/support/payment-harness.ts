@@ -261,6 +261,29 @@ export async function activityScheduleTimes(handle: WorkflowHandle, activityType
     .map(eventTimeMs);
 }
 
+/** Times at which the workflow recorded a local activity of the given type (its marker event). */
+export async function localActivityTimes(handle: WorkflowHandle, activityType: string): Promise<number[]> {
+  const history = await handle.fetchHistory();
+  return (history.events ?? [])
+    .filter((e) => {
+      const marker = e.markerRecordedEventAttributes;
+      if (marker?.markerName !== 'core_local_activity') return false;
+      const data = marker.details?.data?.payloads?.[0]?.data;
+      if (!data) return false;
+      const details = JSON.parse(Buffer.from(data).toString('utf8')) as { activity_type?: string };
+      return details.activity_type === activityType;
+    })
+    .map(eventTimeMs);
+}
+
+/** When the workflow recorded a state change (recordFinalState, a local activity since LEANER_HISTORY). */
+export async function stateWriteTimes(handle: WorkflowHandle): Promise<number[]> {
+  return [
+    ...(await activityScheduleTimes(handle, 'recordFinalState')),
+    ...(await localActivityTimes(handle, 'recordFinalState')),
+  ].sort((a, b) => a - b);
+}
+
 /** Server time at which the workflow completed an activity of the given type (first completion). */
 export async function activityCompletionTimes(handle: WorkflowHandle, activityType: string): Promise<number[]> {
   const history = await handle.fetchHistory();

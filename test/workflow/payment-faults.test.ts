@@ -7,6 +7,7 @@ import {
   activityAttempts,
   activityCompletionTimes,
   activityScheduleTimes,
+  stateWriteTimes,
   MINUTE,
   PaymentHarness,
   SECOND,
@@ -98,7 +99,7 @@ describe('payment workflow under faults', () => {
     await h.buyer(channelPaymentId, 'pay');
     await p.handle.signal(channelCallbackSignal, h.callback(p, channelPaymentId));
     await until(p, (s) => s.status === 'SUCCESS');
-    const [decidedAt] = await activityScheduleTimes(p.handle, 'recordFinalState');
+    const [decidedAt] = await stateWriteTimes(p.handle);
 
     await env.sleep(30 * MINUTE);
     expect((await p.handle.describe()).status.name).toBe('RUNNING');

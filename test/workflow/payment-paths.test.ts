@@ -5,11 +5,13 @@ import { join } from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { channelCallbackSignal } from '../../workflows/definitions';
+import { CURRENT_HISTORIES, HISTORIES_ROOT } from '../support/histories';
 import { checkTimesUntil } from '../../workflows/schedule';
 import { createTimeSkippingEnv } from '../support/env';
 import {
   activityCompletionTimes,
   activityScheduleTimes,
+  stateWriteTimes,
   DEFAULT_POLICY,
   MINUTE,
   PaymentHarness,
@@ -18,11 +20,11 @@ import {
   workflowStartTime,
 } from '../support/payment-harness';
 
-/** With RECORD_HISTORIES=1, scenarios 1-5 save their histories under test/histories for the replay test. */
+/** With RECORD_HISTORIES=1, scenarios 1-5 save their histories under test/histories/<current> for the replay test. */
 async function maybeRecord(name: string, p: StartedPayment): Promise<void> {
   if (!process.env.RECORD_HISTORIES) return;
   const history = await p.handle.fetchHistory();
-  writeFileSync(join(__dirname, '..', 'histories', `${name}.json`), historyToJSON(history));
+  writeFileSync(join(HISTORIES_ROOT, CURRENT_HISTORIES, `${name}.json`), historyToJSON(history));
 }
 
 /** Offsets (ms) of the scheduled channel queries from the moment the payment started waiting (PAYING). */
@@ -38,7 +40,7 @@ function expectOffsets(actual: number[], expected: number[]): void {
 }
 
 async function decidedAfter(p: StartedPayment): Promise<number> {
-  const [decided] = await activityScheduleTimes(p.handle, 'recordFinalState');
+  const [decided] = await stateWriteTimes(p.handle);
   return decided! - (await workflowStartTime(p.handle));
 }
 
@@ -155,7 +157,7 @@ describe('payment workflow: callback, query, expiry', () => {
 
     expect(await h.result(p)).toMatchObject({ status: 'SUCCESS', resolvedBy: 'callback' });
     expect((await h.status(p)).duplicateCallbacks).toBe(4);
-    expect(await activityScheduleTimes(p.handle, 'recordFinalState')).toHaveLength(1);
+    expect(await stateWriteTimes(p.handle)).toHaveLength(1);
     const order = await h.order(p.orderId);
     expect(order.status).toBe('PAID');
     expect(order.transitions).toHaveLength(1);

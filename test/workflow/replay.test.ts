@@ -1,15 +1,18 @@
-// Recorded histories of the main paths (RECORD_HISTORIES=1 npx jest test/workflow/payment-paths writes them) are
-// replayed against today's workflow code: a change that would break running payments fails here, and needs a
-// patched() branch instead.
+// Recorded histories of the main paths are replayed against today's workflow code: a change that would break
+// payments already running fails here, and needs a patched() branch instead. One directory per generation of the
+// workflow code (v1 before the LEANER_HISTORY patch, v2 after); RECORD_HISTORIES=1 npx jest
+// test/workflow/payment-paths writes the current one. Old generations stay: payments in flight may have them.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { workflowBundlePath } from '../support/env';
+import { HISTORIES_ROOT } from '../support/histories';
 
-const dir = join(__dirname, '..', 'histories');
+const generations = readdirSync(HISTORIES_ROOT).sort();
 
-describe('replaying recorded payment histories', () => {
+describe.each(generations)('replaying recorded payment histories (%s)', (generation) => {
+  const dir = join(HISTORIES_ROOT, generation);
   const files = readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .sort();
@@ -20,7 +23,7 @@ describe('replaying recorded payment histories', () => {
 
   it('replays every one of them without nondeterminism', async () => {
     const histories = files.map((f) => ({
-      workflowId: f.replace(/\.json$/, ''),
+      workflowId: `${generation}-${f.replace(/\.json$/, '')}`,
       history: historyFromJSON(JSON.parse(readFileSync(join(dir, f), 'utf8'))),
     }));
     const results = [];

@@ -1,0 +1,131 @@
+// A whole stack of its own for a measured run (chaos, benchmark): a temporary directory, free ports, a prebuilt
+// workflow bundle, the Temporal dev server on a SQLite file, the embedded PostgreSQL, migrations, and the sandbox,
+// worker and API as supervised processes whose output goes to log files. Stops and removes everything after.
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Knex } from 'knex';
+import { freePort, waitFor } from '../../common/net';
+import { type EmbeddedDb, startEmbeddedDb } from '../../db/embedded';
+import { createDb, migrateLatest } from '../../db/knex';
+import { buildWorkflowBundle } from '../build-workflows';
+import { type DevServer, type DevServerOptions, startDevServer } from './temporal-dev-server';
+import { Supervisor } from './supervisor';
+import { projectRoot, readToolchain } from './toolchain';
+
+export interface RunStackOptions {
+  /** Prefix of the temporary directory, e.g. payments-chaos. */
+  name: string;
+  taskQueue: string;
+  /** Extra environment for the services (schedules, faults...). */
+  env: Record<string, string>;
+  say: (msg: string) => void;
+  restartDelayMs?: number;
+}
+
+export interface RunStack {
+  dir: string;
+  urls: { api: string; sandbox: string; orders: string; workerMetrics: string; sdkMetrics: string };
+  temporal: DevServer;
+  db: EmbeddedDb;
+  /** A connection pool for the run's own reads (audits, counts). */
+  knex: Knex;
+  supervisor: Supervisor;
+  /** Stops the Temporal dev server and starts it again on the same SQLite file and port. */
+  restartTemporal(downMs: number): Promise<void>;
+  stop(keep?: boolean): Promise<void>;
+}
+
+export async function startRunStack(options: RunStackOptions): Promise<RunStack> {
+  const toolchain = readToolchain();
+  const dir = mkdtempSync(join(tmpdir(), `${options.name}-`));
+  chmodSync(dir, 0o755); // as root, PostgreSQL runs as the postgres user, who must reach its data dir
+  mkdirSync(join(dir, 'logs'));
+  const ports = {
+    temporal: await freePort(),
+    api: await freePort(),
+    sandbox: await freePort(),
+    orders: await freePort(),
+    db: await freePort(),
+    workerMetrics: await freePort(),
+    sdkMetrics: await freePort(),
+  };
+  const bundle = await buildWorkflowBundle(join(dir, 'workflows.js'));
+  const temporalOptions: DevServerOptions = {
+    binary: toolchain.temporalCli,
+    port: ports.temporal,
+    dbFile: join(dir, 'temporal.db'),
+    detached: true,
+  };
+  let temporal = await startDevServer(temporalOptions);
+  const db = await startEmbeddedDb({ dataDir: join(dir, 'pg'), port: ports.db });
+  const knex = createDb({ url: db.url, poolMax: 4, applicationName: `${options.name}-reader` });
+  await migrateLatest(knex);
+  options.say(`Temporal dev server and PostgreSQL up in ${dir}`);
+
+  const urls = {
+    api: `http://127.0.0.1:${ports.api}`,
+    sandbox: `http://127.0.0.1:${ports.sandbox}`,
+    orders: `http://127.0.0.1:${ports.orders}`,
+    workerMetrics: `http://127.0.0.1:${ports.workerMetrics}/metrics`,
+    sdkMetrics: `http://127.0.0.1:${ports.sdkMetrics}/metrics`,
+  };
+  const env = {
+    ...process.env,
+    LOG_LEVEL: 'warn',
+    TEMPORAL_ADDRESS: temporal.address,
+    TEMPORAL_TASK_QUEUE: options.taskQueue,
+    DATABASE_URL: db.url,
+    API_PORT: String(ports.api),
+    API_PUBLIC_URL: urls.api,
+    SANDBOX_PORT: String(ports.sandbox),
+    SANDBOXPAY_URL: urls.sandbox,
+    ORDER_SERVICE_PORT: String(ports.orders),
+    ORDER_SERVICE_URL: urls.orders,
+    WORKFLOW_BUNDLE_PATH: bundle,
+    WORKER_METRICS_PORT: String(ports.workerMetrics),
+    TEMPORAL_SDK_METRICS_PORT: String(ports.sdkMetrics),
+    ...options.env,
+  };
+  const supervisor = new Supervisor(options.say, {
+    logDir: join(dir, 'logs'),
+    restartDelayMs: options.restartDelayMs ?? 1000,
+  });
+  const entry = (service: string) => join(projectRoot, service, 'main.ts');
+  supervisor.start({ name: 'sandbox', entry: entry('sandbox'), env });
+  supervisor.start({ name: 'worker', entry: entry('worker'), env });
+  supervisor.start({ name: 'api', entry: entry('api'), env });
+  await waitFor(
+    'the API',
+    async () => {
+      const res = await fetch(`${urls.api}/readyz`);
+      if (res.status !== 200) throw new Error(`readyz ${res.status}`);
+    },
+    120_000,
+    500,
+  );
+
+  const stack: RunStack = {
+    dir,
+    urls,
+    get temporal() {
+      return temporal;
+    },
+    db,
+    knex,
+    supervisor,
+    async restartTemporal(downMs) {
+      await temporal.stop();
+      await new Promise((r) => setTimeout(r, downMs));
+      temporal = await startDevServer(temporalOptions);
+    },
+    async stop(keep = false) {
+      await supervisor.stopAll(10_000);
+      await temporal.stop();
+      await knex.destroy().catch(() => undefined);
+      await db.stop();
+      if (!keep) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return stack;
+}

@@ -1,0 +1,6 @@
+import { join } from 'node:path';
+
+/** Where recorded payment histories live: one directory per generation of the workflow code. */
+export const HISTORIES_ROOT = join(__dirname, '..', 'histories');
+/** v1: before the LEANER_HISTORY patch; v2: after. RECORD_HISTORIES=1 writes the current generation. */
+export const CURRENT_HISTORIES = 'v2';
