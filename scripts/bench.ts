@@ -176,6 +176,12 @@ async function main(): Promise<void> {
     say,
     env: { PAYMENT_EXPIRY: '3h', RECONCILE_SCHEDULES: 'false', ...workerEnv },
   });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      say(`${signal}: stopping the stack`);
+      void stack.stop().finally(() => process.exit(130));
+    });
+  }
   const connection = await Connection.connect({ address: stack.temporal.address });
   const client = new Client({ connection });
   const result: Record<string, unknown> = {

@@ -1,9 +1,9 @@
 // Once per `jest` run: a PostgreSQL server, a Temporal dev server (from the installed binary) and one workflow
 // bundle, shared by every test file through environment variables. Each file makes its own database.
-import { writeFileSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
+import { buildWorkflowBundle } from '../../scripts/build-workflows';
 import { readToolchain } from '../../scripts/stack/toolchain';
 import { startDevServer } from '../../scripts/stack/temporal-dev-server';
 import { startTestPostgres } from '../../scripts/stack/test-postgres';
@@ -27,14 +27,10 @@ export default async function globalSetup(): Promise<void> {
   process.env.TEMPORAL_TEST_ADDRESS = server.address;
   process.env.TEMPORAL_TEST_SERVER_PATH = toolchain.temporalTestServer ?? '';
 
-  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger });
-  const bundlePath = join(mkdtempSync(join(tmpdir(), 'payments-bundle-')), 'workflows.js');
-  writeFileSync(bundlePath, code);
-  process.env.WORKFLOW_BUNDLE_PATH = bundlePath;
+  const bundleDir = mkdtempSync(join(tmpdir(), 'payments-bundle-'));
+  stops.push(async () => rmSync(bundleDir, { recursive: true, force: true }));
+  process.env.WORKFLOW_BUNDLE_PATH = await buildWorkflowBundle(join(bundleDir, 'workflows.js'));
   process.stderr.write(
     `\n[setup] PostgreSQL, Temporal dev server and workflow bundle ready in ${Date.now() - t0} ms\n`,
   );
 }
-
-const noop = () => undefined;
-const quietLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: console.error, log: noop };
