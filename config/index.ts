@@ -129,6 +129,12 @@ const envSchema = z.object({
   RECONCILE_SCHEDULES: bool.default(true),
 
   WORKFLOW_BUNDLE_PATH: z.string().min(1).optional(),
+  // Worker tuning; unset means the SDK's own default (see README, "Measuring").
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(1_000_000).optional(),
+  WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(2).max(10_000).optional(),
+  WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).max(10_000).optional(),
+  WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES: z.coerce.number().int().min(1).max(10_000).optional(),
+  WORKER_POLLER_AUTOSCALING: bool.default(false),
   WORKER_METRICS_PORT: port.default(9464),
   TEMPORAL_SDK_METRICS_PORT: port.default(9465),
 });
@@ -168,6 +174,16 @@ export interface SandboxConfig {
     lateSettleRate: number;
   };
   orderFaults: { errorRate: number; latencyMs: number };
+}
+
+/** Worker options worth tuning; undefined leaves the SDK's default. */
+export interface WorkerTuning {
+  maxCachedWorkflows?: number;
+  maxConcurrentWorkflowTasks?: number;
+  maxConcurrentActivities?: number;
+  maxConcurrentLocalActivities?: number;
+  /** Let the SDK scale its pollers with the backlog (Temporal server >= 1.28). */
+  pollerAutoscaling: boolean;
 }
 
 /** What `npm start` runs itself, because no external one was configured. */
@@ -226,6 +242,7 @@ export interface Config {
   workflowBundlePath?: string;
   /** The worker's Prometheus endpoints: ours (prom-client) and the Temporal SDK's. 0 turns one off. */
   workerMetrics: { port: number; sdkPort: number };
+  workerTuning: WorkerTuning;
   stack: StackConfig;
 }
 
@@ -330,6 +347,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, options: Loa
     },
     ...(env.WORKFLOW_BUNDLE_PATH ? { workflowBundlePath: env.WORKFLOW_BUNDLE_PATH } : {}),
     workerMetrics: { port: env.WORKER_METRICS_PORT, sdkPort: env.TEMPORAL_SDK_METRICS_PORT },
+    workerTuning: {
+      maxCachedWorkflows: env.WORKER_MAX_CACHED_WORKFLOWS,
+      maxConcurrentWorkflowTasks: env.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+      maxConcurrentActivities: env.WORKER_MAX_CONCURRENT_ACTIVITIES,
+      maxConcurrentLocalActivities: env.WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES,
+      pollerAutoscaling: env.WORKER_POLLER_AUTOSCALING,
+    },
     stack: {
       embedTemporal: env.TEMPORAL_ADDRESS === undefined,
       temporalPort: env.TEMPORAL_PORT,

@@ -64,6 +64,7 @@ async function main(): Promise<void> {
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     workflowBundlePath: config.workflowBundlePath,
+    tuning: config.workerTuning,
     deps: {
       db,
       logger,

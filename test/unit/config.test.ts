@@ -1,4 +1,5 @@
 import { ConfigError, loadConfig, parseDuration } from '../../config';
+import { tuningOptions } from '../../worker/worker';
 
 function problemsOf(env: Record<string, string>, options?: Parameters<typeof loadConfig>[1]): string[] {
   try {
@@ -81,5 +82,21 @@ describe('configuration', () => {
     expect(parseDuration('1.5h')).toBe(5_400_000);
     expect(parseDuration('0s')).toBeUndefined();
     expect(parseDuration('ten seconds')).toBeUndefined();
+  });
+
+  it('leaves worker tuning to the SDK unless asked, and maps what is set to worker options', () => {
+    expect(tuningOptions(loadConfig({}).workerTuning)).toEqual({});
+    const tuned = loadConfig({
+      WORKER_MAX_CACHED_WORKFLOWS: '5000',
+      WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '80',
+      WORKER_POLLER_AUTOSCALING: 'true',
+    });
+    expect(tuningOptions(tuned.workerTuning)).toEqual({
+      maxCachedWorkflows: 5000,
+      maxConcurrentWorkflowTaskExecutions: 80,
+      workflowTaskPollerBehavior: { type: 'autoscaling' },
+      activityTaskPollerBehavior: { type: 'autoscaling' },
+    });
+    expect(problemsOf({ WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '1' })[0]).toMatch(/^WORKER_MAX_CONCURRENT_WORKFLOW_TASKS:/);
   });
 });
