@@ -1,4 +1,5 @@
 // npm run bench [-- --quick] [-- --only baseline,payments,latency,lost,cost,scale] [-- --open 20000]
+//               [-- --scale-minutes 20] [-- --worker-env NAME=value ...] [-- --label text]
 // Measures the service on a stack of its own, against the engine's own limit on the same Temporal server, and
 // prints a table (JSON under bench/results/):
 //   1. baseline  workflows with one no-op activity, started as fast as the server takes them: completed/s
@@ -33,6 +34,7 @@ const { values: args } = parseArgs({
     rates: { type: 'string' },
     window: { type: 'string' },
     open: { type: 'string' },
+    'scale-minutes': { type: 'string' },
     lost: { type: 'string' },
     'worker-env': { type: 'string', multiple: true, default: [] },
     label: { type: 'string', default: '' },
@@ -46,6 +48,8 @@ const sizes = {
   rates: (args.rates ?? (quick ? '4,8,16' : '2,4,6,8,12,16,24,32')).split(',').map(Number),
   windowS: Number(args.window ?? (quick ? 8 : 20)),
   open: Number(args.open ?? (quick ? 500 : 20_000)),
+  /** Creating the open payments stops here, so the run ends even where the box cannot take N. */
+  scaleMinutes: Number(args['scale-minutes'] ?? (quick ? 3 : 20)),
   lost: Number(args.lost ?? (quick ? 4 : 12)),
 };
 
@@ -361,37 +365,54 @@ async function main(): Promise<void> {
     if (only.has('scale')) {
       const pid = stack.temporal.process.pid!;
       const memBefore = { worker: await workerRssMb(stack), server: procStats(pid).rssMb };
-      say(`scale: creating ${sizes.open} payments that stay open on their timers...`);
+      say(
+        `scale: creating ${sizes.open} payments that stay open on their timers (at most ${sizes.scaleMinutes} min)...`,
+      );
       const started = Date.now();
+      const capAt = started + sizes.scaleMinutes * 60_000;
       let next = 0;
+      let created = 0;
       let failures = 0;
-      let lastReport = Date.now();
+      // Creation rate per 10 s window: how it changes as more payments are open (their queries load the box).
+      const windows: { atS: number; open: number; perSecond: number }[] = [];
+      let windowStart = Date.now();
+      let windowCreated = 0;
       await Promise.all(
         Array.from({ length: 16 }, async () => {
-          while (next < sizes.open) {
+          while (next < sizes.open && Date.now() < capAt) {
             next++;
             try {
               await onePayment(stack, false);
+              created++;
+              windowCreated++;
             } catch {
               failures++;
             }
-            if (Date.now() - lastReport > 10_000) {
-              lastReport = Date.now();
-              say(`  ${next}/${sizes.open} created (${(next / ((Date.now() - started) / 1000)).toFixed(1)}/s)`);
+            if (Date.now() - windowStart >= 10_000) {
+              const perSecond = windowCreated / ((Date.now() - windowStart) / 1000);
+              windows.push({ atS: Math.round((Date.now() - started) / 1000), open: created, perSecond });
+              windowStart = Date.now();
+              windowCreated = 0;
+              say(`  ${created}/${sizes.open} open, creating ${perSecond.toFixed(1)}/s now`);
             }
           }
         }),
       );
+      const capped = next < sizes.open;
+      if (capped) say(`scale: stopped at the ${sizes.scaleMinutes} min cap with ${created} open`);
       const createSeconds = (Date.now() - started) / 1000;
       await sleep(5000);
       const memAfter = { worker: await workerRssMb(stack), server: procStats(pid).rssMb };
-      say(`scale: latency of new payments with ${sizes.open} open...`);
+      say(`scale: latency of new payments with ${created} open...`);
       const probe = await offered(stack, latencyRate, sizes.windowS);
       result.scale = {
-        open: sizes.open,
+        requested: sizes.open,
+        open: created,
+        cappedAfterMinutes: capped ? sizes.scaleMinutes : null,
         failures,
         createSeconds,
-        createdPerSecond: sizes.open / createSeconds,
+        createdPerSecond: created / createSeconds,
+        creationWindows: windows,
         memoryMb: { before: memBefore, after: memAfter },
         latencyWithOpen: {
           ratePerSecond: latencyRate,
@@ -400,9 +421,12 @@ async function main(): Promise<void> {
         },
         latencyWithout: latency ? { createMs: latency.createMs, callbackToAckMs: latency.callbackToAckMs } : null,
       };
+      const lastWindow = windows.at(-1)?.perSecond;
       rows.push([
-        `scale: ${sizes.open} open payments created in`,
-        `${createSeconds.toFixed(0)} s (${(sizes.open / createSeconds).toFixed(1)}/s, ${failures} failed)`,
+        `scale: ${created}${capped ? ` of ${sizes.open}` : ''} open payments created in`,
+        `${createSeconds.toFixed(0)} s (${(created / createSeconds).toFixed(1)}/s overall` +
+          `${lastWindow === undefined ? '' : `, ${lastWindow.toFixed(1)}/s at the end`}, ${failures} failed` +
+          `${capped ? `, stopped at the ${sizes.scaleMinutes} min cap` : ''})`,
       ]);
       rows.push([
         'scale: worker RSS MB before -> after',
