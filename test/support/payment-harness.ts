@@ -261,19 +261,43 @@ export async function activityScheduleTimes(handle: WorkflowHandle, activityType
     .map(eventTimeMs);
 }
 
+interface LocalActivityMarker {
+  activity_type?: string;
+  attempt?: number;
+}
+
+/** The local activities the workflow recorded (their marker events), with the time each was recorded. */
+async function localActivityMarkers(
+  handle: WorkflowHandle,
+  activityType: string,
+): Promise<{ at: number; attempt: number }[]> {
+  const history = await handle.fetchHistory();
+  return (history.events ?? []).flatMap((e) => {
+    const marker = e.markerRecordedEventAttributes;
+    if (marker?.markerName !== 'core_local_activity') return [];
+    const data = marker.details?.data?.payloads?.[0]?.data;
+    if (!data) return [];
+    const details = JSON.parse(Buffer.from(data).toString('utf8')) as LocalActivityMarker;
+    return details.activity_type === activityType ? [{ at: eventTimeMs(e), attempt: details.attempt ?? 1 }] : [];
+  });
+}
+
 /** Times at which the workflow recorded a local activity of the given type (its marker event). */
 export async function localActivityTimes(handle: WorkflowHandle, activityType: string): Promise<number[]> {
-  const history = await handle.fetchHistory();
-  return (history.events ?? [])
-    .filter((e) => {
-      const marker = e.markerRecordedEventAttributes;
-      if (marker?.markerName !== 'core_local_activity') return false;
-      const data = marker.details?.data?.payloads?.[0]?.data;
-      if (!data) return false;
-      const details = JSON.parse(Buffer.from(data).toString('utf8')) as { activity_type?: string };
-      return details.activity_type === activityType;
-    })
-    .map(eventTimeMs);
+  return (await localActivityMarkers(handle, activityType)).map((m) => m.at);
+}
+
+/**
+ * The channel queries a payment made, in order, whether as activities (before LOCAL_QUERIES, and the final query at
+ * expiry) or local activities: when each was scheduled (or recorded) and the attempt its answer came from.
+ */
+export async function channelQueries(handle: WorkflowHandle): Promise<{ at: number; attempt: number }[]> {
+  const times = await activityScheduleTimes(handle, 'queryChannelPayment');
+  const attempts = await activityAttempts(handle, 'queryChannelPayment');
+  return [
+    ...times.map((at, i) => ({ at, attempt: attempts[i]! })),
+    ...(await localActivityMarkers(handle, 'queryChannelPayment')),
+  ].sort((a, b) => a.at - b.at);
 }
 
 /** When the workflow recorded a state change (recordFinalState, a local activity since LEANER_HISTORY). */

@@ -97,6 +97,8 @@ describe('configuration', () => {
       workflowTaskPollerBehavior: { type: 'autoscaling' },
       activityTaskPollerBehavior: { type: 'autoscaling' },
     });
-    expect(problemsOf({ WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '1' })[0]).toMatch(/^WORKER_MAX_CONCURRENT_WORKFLOW_TASKS:/);
+    expect(problemsOf({ WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '1' })[0]).toMatch(
+      /^WORKER_MAX_CONCURRENT_WORKFLOW_TASKS:/,
+    );
   });
 });

@@ -4,9 +4,8 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { cancelSignal, channelCallbackSignal, type PaymentStatusView } from '../../workflows/definitions';
 import { createTimeSkippingEnv } from '../support/env';
 import {
-  activityAttempts,
+  channelQueries,
   activityCompletionTimes,
-  activityScheduleTimes,
   stateWriteTimes,
   MINUTE,
   PaymentHarness,
@@ -73,7 +72,7 @@ describe('payment workflow under faults', () => {
     expect(result).toMatchObject({ status: 'SUCCESS', resolvedBy: 'query' });
     expect(result.anomalies).toEqual([expect.objectContaining({ kind: 'callback_mismatch' })]);
     // The verifying query ran at once, not at the 10 s check.
-    const [queried] = await activityScheduleTimes(p.handle, 'queryChannelPayment');
+    const [queried] = (await channelQueries(p.handle)).map((q) => q.at);
     const [paying] = await activityCompletionTimes(p.handle, 'createChannelPayment');
     expect(queried! - paying!).toBeLessThan(10 * SECOND);
     const events = await h.repo.listEvents(p.paymentId);
@@ -137,9 +136,8 @@ describe('payment workflow under faults', () => {
     const final = await h.status(p);
     expect(final.queryFailures).toBe(3);
     expect(final.checksDone).toBe(4); // found at the 3m40 check
-    // One scheduled query per check; each failed check used all three of its attempts before giving up.
-    expect(await activityScheduleTimes(p.handle, 'queryChannelPayment')).toHaveLength(4);
-    expect(await activityAttempts(p.handle, 'queryChannelPayment')).toEqual([3, 3, 3, 1]);
+    // One query per check; each failed check used all three of its attempts before giving up.
+    expect((await channelQueries(p.handle)).map((q) => q.attempt)).toEqual([3, 3, 3, 1]);
     expect((await h.order(p.orderId)).transitions).toHaveLength(1);
   });
 

@@ -11,6 +11,7 @@ import { createTimeSkippingEnv } from '../support/env';
 import {
   activityCompletionTimes,
   activityScheduleTimes,
+  channelQueries,
   stateWriteTimes,
   DEFAULT_POLICY,
   MINUTE,
@@ -30,7 +31,7 @@ async function maybeRecord(name: string, p: StartedPayment): Promise<void> {
 /** Offsets (ms) of the scheduled channel queries from the moment the payment started waiting (PAYING). */
 async function queryOffsets(p: StartedPayment): Promise<number[]> {
   const [payingAt] = await activityCompletionTimes(p.handle, 'createChannelPayment');
-  return (await activityScheduleTimes(p.handle, 'queryChannelPayment')).map((t) => t - payingAt!);
+  return (await channelQueries(p.handle)).map((q) => q.at - payingAt!);
 }
 
 /** The expected offsets, each within a second (the workflow task that schedules the query takes real ms). */
@@ -71,7 +72,7 @@ describe('payment workflow: callback, query, expiry', () => {
     await p.handle.signal(channelCallbackSignal, h.callback(p, channelPaymentId));
 
     expect(await h.result(p)).toMatchObject({ status: 'SUCCESS', resolvedBy: 'callback', anomalies: [] });
-    expect(await activityScheduleTimes(p.handle, 'queryChannelPayment')).toEqual([]);
+    expect(await channelQueries(p.handle)).toEqual([]);
     expect(await decidedAfter(p)).toBeLessThan(10 * SECOND);
     const row = await h.payment(p.paymentId);
     expect(row).toMatchObject({ status: 'SUCCESS', resolved_by: 'callback', channel_payment_id: channelPaymentId });

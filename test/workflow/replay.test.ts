@@ -1,6 +1,6 @@
 // Recorded histories of the main paths are replayed against today's workflow code: a change that would break
 // payments already running fails here, and needs a patched() branch instead. One directory per generation of the
-// workflow code (v1 before the LEANER_HISTORY patch, v2 after, v3 with LOCAL_FIRST_NOTIFY); RECORD_HISTORIES=1 npx jest
+// workflow code (v1 before the LEANER_HISTORY patch, v2 after, v3 with LOCAL_FIRST_NOTIFY, v4 with LOCAL_QUERIES); RECORD_HISTORIES=1 npx jest
 // test/workflow/payment-paths writes the current one. Old generations stay: payments in flight may have them.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
