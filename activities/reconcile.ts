@@ -142,6 +142,16 @@ export function createReconcileActivities(partial: Partial<ReconcileDeps> & Pick
           await d()
             .temporal.workflow.getHandle(paymentWorkflowId(row.id))
             .signal(requerySignal, { requestedBy: 'reconciler' });
+          // Recorded like every repair, so what it resolves is counted as reconciliation's work.
+          await recordRepair({
+            paymentId: row.id,
+            channel: row.channel,
+            source: 'system',
+            type: 'reconcile:nudge',
+            payload: { why: 'running past expiry', status: row.status },
+            outcome: 'nudged',
+          });
+          d().logger.warn({ paymentId: row.id }, 'reconciliation asked a payment running past expiry to query now');
           result.nudged.push(row.id);
         }
       }

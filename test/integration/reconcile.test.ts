@@ -25,7 +25,7 @@ describe('reconciliation', () => {
     await s?.stop();
   });
   afterEach(() => {
-    s.sandbox.setFaults({ callbackDropRate: 0 });
+    s.sandbox.setFaults({ callbackDropRate: 0, queryErrorRate: 0 });
     s.orderService.setFaults({ errorRate: 0 });
   });
 
@@ -93,6 +93,26 @@ describe('reconciliation', () => {
     await s.eventually('the payment to succeed', async () => (await status(created.paymentId)) === 'SUCCESS');
     await s.eventually('the order to be paid', async () => (await s.order(orderId)).status === 'PAID');
     expect((await s.order(orderId)).transitions).toHaveLength(1);
+  });
+
+  it('nudges a payment still running past its expiry to query now, and records the nudge as a repair', async () => {
+    s.sandbox.setFaults({ callbackDropRate: 1, queryErrorRate: 1 });
+    const orderId = await s.createOrder(1500, 'USD');
+    const created = await create(orderId);
+    await s.buyer(channelIdOf(created.payUrl), 'pay'); // callback lost, and the channel cannot be queried
+    await s.t
+      .db('payments')
+      .where({ id: created.paymentId })
+      .update({ created_at: new Date(Date.now() - 60_000), expires_at: new Date(Date.now() - 30_000) });
+
+    expect((await sweep()).sweep!.orphans.nudged).toContain(created.paymentId);
+    expect(await status(created.paymentId)).toBe('PAYING');
+    const nudge = (await s.repo.listEvents(created.paymentId)).find((e) => e.type === 'reconcile:nudge');
+    expect(nudge).toMatchObject({ source: 'system', outcome: 'nudged' });
+
+    s.sandbox.setFaults({ queryErrorRate: 0 });
+    await s.eventually('the payment to succeed', async () => (await status(created.paymentId)) === 'SUCCESS');
+    await s.eventually('the order to be paid', async () => (await s.order(orderId)).status === 'PAID');
   });
 
   it('notifies the order service for a final payment whose workflow died before it was acknowledged', async () => {
