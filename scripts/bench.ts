@@ -173,7 +173,12 @@ const saturated = (r: Omit<Offered, 'paymentIds'>) =>
 
 async function main(): Promise<void> {
   const toolchain = readToolchain();
-  const workerEnv = Object.fromEntries((args['worker-env'] ?? []).map((kv) => kv.split('=') as [string, string]));
+  const workerEnv = Object.fromEntries(
+    (args['worker-env'] ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
+  for (const name of Object.keys(workerEnv)) {
+    if (!/^[A-Z_][A-Z0-9_]*$/.test(name)) throw new Error(`--worker-env wants NAME=value, got "${name}"`);
+  }
   const stack = await startRunStack({
     name: 'payments-bench',
     taskQueue: 'payments-bench',
