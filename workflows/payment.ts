@@ -2,14 +2,8 @@
 // schedule, queries the channel when the callback does not come, closes the payment at expiry, records the final
 // state with a guarded update, and tells the order service with an activity that retries until acknowledged.
 // After an unpaid final state it keeps watching for the late window: a success then is an anomaly, never dropped.
+import { type SearchAttributeUpdatePair, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import {
-  type RetryPolicy,
-  type SearchAttributeUpdatePair,
-  WorkflowExecutionAlreadyStartedError,
-} from '@temporalio/common';
-import {
-  ActivityFailure,
-  CancelledFailure,
   condition,
   executeChild,
   log,
@@ -18,13 +12,13 @@ import {
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
-  TemporalFailure,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { ChannelPaymentView } from '../activities/channels/types';
 import type { OrderAck } from '../activities/order-notifier';
+import { activityGaveUp, channelMust, localQuery, localStore, queryOnce, store } from './activity-stubs';
 import {
   type Anomaly,
   type AnomalyKind,
@@ -45,23 +39,6 @@ import { nextWake } from './schedule';
 import { isFinal, type PaymentStatus, type ResolvedBy, statusForChannelState, UNPAID_FINAL_STATUSES } from './states';
 import { workflowNow } from './time';
 
-/** Database writes: short, retried until they succeed (the database coming back is only a matter of time). */
-const store = proxyActivities<Activities>({
-  startToCloseTimeout: '10 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
-});
-
-/**
- * The same short, idempotent database writes as local activities: they run inside the workflow task, so a state
- * change costs one marker event and no extra round trip through the server, instead of three events and another
- * workflow task. On the payment path since LEANER_HISTORY (the benchmark found the server's CPU per history event
- * to be the bottleneck).
- */
-const localStore = proxyLocalActivities<Activities>({
-  startToCloseTimeout: '10 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
-});
-
 /** Patch: state writes as local activities, and no re-upsert of the search attributes the API set at start. */
 export const LEANER_HISTORY = 'leaner-history-2026-11';
 
@@ -76,15 +53,6 @@ const quickNotify = proxyLocalActivities<Activities>({
   retry: { initialInterval: '500 milliseconds', maximumAttempts: 2 },
 });
 
-/** A scheduled query may fail: a few quick retries, then the failure is counted and the next check comes. */
-const queryRetry: RetryPolicy = {
-  initialInterval: '1 second',
-  backoffCoefficient: 2,
-  maximumAttempts: 3,
-  nonRetryableErrorTypes: ['UnknownChannel'],
-};
-const queryOnce = proxyActivities<Activities>({ startToCloseTimeout: '15 seconds', retry: queryRetry });
-
 /**
  * Patch: the checks' channel queries run as local activities. A query is a read (its event row may be written twice
  * on a retried workflow task, which is harmless) that takes milliseconds, so each check costs a marker instead of an
@@ -92,18 +60,6 @@ const queryOnce = proxyActivities<Activities>({ startToCloseTimeout: '15 seconds
  * queries to be what a box full of open payments spends its engine time on.
  */
 export const LOCAL_QUERIES = 'local-queries-2026-11';
-const localQuery = proxyLocalActivities<Activities>({ startToCloseTimeout: '15 seconds', retry: queryRetry });
-
-/** Calls whose answer the payment cannot do without (expiry's query, closing): retried until the channel answers. */
-const channelMust = proxyActivities<Activities>({
-  startToCloseTimeout: '15 seconds',
-  retry: {
-    initialInterval: '1 second',
-    backoffCoefficient: 2,
-    maximumInterval: '1 minute',
-    nonRetryableErrorTypes: ['UnknownChannel'],
-  },
-});
 
 const fmt = (ms: number) => new Date(ms).toISOString();
 
@@ -280,12 +236,13 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentResul
         { ...channelRef(), reason },
       ]);
     } catch (err) {
-      // An activity's failure arrives as an ActivityFailure; a local activity's as its cause (ApplicationFailure).
-      if (!(err instanceof ActivityFailure) && (!(err instanceof TemporalFailure) || err instanceof CancelledFailure)) {
-        throw err;
-      }
+      if (!activityGaveUp(err)) throw err;
       queryFailures++;
-      log.warn('channel query failed; the next check will ask again', { paymentId, reason, error: err.cause?.message });
+      log.warn('channel query failed; the next check will ask again', {
+        paymentId,
+        reason,
+        error: (err.cause ?? err).message,
+      });
       return undefined;
     }
   };
@@ -416,7 +373,7 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentResul
     }
   } catch (err) {
     // The channel never answered before expiry. Whether it created the payment is unknown: expiry will ask it.
-    if (!(err instanceof ActivityFailure)) throw err;
+    if (!activityGaveUp(err)) throw err;
     log.warn('payment creation at the channel did not complete before expiry', { paymentId });
   }
   creationSettled = true;
@@ -476,8 +433,7 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentResul
       try {
         ack = await quickNotify.notifyOrderService.executeWithOptions({ summary: `${summary} (first try)` }, [notice]);
       } catch (err) {
-        // A failed local activity surfaces as its cause (an ApplicationFailure), not as an ActivityFailure.
-        if (!(err instanceof TemporalFailure) || err instanceof CancelledFailure) throw err;
+        if (!activityGaveUp(err)) throw err;
         log.info('order service did not acknowledge at once; the retrying activity takes over', { paymentId });
       }
     }

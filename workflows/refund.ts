@@ -2,45 +2,12 @@
 // one the order service refused. One refund per payment (workflow id refund-<paymentId>, refund key likewise), so
 // the payment workflow, the API and the reconciler can all ask for it and only one happens. The refund is followed
 // to its end with the same escalating query schedule as payments.
-import {
-  ActivityFailure,
-  log,
-  proxyActivities,
-  setCurrentDetails,
-  sleep,
-  upsertSearchAttributes,
-  workflowInfo,
-} from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import { log, setCurrentDetails, sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { activityGaveUp, channelMust, queryOnce, store } from './activity-stubs';
 import { type RefundInput, type RefundResult, searchAttributes } from './definitions';
 import { checkTime } from './schedule';
 import type { PaymentStatus } from './states';
 import { workflowNow } from './time';
-
-const store = proxyActivities<Activities>({
-  startToCloseTimeout: '10 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
-});
-
-const channelMust = proxyActivities<Activities>({
-  startToCloseTimeout: '15 seconds',
-  retry: {
-    initialInterval: '1 second',
-    backoffCoefficient: 2,
-    maximumInterval: '1 minute',
-    nonRetryableErrorTypes: ['UnknownChannel'],
-  },
-});
-
-const queryOnce = proxyActivities<Activities>({
-  startToCloseTimeout: '15 seconds',
-  retry: {
-    initialInterval: '1 second',
-    backoffCoefficient: 2,
-    maximumAttempts: 3,
-    nonRetryableErrorTypes: ['UnknownChannel'],
-  },
-});
 
 export async function refundWorkflow(input: RefundInput): Promise<RefundResult> {
   const { paymentId } = input;
@@ -59,6 +26,12 @@ export async function refundWorkflow(input: RefundInput): Promise<RefundResult> 
       .status;
     return status;
   };
+  const refundFailed = (detail: string) =>
+    store.recordAnomaly({
+      paymentId,
+      channel: input.channel,
+      anomaly: { kind: 'refund_failed', at: new Date(workflowNow()).toISOString(), detail },
+    });
 
   show('moving the payment to REFUNDING');
   if ((await settle('REFUNDING')) !== 'REFUNDING') {
@@ -75,15 +48,7 @@ export async function refundWorkflow(input: RefundInput): Promise<RefundResult> 
     refundKey,
   });
   if (refund.outcome === 'rejected') {
-    await store.recordAnomaly({
-      paymentId,
-      channel: input.channel,
-      anomaly: {
-        kind: 'refund_failed',
-        at: new Date(workflowNow()).toISOString(),
-        detail: `the channel refused the refund: ${refund.reason}`,
-      },
-    });
+    await refundFailed(`the channel refused the refund: ${refund.reason}`);
     show(`the channel refused the refund (${refund.reason}); a person must look`);
     await settle('NEEDS_REVIEW');
     return { paymentId, status };
@@ -103,20 +68,12 @@ export async function refundWorkflow(input: RefundInput): Promise<RefundResult> 
         refundId: refund.refundId,
       });
     } catch (err) {
-      if (!(err instanceof ActivityFailure)) throw err;
+      if (!activityGaveUp(err)) throw err;
       log.warn('refund query failed; the next check asks again', { paymentId });
     }
   }
   if (state !== 'SUCCESS') {
-    await store.recordAnomaly({
-      paymentId,
-      channel: input.channel,
-      anomaly: {
-        kind: 'refund_failed',
-        at: new Date(workflowNow()).toISOString(),
-        detail: `refund ${refund.refundId} ended ${state}`,
-      },
-    });
+    await refundFailed(`refund ${refund.refundId} ended ${state}`);
   }
   await settle(state === 'SUCCESS' ? 'REFUNDED' : 'NEEDS_REVIEW');
   show(
