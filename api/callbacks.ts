@@ -64,32 +64,22 @@ export function createCallbacksRouter(deps: CallbacksRouterDeps): Router {
     }
 
     const cb = verified.callback;
-    const payment = UUID.test(cb.paymentId) ? await repo.get(cb.paymentId) : undefined;
-    if (!payment) {
-      await repo.recordEvent({
-        paymentId: null,
-        channel: channelName,
-        source: 'callback',
-        type: cb.eventType,
-        channelEventId: cb.eventId,
-        payload: verified.payload,
-        signatureValid: true,
-        outcome: 'unknown_payment',
-      });
-      metrics.callbacks.inc({ channel: channelName, outcome: 'unknown_payment' });
-      throw new NotFoundError('no such payment');
-    }
-
-    const event = await repo.recordEvent({
-      paymentId: payment.id,
+    const received = {
       channel: channelName,
-      source: 'callback',
+      source: 'callback' as const,
       type: cb.eventType,
       channelEventId: cb.eventId,
       payload: verified.payload,
       signatureValid: true,
-      outcome: 'received',
-    });
+    };
+    const payment = UUID.test(cb.paymentId) ? await repo.get(cb.paymentId) : undefined;
+    if (!payment) {
+      await repo.recordEvent({ ...received, paymentId: null, outcome: 'unknown_payment' });
+      metrics.callbacks.inc({ channel: channelName, outcome: 'unknown_payment' });
+      throw new NotFoundError('no such payment');
+    }
+
+    const event = await repo.recordEvent({ ...received, paymentId: payment.id, outcome: 'received' });
 
     // Signal even a duplicate: an earlier copy may have been recorded and then failed to reach the workflow.
     // The workflow ignores event ids it has seen.
