@@ -45,6 +45,15 @@ describe('reconciliation', () => {
       })
     ).body as { paymentId: string; payUrl: string };
   const status = async (id: string) => (await s.repo.get(id))!.status;
+  /** An unpaid payment's workflow ends on its own: expiry (6 s) closes it, then the late window (2 s) passes. */
+  const workflowEnded = (paymentId: string) =>
+    s.eventually(
+      'the workflow to end',
+      async () =>
+        (await s.workerTemporal.workflow.getHandle(paymentWorkflowId(paymentId)).describe()).status.name ===
+        'COMPLETED',
+      30_000,
+    );
 
   it('restarts a payment whose workflow was never started (the API died after its insert)', async () => {
     const orderId = await s.createOrder(1500, 'USD');
@@ -140,14 +149,7 @@ describe('reconciliation', () => {
     const orderId = await s.createOrder(1500, 'USD');
     const created = await create(orderId);
     const channelPaymentId = channelIdOf(created.payUrl);
-    // Expiry (6 s) closes it; the late window (2 s) passes; the workflow ends.
-    await s.eventually(
-      'the workflow to end',
-      async () =>
-        (await s.workerTemporal.workflow.getHandle(paymentWorkflowId(created.paymentId)).describe()).status.name ===
-        'COMPLETED',
-      30_000,
-    );
+    await workflowEnded(created.paymentId);
     expect(await status(created.paymentId)).toBe('CLOSED');
     s.sandbox.setFaults({ callbackDropRate: 1 });
     await fetch(`${s.sandboxUrl}/admin/payments/${channelPaymentId}/settle-late`, { method: 'POST' });
@@ -164,13 +166,7 @@ describe('reconciliation', () => {
     const orderId = await s.createOrder(1500, 'USD');
     const created = await create(orderId);
     const channelPaymentId = channelIdOf(created.payUrl);
-    await s.eventually(
-      'the workflow to end',
-      async () =>
-        (await s.workerTemporal.workflow.getHandle(paymentWorkflowId(created.paymentId)).describe()).status.name ===
-        'COMPLETED',
-      30_000,
-    );
+    await workflowEnded(created.paymentId);
     await fetch(`${s.sandboxUrl}/admin/payments/${channelPaymentId}/settle-late`, { method: 'POST' }); // its callback comes
 
     const channelPayment = s.sandbox.payments.get(channelPaymentId)!;

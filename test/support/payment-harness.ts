@@ -253,38 +253,43 @@ type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 const eventTimeMs = (e: HistoryEvent) =>
   Number(e.eventTime?.seconds ?? 0) * 1000 + Math.floor((e.eventTime?.nanos ?? 0) / 1e6);
 
+const eventsOf = async (handle: WorkflowHandle) => (await handle.fetchHistory()).events ?? [];
+
 /** Times (server time, virtual on the time-skipping server) at which an activity type was scheduled. */
 export async function activityScheduleTimes(handle: WorkflowHandle, activityType: string): Promise<number[]> {
-  const history = await handle.fetchHistory();
-  return (history.events ?? [])
-    .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === activityType)
-    .map(eventTimeMs);
+  return (await calls(handle, activityType)).filter((c) => !c.local).map((c) => c.at);
 }
 
-interface LocalActivityMarker {
-  activity_type?: string;
-  attempt?: number;
+interface Call {
+  /** When it was scheduled (an activity) or recorded (a local activity's marker). */
+  at: number;
+  /** The attempt its outcome came from. */
+  attempt: number;
+  local: boolean;
 }
 
-/** The local activities the workflow recorded (their marker events), with the time each was recorded. */
-async function localActivityMarkers(
-  handle: WorkflowHandle,
-  activityType: string,
-): Promise<{ at: number; attempt: number }[]> {
-  const history = await handle.fetchHistory();
-  return (history.events ?? []).flatMap((e) => {
-    const marker = e.markerRecordedEventAttributes;
-    if (marker?.markerName !== 'core_local_activity') return [];
-    const data = marker.details?.data?.payloads?.[0]?.data;
-    if (!data) return [];
-    const details = JSON.parse(Buffer.from(data).toString('utf8')) as LocalActivityMarker;
-    return details.activity_type === activityType ? [{ at: eventTimeMs(e), attempt: details.attempt ?? 1 }] : [];
-  });
-}
-
-/** Times at which the workflow recorded a local activity of the given type (its marker event). */
-export async function localActivityTimes(handle: WorkflowHandle, activityType: string): Promise<number[]> {
-  return (await localActivityMarkers(handle, activityType)).map((m) => m.at);
+/** Every call of an activity type a workflow made, as an activity or a local activity, in order, from one fetch. */
+async function calls(handle: WorkflowHandle, activityType: string): Promise<Call[]> {
+  const events = await eventsOf(handle);
+  const lastAttempt = new Map<string, number>();
+  for (const e of events) {
+    const started = e.activityTaskStartedEventAttributes;
+    if (started) lastAttempt.set(String(started.scheduledEventId), started.attempt ?? 0);
+  }
+  return events
+    .flatMap((e): Call[] => {
+      if (e.activityTaskScheduledEventAttributes?.activityType?.name === activityType) {
+        return [{ at: eventTimeMs(e), attempt: lastAttempt.get(String(e.eventId)) ?? 0, local: false }];
+      }
+      const marker = e.markerRecordedEventAttributes;
+      const data = marker?.markerName === 'core_local_activity' ? marker.details?.data?.payloads?.[0]?.data : null;
+      if (!data) return [];
+      const details = JSON.parse(Buffer.from(data).toString('utf8')) as { activity_type?: string; attempt?: number };
+      return details.activity_type === activityType
+        ? [{ at: eventTimeMs(e), attempt: details.attempt ?? 1, local: true }]
+        : [];
+    })
+    .sort((x, y) => x.at - y.at);
 }
 
 /**
@@ -292,26 +297,17 @@ export async function localActivityTimes(handle: WorkflowHandle, activityType: s
  * expiry) or local activities: when each was scheduled (or recorded) and the attempt its answer came from.
  */
 export async function channelQueries(handle: WorkflowHandle): Promise<{ at: number; attempt: number }[]> {
-  const times = await activityScheduleTimes(handle, 'queryChannelPayment');
-  const attempts = await activityAttempts(handle, 'queryChannelPayment');
-  return [
-    ...times.map((at, i) => ({ at, attempt: attempts[i]! })),
-    ...(await localActivityMarkers(handle, 'queryChannelPayment')),
-  ].sort((a, b) => a.at - b.at);
+  return (await calls(handle, 'queryChannelPayment')).map(({ at, attempt }) => ({ at, attempt }));
 }
 
 /** When the workflow recorded a state change (recordFinalState, a local activity since LEANER_HISTORY). */
 export async function stateWriteTimes(handle: WorkflowHandle): Promise<number[]> {
-  return [
-    ...(await activityScheduleTimes(handle, 'recordFinalState')),
-    ...(await localActivityTimes(handle, 'recordFinalState')),
-  ].sort((a, b) => a - b);
+  return (await calls(handle, 'recordFinalState')).map((c) => c.at);
 }
 
 /** Server time at which the workflow completed an activity of the given type (first completion). */
 export async function activityCompletionTimes(handle: WorkflowHandle, activityType: string): Promise<number[]> {
-  const history = await handle.fetchHistory();
-  const events = history.events ?? [];
+  const events = await eventsOf(handle);
   const scheduled = new Map<string, string>();
   for (const e of events) {
     const name = e.activityTaskScheduledEventAttributes?.activityType?.name;
@@ -325,23 +321,6 @@ export async function activityCompletionTimes(handle: WorkflowHandle, activityTy
     .map(eventTimeMs);
 }
 
-/** For each scheduled activity of a type, in order: the attempt number its last start had. */
-export async function activityAttempts(handle: WorkflowHandle, activityType: string): Promise<number[]> {
-  const events = (await handle.fetchHistory()).events ?? [];
-  const ids = events
-    .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === activityType)
-    .map((e) => String(e.eventId));
-  return ids.map((id) => {
-    const started = events.filter((e) => String(e.activityTaskStartedEventAttributes?.scheduledEventId) === id);
-    return started.at(-1)?.activityTaskStartedEventAttributes?.attempt ?? 0;
-  });
-}
-
 export async function workflowStartTime(handle: WorkflowHandle): Promise<number> {
-  const history = await handle.fetchHistory();
-  return eventTimeMs(history.events![0]!);
-}
-
-export async function historyLength(handle: WorkflowHandle): Promise<number> {
-  return (await handle.fetchHistory()).events?.length ?? 0;
+  return eventTimeMs((await eventsOf(handle))[0]!);
 }
