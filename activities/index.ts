@@ -5,13 +5,13 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { Knex } from 'knex';
 import type { Config } from '../config';
-import type { Logger } from '../common/logger';
-import { metrics } from '../common/metrics';
+import type { Logger } from '../observability/logger';
+import { metrics } from '../observability/metrics';
 import type { Anomaly } from '../workflows/definitions';
 import type { PaymentStatus, ResolvedBy } from '../workflows/states';
-import type { ChannelPaymentView, CreateChannelPaymentOutcome, PaymentChannel } from './channels/types';
+import type { ChannelPaymentView, CreateChannelPaymentOutcome, PaymentChannel } from '../channels/types';
 import type { OrderAck, OrderNotifier, PaymentResultNotice } from './order-notifier';
-import { PaymentsRepository } from './payments-repo';
+import { PaymentsRepository } from '../db/payments-repo';
 import { createReconcileActivities } from './reconcile';
 
 export interface ActivityDeps {

@@ -9,15 +9,15 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import type { Knex } from 'knex';
-import type { Logger } from '../common/logger';
-import { metrics } from '../common/metrics';
-import { paymentStartOptions, startRefund } from '../common/payment-workflows';
+import type { Logger } from '../observability/logger';
+import { metrics } from '../observability/metrics';
+import { paymentStartOptions, startRefund } from '../payments/workflows';
 import type { Config } from '../config';
 import { paymentWorkflowId, requerySignal } from '../workflows/definitions';
 import { FINAL_STATUSES, UNPAID_FINAL_STATUSES } from '../workflows/states';
-import type { PaymentChannel } from './channels/types';
+import type { PaymentChannel } from '../channels/types';
 import type { OrderNotifier } from './order-notifier';
-import { type PaymentRow, PaymentsRepository } from './payments-repo';
+import { type PaymentRow, PaymentsRepository } from '../db/payments-repo';
 
 export interface ReconcileDeps {
   db: Knex;

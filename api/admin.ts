@@ -3,7 +3,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import { type NextFunction, type Request, type Response, Router } from 'express';
 import type { Knex } from 'knex';
-import { PaymentsRepository } from '../activities/payments-repo';
+import { PaymentsRepository } from '../db/payments-repo';
 import { parseDuration } from '../config';
 import { requerySignal } from '../workflows/definitions';
 import { ConflictError, NotFoundError, UnauthorizedError, UnavailableError } from './errors';

@@ -4,11 +4,11 @@
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import express, { Router } from 'express';
 import type { Knex } from 'knex';
-import type { ChannelRegistry } from '../activities/channels';
-import { PaymentsRepository } from '../activities/payments-repo';
-import type { Logger } from '../common/logger';
-import { metrics } from '../common/metrics';
-import { startRefund } from '../common/payment-workflows';
+import type { ChannelRegistry } from '../channels';
+import { PaymentsRepository } from '../db/payments-repo';
+import type { Logger } from '../observability/logger';
+import { metrics } from '../observability/metrics';
+import { startRefund } from '../payments/workflows';
 import type { Config } from '../config';
 import { channelCallbackSignal } from '../workflows/definitions';
 import { UNPAID_FINAL_STATUSES } from '../workflows/states';

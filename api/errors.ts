@@ -1,7 +1,7 @@
 // A small family of errors that handlers throw, and the one middleware that turns them into HTTP answers.
 // Only 5xx are logged (with the error); a client's mistake is answered, not logged as ours.
 import type { ErrorRequestHandler } from 'express';
-import type { Logger } from '../common/logger';
+import type { Logger } from '../observability/logger';
 
 export class HttpError extends Error {
   constructor(

@@ -2,10 +2,10 @@
 // requests, finish the ones in flight, then close connections.
 import { Client, Connection } from '@temporalio/client';
 import { loadConfigOrExit } from '../config';
-import { createLogger } from '../common/logger';
-import { temporalConnectionOptions } from '../common/temporal';
+import { createLogger } from '../observability/logger';
+import { temporalConnectionOptions } from '../config/temporal-connection';
 import { createDb } from '../db/knex';
-import { createChannels } from '../activities/channels';
+import { createChannels } from '../channels';
 import { createApp } from './app';
 import { StatusFeed } from './status-feed';
 

@@ -9,12 +9,12 @@ import {
 } from '@temporalio/client';
 import { Router, type Request, type Response } from 'express';
 import type { Knex } from 'knex';
-import type { ChannelRegistry } from '../activities/channels';
-import { type PaymentRow, PaymentsRepository } from '../activities/payments-repo';
-import type { Logger } from '../common/logger';
-import { metrics } from '../common/metrics';
+import type { ChannelRegistry } from '../channels';
+import { type PaymentRow, PaymentsRepository } from '../db/payments-repo';
+import type { Logger } from '../observability/logger';
+import { metrics } from '../observability/metrics';
 import type { Config } from '../config';
-import { paymentStartOptions } from '../common/payment-workflows';
+import { paymentStartOptions } from '../payments/workflows';
 import { cancelSignal, type PayUrlResult, payUrlUpdate, statusQuery } from '../workflows/definitions';
 import type { paymentWorkflow } from '../workflows/payment';
 import { isFinal } from '../workflows/states';

@@ -2,7 +2,7 @@
 // status-history trigger at commit, whoever changed the row) and wakes the SSE streams of that payment. After a
 // lost connection it reconnects and wakes every stream, which re-read the history, so nothing is missed.
 import pg from 'pg';
-import type { Logger } from '../common/logger';
+import type { Logger } from '../observability/logger';
 
 type Wake = () => void;
 

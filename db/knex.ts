@@ -2,7 +2,7 @@
 // that `npm start` runs or a real cluster.
 import knex, { type Knex } from 'knex';
 import pg from 'pg';
-import { metrics } from '../common/metrics';
+import { metrics } from '../observability/metrics';
 import { migrationSource } from './migrations';
 
 // BIGINT (int8) columns hold money in minor units; they fit a JS number up to 2^53, so parse them as numbers.

@@ -1,7 +1,7 @@
 // The simulated third parties for `npm start` and the chaos run: SandboxPay on SANDBOX_PORT, and the reference order
 // service with the demo shop (/shop) on ORDER_SERVICE_PORT (its tables live in the schema order_service).
 import { loadConfigOrExit } from '../config';
-import { createLogger } from '../common/logger';
+import { createLogger } from '../observability/logger';
 import { createDb } from '../db/knex';
 import { createOrderService, ensureOrderServiceSchema } from './order-service';
 import { createSandboxPay } from './sandboxpay';

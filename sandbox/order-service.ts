@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import express, { type Express } from 'express';
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import type { Logger } from '../common/logger';
+import type { Logger } from '../observability/logger';
 import { Chance } from './chance';
 
 export const orderServiceFaultsSchema = z.object({

@@ -15,7 +15,7 @@
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
-import type { Logger } from '../common/logger';
+import type { Logger } from '../observability/logger';
 import { Chance } from './chance';
 
 export const sandboxPayFaultsSchema = z.object({

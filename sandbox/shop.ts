@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import express, { Router } from 'express';
 import type { Knex } from 'knex';
-import type { Logger } from '../common/logger';
+import type { Logger } from '../observability/logger';
 
 export interface ShopOptions {
   db: Knex;

@@ -11,7 +11,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfigOrExit } from '../config';
-import { embeddedDatabaseUrl } from '../db/embedded';
+import { embeddedDatabaseUrl } from './stack/embedded-postgres';
 import { createDb } from '../db/knex';
 
 const { values: args } = parseArgs({

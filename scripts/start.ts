@@ -11,7 +11,7 @@ import { createDb, migrateLatest } from '../db/knex';
 import { projectRoot, readToolchain } from './stack/toolchain';
 import { type DevServer, startDevServer } from './stack/temporal-dev-server';
 import { prefixLines, Supervisor } from './stack/supervisor';
-import { waitFor } from '../common/net';
+import { waitFor } from './stack/net';
 
 const dataDir = join(projectRoot, '.data');
 
@@ -31,11 +31,11 @@ function assertPortFree(port: number, what: string, variable: string): Promise<v
   });
 }
 
-/** Runs db/embedded-main.ts in its own process group and resolves with the URL it prints once ready. */
+/** Runs scripts/stack/embedded-postgres-main.ts in its own process group and resolves with the URL it prints once ready. */
 function startEmbeddedDbProcess(port: number): Promise<{ url: string; dataDir: string; child: ChildProcess }> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', join(projectRoot, 'db', 'embedded-main.ts'), join(dataDir, 'postgres'), String(port)],
+    ['--import', 'tsx', join(projectRoot, 'scripts', 'stack', 'embedded-postgres-main.ts'), join(dataDir, 'postgres'), String(port)],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,

@@ -3,13 +3,13 @@
 import { createServer, type Server } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
-import { createChannels } from '../activities/channels';
+import { createChannels } from '../channels';
 import { createHttpOrderNotifier } from '../activities/order-notifier';
-import { createLogger } from '../common/logger';
-import { temporalConnectionOptions } from '../common/temporal';
+import { createLogger } from '../observability/logger';
+import { temporalConnectionOptions } from '../config/temporal-connection';
 import { loadConfigOrExit } from '../config';
 import { createDb } from '../db/knex';
-import { registerNotificationBacklogGauges, registry } from '../common/metrics';
+import { registerNotificationBacklogGauges, registry } from '../observability/metrics';
 import { ensureReconcileSchedules } from './schedules';
 import { createPaymentWorker } from './worker';
 

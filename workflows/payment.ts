@@ -16,7 +16,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { ChannelPaymentView } from '../activities/channels/types';
+import type { ChannelPaymentView } from '../channels/types';
 import type { OrderAck } from '../activities/order-notifier';
 import { activityGaveUp, channelMust, localQuery, localStore, queryOnce, store } from './activity-stubs';
 import {

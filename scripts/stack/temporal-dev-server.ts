@@ -3,7 +3,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { Connection } from '@temporalio/client';
 import { allSearchAttributeKeys } from '../../workflows/definitions';
-import { waitFor } from '../../common/net';
+import { waitFor } from './net';
 
 export interface DevServerOptions {
   binary: string;

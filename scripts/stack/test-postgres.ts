@@ -3,8 +3,8 @@
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../../common/net';
-import { startPostgresServer } from '../../db/postgres-server';
+import { freePort } from './net';
+import { startPostgresServer } from './postgres-server';
 
 export interface TestPostgres {
   url: string;

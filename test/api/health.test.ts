@@ -3,7 +3,7 @@ import pino from 'pino';
 import { createApp } from '../../api/app';
 import { loadConfig } from '../../config';
 import { createDb } from '../../db/knex';
-import { freePort } from '../../common/net';
+import { freePort } from '../../scripts/stack/net';
 import { createTestDatabase, devServerAddress, type TestDatabase } from '../support/env';
 import { listen } from '../support/http';
 

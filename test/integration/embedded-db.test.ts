@@ -1,4 +1,4 @@
-// `npm start` without DATABASE_URL runs db/embedded-main.ts; this drives the same entry point.
+// `npm start` without DATABASE_URL runs scripts/stack/embedded-postgres-main.ts; this drives the same entry point.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
@@ -6,14 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createDb, migrateLatest } from '../../db/knex';
-import { freePort } from '../../common/net';
+import { freePort } from '../../scripts/stack/net';
 
 const root = join(__dirname, '..', '..');
 
 function startEmbedded(dataDir: string, port: number): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', join(root, 'db', 'embedded-main.ts'), dataDir, String(port)],
+    ['--import', 'tsx', join(root, 'scripts', 'stack', 'embedded-postgres-main.ts'), dataDir, String(port)],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
     },

@@ -2,7 +2,7 @@
 // could not (a workflow never started or terminated, a notification abandoned with its workflow, a success only
 // the channel's statement knows about), flags what it cannot repair, and its schedules are created idempotently.
 import { randomUUID } from 'node:crypto';
-import { registry } from '../../common/metrics';
+import { registry } from '../../observability/metrics';
 import { paymentWorkflowId } from '../../workflows/definitions';
 import type { ReconcileInput, ReconcileResult } from '../../workflows/reconcile';
 import { ensureReconcileSchedules, statementScheduleId, sweepScheduleId } from '../../worker/schedules';

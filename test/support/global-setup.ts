@@ -7,7 +7,7 @@ import { buildWorkflowBundle } from '../../scripts/build-workflows';
 import { readToolchain } from '../../scripts/stack/toolchain';
 import { startDevServer } from '../../scripts/stack/temporal-dev-server';
 import { startTestPostgres } from '../../scripts/stack/test-postgres';
-import { freePort } from '../../common/net';
+import { freePort } from '../../scripts/stack/net';
 
 export default async function globalSetup(): Promise<void> {
   const t0 = Date.now();

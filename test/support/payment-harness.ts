@@ -6,9 +6,9 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { NativeConnection, Worker } from '@temporalio/worker';
 import type { temporal } from '@temporalio/proto';
 import pino from 'pino';
-import { SandboxPayChannel } from '../../activities/channels/sandboxpay';
+import { SandboxPayChannel } from '../../channels/sandboxpay';
 import { createHttpOrderNotifier } from '../../activities/order-notifier';
-import { PaymentsRepository } from '../../activities/payments-repo';
+import { PaymentsRepository } from '../../db/payments-repo';
 import {
   createOrderService,
   ensureOrderServiceSchema,

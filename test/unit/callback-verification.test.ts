@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { SandboxPayChannel } from '../../activities/channels/sandboxpay';
+import { SandboxPayChannel } from '../../channels/sandboxpay';
 import { signCallback } from '../../sandbox/sandboxpay';
 
 const SECRET = 'unit-secret-0123456789abcdef';

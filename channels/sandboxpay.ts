@@ -2,8 +2,8 @@
 // CLOSED, PAYERROR, REFUND (paid, then refunded).
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import type { Logger } from '../../common/logger';
-import type { ChannelState } from '../../workflows/states';
+import type { Logger } from '../observability/logger';
+import type { ChannelState } from '../workflows/states';
 import {
   type CallbackVerification,
   ChannelUnavailableError,

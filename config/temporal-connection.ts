@@ -1,7 +1,7 @@
 // Connection options for Temporal, from configuration: a local dev server, a self-hosted cluster with mTLS, or
 // Temporal Cloud with an API key. The same options serve the client (API) and the worker's native connection.
 import { readFileSync } from 'node:fs';
-import type { TemporalConfig } from '../config';
+import type { TemporalConfig } from './index';
 
 export interface TemporalConnectionOptions {
   address: string;

@@ -1,6 +1,6 @@
 // The configured payment channels, by the name payments carry. Adding a channel = an adapter + a line here.
-import type { Config } from '../../config';
-import type { Logger } from '../../common/logger';
+import type { Config } from '../config';
+import type { Logger } from '../observability/logger';
 import { SandboxPayChannel } from './sandboxpay';
 import type { PaymentChannel } from './types';
 

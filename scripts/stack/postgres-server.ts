@@ -9,7 +9,7 @@ import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, renameSync, rmSync
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
-import { waitFor } from '../common/net';
+import { waitFor } from './net';
 
 export interface PostgresServerOptions {
   binDir: string;
