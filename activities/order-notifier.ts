@@ -1,6 +1,7 @@
 // Tells the order service a payment's final state. Idempotent on the key we send; any failure to get an
 // acknowledgement is an exception, so the activity's retry policy keeps trying: the update is never abandoned.
 import { z } from 'zod';
+import type { DecidedStatus } from '../workflows/states';
 
 export class OrderServiceUnavailableError extends Error {
   constructor(message: string) {
@@ -12,7 +13,7 @@ export class OrderServiceUnavailableError extends Error {
 export interface PaymentResultNotice {
   orderId: string;
   paymentId: string;
-  status: 'SUCCESS' | 'FAILED' | 'CANCELLED' | 'CLOSED';
+  status: DecidedStatus;
   amount: number;
   currency: string;
   idempotencyKey: string;

@@ -11,10 +11,10 @@ import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import type { Knex } from 'knex';
 import type { Logger } from '../observability/logger';
 import { metrics } from '../observability/metrics';
-import { paymentStartOptions, startRefund } from '../payments/workflows';
+import { restartPaymentWorkflow, sendMoneyBack } from '../payments/workflows';
 import type { Config } from '../config';
 import { paymentWorkflowId, requerySignal } from '../workflows/definitions';
-import { FINAL_STATUSES, UNPAID_FINAL_STATUSES } from '../workflows/states';
+import { DECIDED_STATUSES, type DecidedStatus, isPaid, isUnpaidFinal } from '../workflows/states';
 import type { PaymentChannel } from '../channels/types';
 import type { OrderNotifier } from './order-notifier';
 import { type PaymentRow, PaymentsRepository } from '../db/payments-repo';
@@ -54,7 +54,6 @@ export interface StatementResult {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const PAID_HERE = ['SUCCESS', 'REFUNDING', 'REFUNDED', 'NEEDS_REVIEW'];
 
 /** Reconciliation needs the whole set of dependencies; a worker built without them fails these calls loudly. */
 export function requireReconcileDeps(
@@ -92,11 +91,7 @@ export function createReconcileActivities(partial: Partial<ReconcileDeps> & Pick
   }
 
   async function restart(row: PaymentRow, why: string): Promise<void> {
-    await d().temporal.workflow.start('paymentWorkflow', {
-      ...paymentStartOptions(row, d().config),
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-    });
+    await restartPaymentWorkflow(d().temporal, row, d().config);
     await recordRepair({
       paymentId: row.id,
       channel: row.channel,
@@ -109,17 +104,15 @@ export function createReconcileActivities(partial: Partial<ReconcileDeps> & Pick
   }
 
   async function lateSuccessFound(row: PaymentRow): Promise<void> {
+    const action = await sendMoneyBack(d(), row, 'statement', { by: 'query' });
     await recordRepair({
       paymentId: row.id,
       channel: row.channel,
       source: 'system',
       type: 'anomaly:late_success',
-      payload: { foundBy: 'statement', statusBefore: row.status, policy: d().config.payments.lateSuccessPolicy },
+      payload: { foundBy: 'statement', statusBefore: row.status, action },
       outcome: 'anomaly',
     });
-    if (d().config.payments.lateSuccessPolicy === 'refund')
-      await startRefund(d().temporal, row, 'statement', d().config);
-    else await repo.transition(row.id, 'NEEDS_REVIEW', { resolvedBy: 'query' });
   }
 
   return {
@@ -162,7 +155,7 @@ export function createReconcileActivities(partial: Partial<ReconcileDeps> & Pick
     async repairUnacknowledged(input: { minAgeMs: number; limit: number }): Promise<NotifyResult> {
       const rows = await partial
         .db<PaymentRow>('payments')
-        .whereIn('status', FINAL_STATUSES as string[])
+        .whereIn('status', DECIDED_STATUSES)
         .whereNull('order_notified_at')
         .where('finalized_at', '<', new Date(Date.now() - input.minAgeMs))
         .orderBy('finalized_at')
@@ -174,7 +167,7 @@ export function createReconcileActivities(partial: Partial<ReconcileDeps> & Pick
           result.stillRetrying++; // the workflow's own retries are on it
           continue;
         }
-        const status = row.status as 'SUCCESS' | 'FAILED' | 'CANCELLED' | 'CLOSED';
+        const status = row.status as DecidedStatus;
         const ack = await d().orders.notify({
           orderId: row.order_id,
           paymentId: row.id,
@@ -192,10 +185,8 @@ export function createReconcileActivities(partial: Partial<ReconcileDeps> & Pick
           payload: ack,
           outcome: ack.accepted ? 'accepted' : `refused:${ack.reason ?? 'unknown'}`,
         });
-        if (!ack.accepted && status === 'SUCCESS' && ack.reason !== 'amount_mismatch') {
-          if (d().config.payments.lateSuccessPolicy === 'refund')
-            await startRefund(d().temporal, row, 'order_refused', d().config);
-          else await repo.transition(row.id, 'NEEDS_REVIEW');
+        if (!ack.accepted && status === 'SUCCESS') {
+          await sendMoneyBack(d(), row, 'order_refused', { orderRefusal: ack.reason ?? 'unknown' });
         }
         result.notified.push(row.id);
       }
@@ -236,7 +227,7 @@ export function createReconcileActivities(partial: Partial<ReconcileDeps> & Pick
           result.unknownAtChannel.push(entry.channelPaymentId);
           continue;
         }
-        if (PAID_HERE.includes(row.status)) continue;
+        if (isPaid(row.status)) continue;
         const running = await workflowRunning(row.id);
         if (running) {
           // Its workflow will hear it on its next query; make that now.
@@ -244,7 +235,7 @@ export function createReconcileActivities(partial: Partial<ReconcileDeps> & Pick
             .temporal.workflow.getHandle(paymentWorkflowId(row.id))
             .signal(requerySignal, { requestedBy: 'statement' });
           result.repaired.push(row.id);
-        } else if (UNPAID_FINAL_STATUSES.includes(row.status)) {
+        } else if (isUnpaidFinal(row.status)) {
           await lateSuccessFound(row);
           result.lateSuccesses.push(row.id);
         } else {

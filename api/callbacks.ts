@@ -8,10 +8,10 @@ import type { ChannelRegistry } from '../channels';
 import { PaymentsRepository } from '../db/payments-repo';
 import type { Logger } from '../observability/logger';
 import { metrics } from '../observability/metrics';
-import { startRefund } from '../payments/workflows';
+import { sendMoneyBack } from '../payments/workflows';
 import type { Config } from '../config';
 import { channelCallbackSignal } from '../workflows/definitions';
-import { UNPAID_FINAL_STATUSES } from '../workflows/states';
+import { isUnpaidFinal } from '../workflows/states';
 import { paymentHandle, withinDeadline } from './temporal-calls';
 import { InputError, NotFoundError, UnauthorizedError, UnavailableError } from './errors';
 
@@ -108,27 +108,22 @@ export function createCallbacksRouter(deps: CallbacksRouterDeps): Router {
       // The workflow has finished. The database answers; a success after an unpaid final state is never dropped:
       // it is refunded (the refund workflow is started before we answer) or left for review, by policy.
       const current = (await repo.get(payment.id)) ?? payment;
-      if (cb.state === 'SUCCESS' && UNPAID_FINAL_STATUSES.includes(current.status)) {
-        if (deps.config.payments.lateSuccessPolicy === 'refund') {
-          try {
-            await withinDeadline(temporal, () => startRefund(temporal, current, 'late_success', deps.config));
-          } catch (startErr) {
-            logger.error({ err: startErr, paymentId: payment.id }, 'late success: its refund could not be started');
-            throw new UnavailableError('the callback could not be processed now; retry');
-          }
-        } else {
-          await repo.transition(payment.id, 'NEEDS_REVIEW', { resolvedBy: 'callback' });
+      if (cb.state === 'SUCCESS' && isUnpaidFinal(current.status)) {
+        let action: string;
+        try {
+          action = await withinDeadline(temporal, () =>
+            sendMoneyBack(deps, current, 'late_success', { by: 'callback' }),
+          );
+        } catch (startErr) {
+          logger.error({ err: startErr, paymentId: payment.id }, 'late success: its money could not be sent back now');
+          throw new UnavailableError('the callback could not be processed now; retry');
         }
         await repo.recordEvent({
           paymentId: payment.id,
           channel: channelName,
           source: 'system',
           type: 'anomaly:late_success',
-          payload: {
-            eventId: cb.eventId,
-            statusBefore: current.status,
-            policy: deps.config.payments.lateSuccessPolicy,
-          },
+          payload: { eventId: cb.eventId, statusBefore: current.status, action },
           outcome: 'anomaly',
         });
         logger.error({ paymentId: payment.id, statusBefore: current.status }, 'late success after the workflow ended');

@@ -2,6 +2,7 @@
 // /metrics; the Temporal SDK's own metrics come from its runtime (worker: see worker/main.ts).
 import type { Knex } from 'knex';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { DECIDED_STATUSES } from '../workflows/states';
 
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry });
@@ -79,7 +80,7 @@ export function registerNotificationBacklogGauges(db: Knex, alertAfterMs: number
     registers: [registry],
     async collect() {
       const row = (await db('payments')
-        .whereIn('status', ['SUCCESS', 'FAILED', 'CANCELLED', 'CLOSED'])
+        .whereIn('status', DECIDED_STATUSES)
         .whereNull('order_notified_at')
         .min({ oldest: 'finalized_at' })
         .first()) as { oldest: Date | null } | undefined;
@@ -92,7 +93,7 @@ export function registerNotificationBacklogGauges(db: Knex, alertAfterMs: number
     registers: [registry],
     async collect() {
       const row = (await db('payments')
-        .whereIn('status', ['SUCCESS', 'FAILED', 'CANCELLED', 'CLOSED'])
+        .whereIn('status', DECIDED_STATUSES)
         .whereNull('order_notified_at')
         .where('finalized_at', '<', new Date(Date.now() - alertAfterMs))
         .count({ n: '*' })

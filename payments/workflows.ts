@@ -1,19 +1,27 @@
-// How a payment's workflows are started from its row: by the API (create), by the reconciler (restart an orphan),
-// and, for refunds, by whoever finds money that must go back. One definition, so they cannot start them differently.
+// How a payment's workflows are started, and what is done with money that must go back, outside a workflow. The
+// API (create, a late callback), the reconciler (restart an orphan, a late success in the statement, a refusal
+// found after the workflow ended) all come here, so they cannot start workflows differently or decide differently
+// from the payment workflow itself: the decision is workflows/money-back.ts, which the workflow uses too.
 import type { Client } from '@temporalio/client';
-import type { PaymentRow } from '../db/payments-repo';
 import type { Config } from '../config';
+import { type PaymentRow, PaymentsRepository } from '../db/payments-repo';
+import type { Db } from '../db/knex';
+import { type PaymentInput, paymentWorkflowId, refundWorkflowId, searchAttributes } from '../workflows/definitions';
+import { formatMoney } from '../workflows/money';
 import {
-  type PaymentInput,
-  paymentWorkflowId,
-  type RefundInput,
-  refundWorkflowId,
-  searchAttributes,
-} from '../workflows/definitions';
+  type MoneyBackAction,
+  type MoneyBackReason,
+  moneyBackAction,
+  refundInput,
+  refundSummary,
+} from '../workflows/money-back';
 import type { paymentWorkflow } from '../workflows/payment';
 import type { refundWorkflow } from '../workflows/refund';
+import type { ResolvedBy } from '../workflows/states';
 
 type StartConfig = Pick<Config, 'temporal' | 'payments'>;
+
+export type PaymentWorkflow = typeof paymentWorkflow;
 
 export function paymentInput(row: PaymentRow, payments: Config['payments']): PaymentInput {
   return {
@@ -33,13 +41,7 @@ export function paymentInput(row: PaymentRow, payments: Config['payments']): Pay
   };
 }
 
-/** Money for people: 2599 CNY -> "25.99 CNY" (ISO 4217 minor units from Intl). */
-export function formatMoney(amount: number, currency: string): string {
-  const digits =
-    new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
-  return `${(amount / 10 ** digits).toFixed(digits)} ${currency}`;
-}
-
+/** The start options of a payment's workflow; the caller adds its id conflict and reuse policies. */
 export function paymentStartOptions(row: PaymentRow, config: StartConfig) {
   return {
     workflowId: paymentWorkflowId(row.id),
@@ -62,25 +64,30 @@ export function paymentStartOptions(row: PaymentRow, config: StartConfig) {
   };
 }
 
+/** Starts a payment's workflow again when none runs (the reconciler's repair); a running one is left alone. */
+export async function restartPaymentWorkflow(temporal: Client, row: PaymentRow, config: StartConfig): Promise<void> {
+  await temporal.workflow.start<PaymentWorkflow>('paymentWorkflow', {
+    ...paymentStartOptions(row, config),
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+  });
+}
+
 /** Starts the payment's refund unless it runs already (one refund per payment). */
 export async function startRefund(
   temporal: Client,
   row: PaymentRow,
-  reason: RefundInput['reason'],
+  reason: MoneyBackReason,
   config: StartConfig,
 ): Promise<void> {
-  const input: RefundInput = {
-    paymentId: row.id,
-    orderId: row.order_id,
-    channel: row.channel,
-    amount: row.amount,
-    currency: row.currency,
+  const input = refundInput(
+    { paymentId: row.id, orderId: row.order_id, channel: row.channel, amount: row.amount, currency: row.currency },
     reason,
-    querySchedule: config.payments.querySchedule,
-  };
+    config.payments.querySchedule,
+  );
   await temporal.workflow.start<typeof refundWorkflow>('refundWorkflow', {
     workflowId: refundWorkflowId(row.id),
-    staticSummary: `Refund ${formatMoney(row.amount, row.currency)} of payment ${row.id} (${reason})`,
+    staticSummary: refundSummary(input),
     taskQueue: config.temporal.taskQueue,
     args: [input],
     workflowIdConflictPolicy: 'USE_EXISTING',
@@ -92,4 +99,33 @@ export async function startRefund(
   });
 }
 
-export type PaymentWorkflow = typeof paymentWorkflow;
+export interface MoneyBackDeps {
+  temporal: Client;
+  db: Db;
+  config: StartConfig;
+}
+
+/**
+ * Money found going the wrong way where no payment workflow runs any more: refund it (start the refund workflow) or
+ * leave it NEEDS_REVIEW, as workflows/money-back.ts decides. Returns what was done; the caller records why.
+ */
+export async function sendMoneyBack(
+  deps: MoneyBackDeps,
+  row: PaymentRow,
+  reason: MoneyBackReason,
+  details: { by?: ResolvedBy; orderRefusal?: string } = {},
+): Promise<MoneyBackAction> {
+  const action = moneyBackAction({
+    reason,
+    policy: deps.config.payments.lateSuccessPolicy,
+    ...(details.orderRefusal ? { orderRefusal: details.orderRefusal } : {}),
+  });
+  if (action === 'refund') await startRefund(deps.temporal, row, reason, deps.config);
+  else
+    await new PaymentsRepository(deps.db).transition(
+      row.id,
+      'NEEDS_REVIEW',
+      details.by ? { resolvedBy: details.by } : {},
+    );
+  return action;
+}

@@ -13,6 +13,7 @@ import express, { type Express } from 'express';
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import type { Logger } from '../observability/logger';
+import { DECIDED_STATUSES } from '../workflows/states';
 import { Chance } from './chance';
 
 export const orderServiceFaultsSchema = z.object({
@@ -87,7 +88,7 @@ const createSchema = z.object({
 
 const resultSchema = z.object({
   paymentId: z.string().min(1),
-  status: z.enum(['SUCCESS', 'FAILED', 'CANCELLED', 'CLOSED']),
+  status: z.enum(DECIDED_STATUSES),
   amount: z.number().int().positive(),
   currency: z.string().regex(/^[A-Z]{3}$/),
 });

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import express, { Router } from 'express';
 import type { Knex } from 'knex';
 import type { Logger } from '../observability/logger';
+import { FINAL_STATUSES } from '../workflows/states';
 
 export interface ShopOptions {
   db: Knex;
@@ -107,7 +108,7 @@ export function createShopRouter(options: ShopOptions): Router {
         const paymentId = new URLSearchParams(location.search).get('payment');
         const words = { UNPAID: 'Waiting for payment…', PAYING: 'Waiting for payment…', SUCCESS: 'Paid', FAILED: 'Failed',
           CLOSED: 'Closed', CANCELLED: 'Cancelled', REFUNDING: 'Refunding', REFUNDED: 'Refunded', NEEDS_REVIEW: 'Being checked' };
-        const final = ['SUCCESS', 'FAILED', 'CLOSED', 'CANCELLED', 'REFUNDING', 'REFUNDED', 'NEEDS_REVIEW'];
+        const final = ${JSON.stringify(FINAL_STATUSES)};
         let done = false, polling = null;
         window.statusHistory = [];
         function show(status, how) {

@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { Chance } from '../sandbox/chance';
 import { paymentWorkflowId } from '../workflows/definitions';
+import { DECIDED_STATUSES } from '../workflows/states';
 import type { ReconcileInput, ReconcileResult } from '../workflows/reconcile';
 import { audit, type AuditReport, type ChannelRecord, type OrderRecord } from './chaos/audit';
 import { startRunStack } from './stack/run-stack';
@@ -289,7 +290,7 @@ async function main(): Promise<void> {
   const settled = async () => {
     const open = await knex('payments').whereIn('status', ['UNPAID', 'PAYING', 'REFUNDING']).count({ n: '*' }).first();
     const unacked = await knex('payments')
-      .whereIn('status', ['SUCCESS', 'FAILED', 'CANCELLED', 'CLOSED'])
+      .whereIn('status', DECIDED_STATUSES)
       .whereNull('order_notified_at')
       .count({ n: '*' })
       .first();

@@ -1,18 +1,22 @@
 // Shared by the API, the worker, the workflows and the tests: names of things on the Temporal side.
 // Imports nothing from Node (workflow code imports it).
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import type { SearchAttributeType } from '@temporalio/common';
+import type { SearchAttributeKey } from '@temporalio/common/lib/search-attributes';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ChannelState, PaymentStatus, ResolvedBy } from './states';
 
 export const DEFAULT_TASK_QUEUE = 'payments';
 
 /** Custom search attributes, registered on the dev server by `npm start` and by the test setup. */
+// (What defineSearchAttributeKey from @temporalio/common returns, written out: workflow code imports values only from
+// @temporalio/workflow.)
+const key = <T extends SearchAttributeType>(name: string, type: T): SearchAttributeKey<T> => ({ name, type });
 export const searchAttributes = {
-  paymentStatus: defineSearchAttributeKey('PaymentStatus', SearchAttributeType.KEYWORD),
-  orderId: defineSearchAttributeKey('OrderId', SearchAttributeType.KEYWORD),
-  paymentChannel: defineSearchAttributeKey('PaymentChannel', SearchAttributeType.KEYWORD),
-  resolvedBy: defineSearchAttributeKey('ResolvedBy', SearchAttributeType.KEYWORD),
-  nextCheckAt: defineSearchAttributeKey('NextCheckAt', SearchAttributeType.DATETIME),
+  paymentStatus: key('PaymentStatus', 'KEYWORD'),
+  orderId: key('OrderId', 'KEYWORD'),
+  paymentChannel: key('PaymentChannel', 'KEYWORD'),
+  resolvedBy: key('ResolvedBy', 'KEYWORD'),
+  nextCheckAt: key('NextCheckAt', 'DATETIME'),
 } as const;
 
 export const allSearchAttributeKeys = Object.values(searchAttributes);
@@ -48,9 +52,9 @@ export interface PaymentPolicyInput {
   notifyMaxBackoffMs: number;
   /**
    * A success after an unpaid final state, or one the order service refused: refund it at the channel, or leave it
-   * NEEDS_REVIEW for a person. Absent (workflows started before it existed): review.
+   * NEEDS_REVIEW for a person (see money-back.ts).
    */
-  lateSuccessPolicy?: LateSuccessPolicy;
+  lateSuccessPolicy: LateSuccessPolicy;
 }
 
 export type LateSuccessPolicy = 'refund' | 'review';

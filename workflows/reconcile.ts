@@ -1,15 +1,9 @@
 // The reconciliation run a Temporal Schedule starts: the scheduled scan of the article, kept as the net under the
 // per-payment workflows. `sweep` repairs orphaned payments and unacknowledged notifications (every few minutes);
 // `statement` compares each channel's statement with our table (daily).
-import { proxyActivities, setCurrentDetails } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import { setCurrentDetails } from '@temporalio/workflow';
 import type { NotifyResult, StatementResult, SweepResult } from '../activities/reconcile';
-
-const reconcile = proxyActivities<Activities>({
-  startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '1 minute',
-  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 5 },
-});
+import { reconcile } from './activity-options';
 
 export type ReconcileInput =
   | { task: 'sweep'; minAgeMs: number; limit?: number }

@@ -3,7 +3,7 @@
 // the payment workflow, the API and the reconciler can all ask for it and only one happens. The refund is followed
 // to its end with the same escalating query schedule as payments.
 import { log, setCurrentDetails, sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import { activityGaveUp, channelMust, queryOnce, store } from './activity-stubs';
+import { activityGaveUp, channelMust, queryOnce, store } from './activity-options';
 import { type RefundInput, type RefundResult, searchAttributes } from './definitions';
 import { checkTime } from './schedule';
 import type { PaymentStatus } from './states';

@@ -45,16 +45,43 @@ export function allowedPredecessors(to: PaymentStatus): PaymentStatus[] {
   return PAYMENT_STATUSES.filter((from) => canTransition(from, to));
 }
 
-/** The channel has decided: the buyer's money moved, or it never will for this payment. */
-export const FINAL_STATUSES: readonly PaymentStatus[] = ['SUCCESS', 'FAILED', 'CANCELLED', 'CLOSED'];
-/** Final, but a success must not arrive any more: one that does is an anomaly. */
-export const UNPAID_FINAL_STATUSES: readonly PaymentStatus[] = ['FAILED', 'CANCELLED', 'CLOSED'];
+/**
+ * The channel has decided: the buyer's money moved, or it never will for this payment. The order service is told
+ * exactly one of these per payment.
+ */
+export const DECIDED_STATUSES = [
+  'SUCCESS',
+  'FAILED',
+  'CANCELLED',
+  'CLOSED',
+] as const satisfies readonly PaymentStatus[];
+export type DecidedStatus = (typeof DECIDED_STATUSES)[number];
 
-export function isFinal(status: PaymentStatus): boolean {
-  return (
-    FINAL_STATUSES.includes(status) || status === 'REFUNDING' || status === 'REFUNDED' || status === 'NEEDS_REVIEW'
-  );
-}
+/** Decided, and unpaid: a success that arrives after one of these is an anomaly (a late success). */
+export const UNPAID_FINAL_STATUSES = ['FAILED', 'CANCELLED', 'CLOSED'] as const satisfies readonly DecidedStatus[];
+
+/** Where money that must go back goes: refunded, or left for a person. */
+export const MONEY_BACK_STATUSES = [
+  'REFUNDING',
+  'REFUNDED',
+  'NEEDS_REVIEW',
+] as const satisfies readonly PaymentStatus[];
+
+/** No automated step will change these any more on its own (the money-back path aside). */
+export const FINAL_STATUSES = [...DECIDED_STATUSES, ...MONEY_BACK_STATUSES] as const;
+
+/** The channel took the buyer's money for these (whatever became of it since). */
+export const PAID_STATUSES = ['SUCCESS', ...MONEY_BACK_STATUSES] as const satisfies readonly PaymentStatus[];
+
+const within =
+  <T extends PaymentStatus>(list: readonly T[]) =>
+  (status: PaymentStatus): status is T =>
+    (list as readonly PaymentStatus[]).includes(status);
+
+export const isFinal = within(FINAL_STATUSES);
+export const isDecided = within(DECIDED_STATUSES);
+export const isUnpaidFinal = within(UNPAID_FINAL_STATUSES);
+export const isPaid = within(PAID_STATUSES);
 
 export function isPaymentStatus(value: unknown): value is PaymentStatus {
   return typeof value === 'string' && (PAYMENT_STATUSES as readonly string[]).includes(value);

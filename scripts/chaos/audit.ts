@@ -1,5 +1,6 @@
 // The chaos run's judge: compares three sources of truth (the channel's records, our payments table, the order
 // service's orders) and lists every broken promise. Pure: the chaos run gathers the data, this decides.
+import { isDecided, isPaymentStatus } from '../../workflows/states';
 
 export interface ChannelRecord {
   channelPaymentId: string;
@@ -97,7 +98,6 @@ const count = (values: string[]) =>
   values.reduce<Record<string, number>>((acc, v) => ({ ...acc, [v]: (acc[v] ?? 0) + 1 }), {});
 
 const UNSETTLED = ['UNPAID', 'PAYING'];
-const NOTIFIED_STATES = ['SUCCESS', 'FAILED', 'CANCELLED', 'CLOSED'];
 const REFUND_STATES = ['REFUNDING', 'REFUNDED'];
 
 export function audit(input: AuditInput): AuditReport {
@@ -146,7 +146,7 @@ export function audit(input: AuditInput): AuditReport {
     if (p.status === 'REFUNDING' && (p.finalized_at?.getTime() ?? 0) + input.graceMs < now)
       v.refundsNotFinished.push(p.id);
     if (p.status === 'SUCCESS' && channelByPayment.get(p.id)?.status !== 'SUCCESS') v.paidHereNotAtChannel.push(p.id);
-    if (NOTIFIED_STATES.includes(p.status) && !p.order_notified_at) v.unacknowledged.push(p.id);
+    if (isPaymentStatus(p.status) && isDecided(p.status) && !p.order_notified_at) v.unacknowledged.push(p.id);
   }
 
   const late = input.payments.filter((p) =>

@@ -1,0 +1,121 @@
+// The steps the phases of a payment share: record a state change, note an anomaly, ask the channel, act on its
+// answer, and send money back. Each is one or two activity calls on the state; the options live in
+// ../activity-options.ts.
+import { executeChild, log, TemporalFailure } from '@temporalio/workflow';
+import type { ChannelPaymentView } from '../../channels/types';
+import { activityGaveUp, localQuery, localStore } from '../activity-options';
+import { type Anomaly, type AnomalyKind, refundWorkflowId } from '../definitions';
+import { type MoneyBackReason, moneyBackAction, refundInput, refundSummary } from '../money-back';
+import { refundWorkflow } from '../refund';
+import { type PaymentStatus, type ResolvedBy, statusForChannelState } from '../states';
+import { workflowNow } from '../time';
+import type { PaymentState } from './state';
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** Moves to `to` through the guarded update; the row's answer is the truth (a refused move keeps its state). */
+export async function settle(p: PaymentState, to: PaymentStatus, by: ResolvedBy | undefined, paidAt?: string) {
+  const result = await localStore.recordFinalState.executeWithOptions(
+    { summary: `record ${to}${by ? ` (by ${by})` : ''}` },
+    [
+      {
+        paymentId: p.paymentId,
+        status: to,
+        ...(by ? { resolvedBy: by } : {}),
+        ...(paidAt ? { paidAt } : {}),
+        decidedAt: iso(workflowNow()),
+      },
+    ],
+  );
+  p.status = result.status;
+  p.resolvedBy = result.resolvedBy ?? p.resolvedBy;
+  p.nextCheckAtMs = undefined;
+  p.show();
+}
+
+export async function noteAnomaly(p: PaymentState, kind: AnomalyKind, detail: string): Promise<void> {
+  const anomaly: Anomaly = { kind, at: iso(workflowNow()), detail };
+  p.anomalies.push(anomaly);
+  await localStore.recordAnomaly.executeWithOptions({ summary: `record anomaly: ${kind}` }, [
+    { paymentId: p.paymentId, channel: p.input.channel, anomaly },
+  ]);
+}
+
+export type QueryReason = 'scheduled' | 'operator' | 'verify' | 'late';
+
+/** A query that may fail (scheduled, operator): a failure is counted and logged; the caller goes on. */
+export async function tryQuery(p: PaymentState, reason: QueryReason): Promise<ChannelPaymentView | undefined> {
+  try {
+    return await localQuery.queryChannelPayment.executeWithOptions({ summary: `query the channel (${reason})` }, [
+      { ...p.channelRef(), reason },
+    ]);
+  } catch (err) {
+    if (!activityGaveUp(err)) throw err;
+    p.queryFailures++;
+    log.warn('channel query failed; the next check will ask again', {
+      paymentId: p.paymentId,
+      reason,
+      error: (err.cause ?? err).message,
+    });
+    return undefined;
+  }
+}
+
+/** Acts on a channel answer while the payment is open. NOT_FOUND before expiry means "not created yet": pending. */
+export async function applyChannelView(p: PaymentState, view: ChannelPaymentView, by: ResolvedBy): Promise<void> {
+  if (view.channelPaymentId && !p.channelPaymentId) p.channelPaymentId = view.channelPaymentId;
+  if (view.state === 'NOT_FOUND' || view.state === 'PENDING') return;
+  if (view.state === 'SUCCESS' && !p.agrees(view)) {
+    await noteAnomaly(
+      p,
+      'query_mismatch',
+      `channel reports ${view.amount} ${view.currency}, payment is ${p.input.amount} ${p.input.currency}`,
+    );
+    await settle(p, 'NEEDS_REVIEW', by);
+    return;
+  }
+  await settle(p, statusForChannelState(view.state)!, by, view.paidAt);
+}
+
+/**
+ * Money that must go back (a late success, or one the order refused): refunded through the one refund workflow per
+ * payment, or left NEEDS_REVIEW for a person, as money-back.ts decides.
+ */
+export async function sendMoneyBack(
+  p: PaymentState,
+  reason: MoneyBackReason,
+  by: ResolvedBy | undefined,
+  details: { paidAt?: string; orderRefusal?: string } = {},
+): Promise<void> {
+  const { policy } = p.input;
+  const action = moneyBackAction({ reason, policy: policy.lateSuccessPolicy, orderRefusal: details.orderRefusal });
+  if (action === 'review') {
+    await settle(p, 'NEEDS_REVIEW', by, details.paidAt);
+    return;
+  }
+  p.status = 'REFUNDING';
+  p.nextCheckAtMs = undefined;
+  p.doing('the refund to complete');
+  try {
+    const input = refundInput(p.input, reason, policy.querySchedule);
+    const result = await executeChild(refundWorkflow, {
+      workflowId: refundWorkflowId(p.paymentId),
+      staticSummary: refundSummary(input),
+      args: [input],
+    });
+    p.status = result.status;
+  } catch (err) {
+    // Someone (the API, the reconciler) started this payment's refund already; it carries on without us.
+    if (!alreadyStarted(err)) throw err;
+    log.info('refund already under way elsewhere', { paymentId: p.paymentId });
+  }
+  p.show();
+}
+
+/**
+ * The SDK's WorkflowExecutionAlreadyStartedError (from @temporalio/common, which workflow code does not import for
+ * values), recognised by the name the SDK gives it.
+ */
+function alreadyStarted(err: unknown): boolean {
+  return err instanceof TemporalFailure && err.name === 'WorkflowExecutionAlreadyStartedError';
+}

@@ -1,0 +1,54 @@
+// One payment, end to end: the handlers, and a main that reads as the README's steps. The state and its views are
+// in state.ts; each phase is a file of its own; every activity's options are in ../activity-options.ts.
+import { condition, log, setHandler } from '@temporalio/workflow';
+import {
+  cancelSignal,
+  channelCallbackSignal,
+  type PaymentInput,
+  type PaymentResult,
+  payUrlUpdate,
+  requerySignal,
+  statusQuery,
+} from '../definitions';
+import { createAtChannel } from './create';
+import { watchLateWindow } from './late-window';
+import { PaymentState } from './state';
+import { tellOrderService } from './tell-order';
+import { awaitDecision } from './wait';
+
+export async function paymentWorkflow(input: PaymentInput): Promise<PaymentResult> {
+  const payment = new PaymentState(input);
+
+  // The channel's callback, verified by the API; retries of one notification are deduplicated by its event id.
+  setHandler(channelCallbackSignal, (callback) => payment.receiveCallback(callback));
+  // The buyer gives up (a payment already made wins), and an operator's "ask the channel now".
+  setHandler(cancelSignal, () => payment.requestCancel());
+  setHandler(requerySignal, () => payment.requestRequery());
+  // What it is doing and why (the API's ?live=1, the Web UI's Query tab).
+  setHandler(statusQuery, () => payment.view());
+  // The API's update-with-start: answered once the channel has created the payment, with the pay URL.
+  setHandler(payUrlUpdate, async () => {
+    await condition(() => payment.creationSettled);
+    return payment.payUrlResult();
+  });
+
+  // 1. Ask the channel to create the payment; the buyer gets the pay URL from here.
+  await createAtChannel(payment);
+
+  // 2-3. Wait for the callback, racing the escalation schedule's timers; when a timer fires first, query the
+  //      channel. At expiry, one last query, then close at the channel (a close that loses to a payment: paid wins).
+  await awaitDecision(payment);
+
+  // 4. Tell the order service the decided state, retrying until it acknowledges: never abandoned.
+  await tellOrderService(payment);
+
+  // 5. After CLOSED, CANCELLED or FAILED, watch the late window: a success now sends the money back.
+  await watchLateWindow(payment);
+
+  log.info('payment finished', {
+    paymentId: input.paymentId,
+    status: payment.status,
+    resolvedBy: payment.resolvedBy ?? null,
+  });
+  return payment.finish();
+}
