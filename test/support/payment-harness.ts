@@ -2,7 +2,7 @@
 // and the order service over HTTP on free ports, and our worker with its real activities. Tests act as the buyer
 // (paying in the sandbox) and as the API (signalling verified callbacks).
 import { randomUUID } from 'node:crypto';
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import { type Client, WithStartWorkflowOperation, type WorkflowHandle } from '@temporalio/client';
 import type { NativeConnection, Worker } from '@temporalio/worker';
 import type { temporal } from '@temporalio/proto';
 import pino from 'pino';
@@ -17,13 +17,15 @@ import {
 } from '../../sandbox/order-service';
 import { createSandboxPay, type SandboxPay, type SandboxPayFaults } from '../../sandbox/sandboxpay';
 import { createPaymentWorker } from '../../worker/worker';
+import type { Config } from '../../config';
+import { paymentStartOptions } from '../../payments/workflows';
 import {
   type ChannelCallback,
   type PaymentInput,
   type PaymentPolicyInput,
-  paymentWorkflowId,
   type PaymentResult,
   type PaymentStatusView,
+  type PayUrlResult,
   payUrlUpdate,
   statusQuery,
 } from '../../workflows/definitions';
@@ -68,6 +70,8 @@ export interface StartedPayment {
   orderId: string;
   input: PaymentInput;
   handle: WorkflowHandle<typeof paymentWorkflow>;
+  /** The answer of the update the payment was started with: the pay URL once the channel created it. */
+  payUrl: Promise<PayUrlResult>;
 }
 
 export class PaymentHarness {
@@ -147,6 +151,13 @@ export class PaymentHarness {
     );
   }
 
+  /** Payments started since the last takeStarted(): the current test's, for recording their histories. */
+  private started: StartedPayment[] = [];
+
+  takeStarted(): StartedPayment[] {
+    return this.started.splice(0);
+  }
+
   async close(): Promise<void> {
     this.worker?.shutdown();
     await this.workerDone;
@@ -166,7 +177,7 @@ export class PaymentHarness {
     await this.http(this.ordersUrl, 'POST', '/orders', { orderId, amount, currency });
     const now = await this.now();
     const expiresAt = new Date(now + (opts.expiresInMs ?? 30 * MINUTE));
-    await this.repo.insert({
+    const { row } = await this.repo.insert({
       id: paymentId,
       orderId,
       amount,
@@ -185,17 +196,32 @@ export class PaymentHarness {
       expiresAt: expiresAt.toISOString(),
       policy: { ...DEFAULT_POLICY, ...opts.policy },
     };
-    const handle = await this.client.workflow.start<typeof paymentWorkflow>('paymentWorkflow', {
-      workflowId: paymentWorkflowId(paymentId),
-      taskQueue: this.taskQueue,
-      args: [input],
+    // Started as the API starts it (update-with-start, with the same search attributes), so its history has the
+    // shape of a real payment's.
+    const options = paymentStartOptions(row, {
+      temporal: { taskQueue: this.taskQueue } as Config['temporal'],
+      payments: {} as Config['payments'], // the input below carries the test's policy instead
     });
-    return { paymentId, orderId, input, handle };
+    const startWorkflowOperation = new WithStartWorkflowOperation<typeof paymentWorkflow>('paymentWorkflow', {
+      ...options,
+      args: [input],
+      workflowIdConflictPolicy: 'FAIL',
+    });
+    const payUrl = await this.client.workflow.startUpdateWithStart(payUrlUpdate, {
+      updateId: `pay-url-${paymentId}`,
+      waitForStage: 'ACCEPTED',
+      startWorkflowOperation,
+    });
+    const handle = await startWorkflowOperation.workflowHandle();
+    const started = { paymentId, orderId, input, handle, payUrl: payUrl.result() };
+    started.payUrl.catch(() => undefined); // a test that never asks is not an unhandled rejection
+    this.started.push(started);
+    return started;
   }
 
   /** Waits until the channel created the payment (the update the API uses) and returns the channel's id. */
   async channelPaymentIdOf(p: StartedPayment): Promise<string> {
-    const result = await p.handle.executeUpdate(payUrlUpdate);
+    const result = await p.payUrl;
     expect(result.payUrl).toMatch(/\/pay\/sp_/);
     return result.payUrl!.split('/pay/')[1]!;
   }
@@ -293,14 +319,15 @@ async function calls(handle: WorkflowHandle, activityType: string): Promise<Call
 }
 
 /**
- * The channel queries a payment made, in order, whether as activities (before LOCAL_QUERIES, and the final query at
- * expiry) or local activities: when each was scheduled (or recorded) and the attempt its answer came from.
+ * The channel queries a payment made, in order, whether as local activities (the checks) or activities (the final
+ * query at expiry, the end of the late window): when each was scheduled (or recorded) and the attempt its answer
+ * came from.
  */
 export async function channelQueries(handle: WorkflowHandle): Promise<{ at: number; attempt: number }[]> {
   return (await calls(handle, 'queryChannelPayment')).map(({ at, attempt }) => ({ at, attempt }));
 }
 
-/** When the workflow recorded a state change (recordFinalState, a local activity since LEANER_HISTORY). */
+/** When the workflow recorded a state change (recordFinalState, a local activity). */
 export async function stateWriteTimes(handle: WorkflowHandle): Promise<number[]> {
   return (await calls(handle, 'recordFinalState')).map((c) => c.at);
 }

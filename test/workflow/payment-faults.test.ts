@@ -3,6 +3,7 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { cancelSignal, channelCallbackSignal, type PaymentStatusView } from '../../workflows/definitions';
 import { createTimeSkippingEnv } from '../support/env';
+import { recordHistories } from '../support/histories';
 import {
   channelQueries,
   activityCompletionTimes,
@@ -29,9 +30,10 @@ describe('payment workflow under faults', () => {
     await h?.close();
     await env?.teardown();
   });
-  afterEach(() => {
+  afterEach(async () => {
     h.sandbox.setFaults({ queryErrorRate: 0, queryTimeoutRate: 0, queryTimeoutMs: 30_000 });
     h.orderService.setFaults({ errorRate: 0 });
+    await recordHistories(expect.getState().currentTestName, h.takeStarted());
   });
 
   /** Polls the workflow's status query (real time) until `ok` holds. */

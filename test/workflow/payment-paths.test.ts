@@ -1,11 +1,8 @@
 // The payment workflow's main paths on the time-skipping server: real activities, real PostgreSQL, SandboxPay and
 // the order service over HTTP. Times are virtual, read from the workflow history.
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { channelCallbackSignal } from '../../workflows/definitions';
-import { CURRENT_HISTORIES, HISTORIES_ROOT } from '../support/histories';
+import { recordHistories } from '../support/histories';
 import { checkTimesUntil } from '../../workflows/schedule';
 import { createTimeSkippingEnv } from '../support/env';
 import {
@@ -20,13 +17,6 @@ import {
   type StartedPayment,
   workflowStartTime,
 } from '../support/payment-harness';
-
-/** With RECORD_HISTORIES=1, scenarios 1-5 save their histories under test/histories/<current> for the replay test. */
-async function maybeRecord(name: string, p: StartedPayment): Promise<void> {
-  if (!process.env.RECORD_HISTORIES) return;
-  const history = await p.handle.fetchHistory();
-  writeFileSync(join(HISTORIES_ROOT, CURRENT_HISTORIES, `${name}.json`), historyToJSON(history));
-}
 
 /** Offsets (ms) of the scheduled channel queries from the moment the payment started waiting (PAYING). */
 async function queryOffsets(p: StartedPayment): Promise<number[]> {
@@ -60,8 +50,9 @@ describe('payment workflow: callback, query, expiry', () => {
     await h?.close();
     await env?.teardown();
   });
-  afterEach(() => {
+  afterEach(async () => {
     h.sandbox.setFaults({ closeRacePayRate: 0 });
+    await recordHistories(expect.getState().currentTestName, h.takeStarted());
   });
 
   it('1. when the callback arrives, the payment succeeds without a single query', async () => {
@@ -80,7 +71,6 @@ describe('payment workflow: callback, query, expiry', () => {
     const order = await h.order(p.orderId);
     expect(order.status).toBe('PAID');
     expect(order.transitions).toHaveLength(1);
-    await maybeRecord('1-callback', p);
   });
 
   it('2. when the callback is lost, the first scheduled query (10 s) marks the order paid', async () => {
@@ -96,7 +86,6 @@ describe('payment workflow: callback, query, expiry', () => {
     const order = await h.order(p.orderId);
     expect(order.status).toBe('PAID');
     expect(order.transitions).toHaveLength(1);
-    await maybeRecord('2-lost-callback', p);
   });
 
   it('3. while the payment stays pending, queries happen exactly at the schedule offsets', async () => {
@@ -112,7 +101,6 @@ describe('payment workflow: callback, query, expiry', () => {
     const order = await h.order(p.orderId);
     expect(order.status).toBe('PAID');
     expect(order.transitions).toHaveLength(1);
-    await maybeRecord('3-pending-then-paid', p);
   });
 
   it('4. when the buyer never pays, the final query and the close at expiry make it CLOSED and the order is told', async () => {
@@ -133,7 +121,6 @@ describe('payment workflow: callback, query, expiry', () => {
     const order = await h.order(p.orderId);
     expect(order.status).toBe('UNPAID');
     expect(order.transitions).toEqual([expect.objectContaining({ paymentStatus: 'CLOSED', accepted: true })]);
-    await maybeRecord('4-never-paid', p);
   });
 
   it('5. when the close at expiry loses the race to the buyer paying, the channel wins: SUCCESS', async () => {
@@ -146,7 +133,6 @@ describe('payment workflow: callback, query, expiry', () => {
     const order = await h.order(p.orderId);
     expect(order.status).toBe('PAID');
     expect(order.transitions).toHaveLength(1);
-    await maybeRecord('5-close-race', p);
   });
 
   it('6. five duplicate callbacks make one transition', async () => {

@@ -1,40 +1,80 @@
-// Recorded histories of the main paths are replayed against today's workflow code: a change that would break
-// payments already running fails here, and needs a patched() branch instead. One directory per generation of the
-// workflow code (v1 before the LEANER_HISTORY patch, v2 after, v3 with LOCAL_FIRST_NOTIFY, v4 with LOCAL_QUERIES); RECORD_HISTORIES=1 npx jest
-// test/workflow/payment-paths writes the current one. Old generations stay: payments in flight may have them.
-import { readdirSync, readFileSync } from 'node:fs';
+// Recorded histories are replayed against today's workflow code: a change that would break a workflow already
+// running fails here. current/ holds every payment-workflow scenario as the code records it now (re-recorded
+// freely before a release); releases/<tag>/ holds what each tagged release recorded, and today's code must replay
+// those too, behind patched() where it changed. See test/support/histories.ts and the README (Contributing).
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { workflowBundlePath } from '../support/env';
-import { HISTORIES_ROOT } from '../support/histories';
+import { CURRENT_HISTORIES, RELEASE_HISTORIES } from '../support/histories';
 
-const generations = readdirSync(HISTORIES_ROOT).sort();
-
-describe.each(generations)('replaying recorded payment histories (%s)', (generation) => {
-  const dir = join(HISTORIES_ROOT, generation);
-  const files = readdirSync(dir)
+const jsonFiles = (dir: string) =>
+  readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .sort();
 
-  it('has the histories of scenarios 1 to 5', () => {
-    expect(files.map((f) => f.split('-')[0])).toEqual(['1', '2', '3', '4', '5']);
+/** The scenario ids of the payment-workflow tests ("1", "8a", ...), read from the test files themselves. */
+function scenarioIds(): string[] {
+  const ids = new Set<string>();
+  for (const file of readdirSync(__dirname).filter((f) => /^payment-.*\.test\.ts$/.test(f))) {
+    for (const m of readFileSync(join(__dirname, file), 'utf8').matchAll(/\bit\('(\d+[a-z]?)\. /g)) ids.add(m[1]!);
+  }
+  return [...ids];
+}
+
+/** Release tags of this repository (v1.2.3), when it is a git checkout; none before the first release. */
+function releaseTags(): string[] {
+  try {
+    return execFileSync('git', ['tag', '--list', 'v*'], { cwd: __dirname, encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+async function replayAll(dir: string): Promise<{ id: string; error: string | undefined }[]> {
+  const histories = jsonFiles(dir).map((f) => ({
+    workflowId: f.replace(/\.json$/, ''),
+    history: historyFromJSON(JSON.parse(readFileSync(join(dir, f), 'utf8'))),
+  }));
+  const results = [];
+  for await (const r of Worker.runReplayHistories({ workflowBundle: { codePath: workflowBundlePath() } }, histories)) {
+    results.push({ id: r.workflowId, error: r.error?.message });
+  }
+  return results.sort((a, b) => a.id.localeCompare(b.id));
+}
+
+describe('replaying the histories recorded from the current workflow code', () => {
+  it('has a recorded history for every payment-workflow scenario', () => {
+    const recorded = new Set(jsonFiles(CURRENT_HISTORIES).map((f) => f.split('-')[0]));
+    const ids = scenarioIds();
+    expect(ids.length).toBeGreaterThanOrEqual(17);
+    expect(ids.filter((id) => !recorded.has(id))).toEqual([]);
   });
 
   it('replays every one of them without nondeterminism', async () => {
-    const histories = files.map((f) => ({
-      workflowId: `${generation}-${f.replace(/\.json$/, '')}`,
-      history: historyFromJSON(JSON.parse(readFileSync(join(dir, f), 'utf8'))),
-    }));
-    const results = [];
-    for await (const result of Worker.runReplayHistories(
-      { workflowBundle: { codePath: workflowBundlePath() } },
-      histories,
-    )) {
-      results.push(result);
-    }
-    expect(results.map((r) => ({ id: r.workflowId, error: r.error?.message }))).toEqual(
-      histories.map((h) => ({ id: h.workflowId, error: undefined })),
-    );
+    const results = await replayAll(CURRENT_HISTORIES);
+    expect(results.length).toBeGreaterThanOrEqual(17);
+    expect(results.filter((r) => r.error)).toEqual([]);
+  });
+});
+
+describe('replaying the histories of every tagged release', () => {
+  const tags = releaseTags();
+
+  it('has the recorded histories of each release tag', () => {
+    expect(tags.filter((tag) => !existsSync(join(RELEASE_HISTORIES, tag)))).toEqual([]);
+  });
+
+  // Before the first release there is nothing to stay compatible with; each release adds a directory here.
+  const releases = existsSync(RELEASE_HISTORIES) ? readdirSync(RELEASE_HISTORIES).sort() : [];
+  if (releases.length === 0) return;
+  it.each(releases)('replays release %s', async (release) => {
+    const results = await replayAll(join(RELEASE_HISTORIES, release));
+    expect(results.length).toBeGreaterThan(0);
+    expect(results.filter((r) => r.error)).toEqual([]);
   });
 });
