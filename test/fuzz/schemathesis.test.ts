@@ -6,10 +6,11 @@
 // whole stack (dev server, PostgreSQL, worker, SandboxPay, order service). Settings that need explaining are in
 // schemathesis.toml beside this file; what the report shows is on the command line below.
 //
-// No check is excluded and no operation left out: /readyz answers 200 here (everything is up) and its 503 is
-// documented; /metrics is plain text, documented as such; the push stream is read for two events or two seconds
-// (schemathesis.toml) and each event validated against StatusEventMessage. Expected warnings: the callbacks return
-// only 401/404 (nothing here can sign a callback, and a forgery must be refused), and a random payment id is unknown.
+// No check is excluded and no operation left out (GET /openapi.json included, see --include-path-regex): /readyz
+// answers 200 here (everything is up) and its 503 is documented; /metrics is plain text, documented as such; the
+// push stream is read for two events or two seconds (schemathesis.toml) and each event validated against
+// StatusEventMessage. Expected warnings, logged not failed: the callbacks answer only 401 or 404 (`missing_auth`,
+// `missing_test_data`): nothing here can sign a callback, and an unsigned one must be refused.
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
