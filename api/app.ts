@@ -12,7 +12,7 @@ import { registry } from '../observability/metrics';
 import type { Config } from '../config';
 import { createAdminRouter } from './admin';
 import { createCallbacksRouter } from './callbacks';
-import { errorHandler, NotFoundError } from './errors';
+import { errorHandler, MethodNotAllowedError, NotFoundError } from './errors';
 import { createHealthRouter } from './health';
 import { createPaymentsRouter } from './payments';
 import type { StatusFeed } from './status-feed';
@@ -28,6 +28,27 @@ export interface AppDeps {
 }
 
 const openApiPath = join(__dirname, 'openapi.json');
+
+const OPERATION_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
+
+/**
+ * The documented paths as matchers, each with the methods it answers: the document's, HEAD with GET (Express
+ * answers it), and OPTIONS. Matched like Express matches routes: case-insensitive, a trailing slash allowed.
+ */
+export function documentedRoutes(document: {
+  paths: Record<string, Record<string, unknown>>;
+}): { template: string; pattern: RegExp; allow: string[] }[] {
+  return Object.entries(document.paths).map(([template, item]) => {
+    const methods = OPERATION_METHODS.filter((m) => m in item).map((m) => m.toUpperCase());
+    if (methods.includes('GET') && !methods.includes('HEAD')) methods.push('HEAD');
+    if (!methods.includes('OPTIONS')) methods.push('OPTIONS');
+    const source = template
+      .split(/\{[^}]+\}/)
+      .map((literal) => literal.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+      .join('[^/]+');
+    return { template, pattern: new RegExp(`^${source}/?$`, 'i'), allow: methods };
+  });
+}
 
 export function createApp(deps: AppDeps): Express {
   const channels = deps.channels ?? {};
@@ -73,7 +94,22 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   app.use(createAdminRouter({ db: deps.db, temporal: deps.temporal, adminApiKey: deps.config.api.adminApiKey }));
-  app.use((_req, _res, next) => next(new NotFoundError('no such endpoint')));
+  // A documented path asked with a method it does not have: 405 with Allow (RFC 9110). OPTIONS lists the methods
+  // too where neither Express (on its own routes) nor the /payments CORS preflight has answered it already.
+  // Anything else is an unknown endpoint.
+  const routes = documentedRoutes(
+    JSON.parse(readFileSync(openApiPath, 'utf8')) as Parameters<typeof documentedRoutes>[0],
+  );
+  app.use((req, res, next) => {
+    const route = routes.find((r) => r.pattern.test(req.path));
+    if (route && req.method === 'OPTIONS') {
+      res.status(204).set('allow', route.allow.join(', ')).end();
+    } else if (route && !route.allow.includes(req.method)) {
+      next(new MethodNotAllowedError(req.method, route.template, route.allow));
+    } else {
+      next(new NotFoundError('no such endpoint'));
+    }
+  });
   app.use(errorHandler(deps.logger));
   return app;
 }

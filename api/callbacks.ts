@@ -4,7 +4,8 @@
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import express, { Router } from 'express';
 import type { Knex } from 'knex';
-import type { ChannelRegistry } from '../channels';
+import { type ChannelRegistry, findChannel } from '../channels';
+import type { CallbackVerification } from '../channels/types';
 import { PaymentsRepository } from '../db/payments-repo';
 import type { Logger } from '../observability/logger';
 import { metrics } from '../observability/metrics';
@@ -14,6 +15,8 @@ import { channelCallbackSignal } from '../workflows/definitions';
 import { isUnpaidFinal } from '../workflows/states';
 import { paymentHandle, withinDeadline } from './temporal-calls';
 import { InputError, NotFoundError, UnauthorizedError, UnavailableError } from './errors';
+import { channelParam } from './schemas';
+import { parse } from './validation';
 
 export interface CallbacksRouterDeps {
   db: Knex;
@@ -25,11 +28,29 @@ export interface CallbacksRouterDeps {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** The event log's copy of a rejected body (the repository makes it storable: NULs, lone surrogates, depth). */
 function parseLoosely(raw: Buffer): unknown {
   try {
     return JSON.parse(raw.toString('utf8'));
   } catch {
     return { unparsable: true, bytes: raw.length };
+  }
+}
+
+/** What the sender is told, by reason; the event log keeps the reason itself (`rejected:<reason>`). */
+function rejection(verified: Extract<CallbackVerification, { ok: false }>): InputError | UnauthorizedError {
+  const detail = verified.detail ? ` (${verified.detail})` : '';
+  switch (verified.reason) {
+    case 'malformed_body':
+      return new InputError('the callback body could not be read');
+    case 'missing_signature':
+      return new UnauthorizedError('the callback is not signed (its signature or timestamp header is missing)');
+    case 'stale_timestamp':
+      return new UnauthorizedError(`the callback timestamp is outside the allowed clock skew${detail}`);
+    case 'wrong_merchant':
+      return new UnauthorizedError('the callback is signed for another merchant');
+    case 'bad_signature':
+      return new UnauthorizedError('the callback signature did not verify');
   }
 }
 
@@ -40,27 +61,32 @@ export function createCallbacksRouter(deps: CallbacksRouterDeps): Router {
 
   // The raw bytes are what the channel signed: no JSON parsing before the signature is checked.
   router.post('/callbacks/:channel', express.raw({ type: () => true, limit: '64kb' }), async (req, res) => {
-    const channelName = String(req.params.channel);
-    const channel = deps.channels[channelName];
+    const { channel: channelName } = parse(channelParam, req.params, 'path');
+    const channel = findChannel(deps.channels, channelName);
     if (!channel) throw new NotFoundError(`unknown payment channel "${channelName}"`);
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
 
     const verified = channel.verifyCallback(raw, (name) => req.get(name), Date.now());
     if (!verified.ok) {
       const signed = verified.reason === 'malformed_body' || verified.reason === 'wrong_merchant';
-      await repo.recordEvent({
-        paymentId: null,
-        channel: channelName,
-        source: 'callback',
-        type: 'callback',
-        payload: parseLoosely(raw),
-        signatureValid: signed,
-        outcome: `rejected:${verified.reason}`,
-      });
+      // The answer does not depend on this record: a forgery is refused (401) even while the database is down,
+      // rather than answered 503, which would invite the sender to try again.
+      try {
+        await repo.recordEvent({
+          paymentId: null,
+          channel: channelName,
+          source: 'callback',
+          type: 'callback',
+          payload: parseLoosely(raw),
+          signatureValid: signed,
+          outcome: `rejected:${verified.reason}`,
+        });
+      } catch (err) {
+        logger.error({ err, channel: channelName, reason: verified.reason }, 'could not record a rejected callback');
+      }
       logger.warn({ channel: channelName, reason: verified.reason }, 'callback rejected');
       metrics.callbacks.inc({ channel: channelName, outcome: 'rejected' });
-      if (verified.reason === 'malformed_body') throw new InputError('the callback body could not be read');
-      throw new UnauthorizedError('the callback signature did not verify');
+      throw rejection(verified);
     }
 
     const cb = verified.callback;

@@ -1,14 +1,19 @@
 // The OpenAPI 3.1 document, built from the same zod schemas the handlers validate with. `npm run openapi` writes
 // it to api/openapi.json (committed, served at GET /openapi.json); a test fails when the two differ.
 import { z } from 'zod';
+import { RETRY_AFTER_SECONDS } from './errors';
 import {
   accepted,
   adminListQuery,
   callbackAck,
   cancelBody,
+  channelParam,
   createPaymentBody,
   errorResponse,
   health,
+  idempotencyKeyHeader,
+  liveQuery,
+  paymentIdParam,
   paymentList,
   paymentResponse,
   readiness,
@@ -29,25 +34,58 @@ const json = (schema: Schema, io: 'input' | 'output' = 'output') => {
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const content = (name: string) => ({ 'application/json': { schema: ref(name) } });
 const error = (description: string) => ({ description, content: content('Error') });
+/** Every 503 says when to come back: a channel retries its callback, the shop its request. */
+const unavailable = (description: string) => ({
+  description,
+  headers: {
+    'Retry-After': {
+      description: `Seconds to wait before retrying (${RETRY_AFTER_SECONDS})`,
+      required: true,
+      schema: { type: 'integer', minimum: 1 },
+    },
+  },
+  content: content('Error'),
+});
+const DATABASE_DOWN = 'the database is unavailable';
 
-const paymentIdParam = {
-  name: 'id',
-  in: 'path',
-  required: true,
-  description: 'Payment id',
-  schema: { type: 'string', format: 'uuid' },
-};
-const adminKey = [{ adminApiKey: [] }];
-
-function queryParams(schema: z.ZodObject) {
+/** Parameters of one location, from the zod object the handler parses them with. */
+function params(schema: z.ZodObject, where: 'path' | 'query', descriptions: Record<string, string> = {}) {
   const shape = json(schema, 'input') as { properties: Record<string, object>; required?: string[] };
   return Object.entries(shape.properties).map(([name, s]) => ({
     name,
-    in: 'query',
-    required: shape.required?.includes(name) ?? false,
+    in: where,
+    required: where === 'path' || (shape.required?.includes(name) ?? false),
+    ...(descriptions[name] ? { description: descriptions[name] } : {}),
     schema: s,
   }));
 }
+const paymentIdParams = params(paymentIdParam, 'path', { id: 'Payment id' });
+const adminKey = [{ adminApiKey: [] }];
+
+/** Where a created payment leads: its own operations, with the id from the response (stateful testing uses them). */
+const paymentLinks = {
+  GetPayment: { operationId: 'getPayment', parameters: { id: '$response.body#/paymentId' } },
+  PaymentEvents: { operationId: 'paymentEvents', parameters: { id: '$response.body#/paymentId' } },
+  CancelPayment: { operationId: 'cancelPayment', parameters: { id: '$response.body#/paymentId' } },
+  RequeryPayment: { operationId: 'requeryPayment', parameters: { id: '$response.body#/paymentId' } },
+};
+
+/**
+ * One event of the push stream. OpenAPI 3.1 has no schema for the items of a stream (3.2 adds `itemSchema`); tools
+ * for 3.1 that read event streams (Schemathesis among them) take the media type's `schema` to describe each event,
+ * as the parsed fields of one SSE block, with the JSON in `data` described by contentMediaType + contentSchema.
+ */
+const statusEventMessage = {
+  type: 'object',
+  description: 'One Server-Sent Event: `event: status`, `id: <n>` (use as Last-Event-ID), `data: <StatusEvent JSON>`',
+  properties: {
+    event: { const: 'status' },
+    id: { type: 'string', pattern: '^[0-9]+$' },
+    data: { type: 'string', contentMediaType: 'application/json', contentSchema: ref('StatusEvent') },
+    retry: { type: 'integer', minimum: 0 },
+  },
+  required: ['event', 'id', 'data'],
+};
 
 export function buildOpenApi(): object {
   return {
@@ -57,7 +95,10 @@ export function buildOpenApi(): object {
       version: '0.1.0',
       description:
         'Payments as Temporal workflows that never drop an order: create a payment, receive channel callbacks, ' +
-        'follow its status by polling or server push. Money is integer minor units plus an ISO 4217 currency.',
+        'follow its status by polling or server push. Money is integer minor units plus an ISO 4217 currency. ' +
+        'Strings never hold control characters (NUL, newline, ...) and must be well-formed Unicode: 400 naming the ' +
+        'field. A method a path does not support is 405 with an Allow header. While the database (or Temporal) ' +
+        `cannot be reached, answers are 503 with Retry-After (${RETRY_AFTER_SECONDS} s).`,
     },
     servers: [{ url: 'http://localhost:3000' }],
     components: {
@@ -69,6 +110,7 @@ export function buildOpenApi(): object {
         Accepted: json(accepted),
         CallbackAck: json(callbackAck),
         StatusEvent: json(statusEvent),
+        StatusEventMessage: statusEventMessage,
         Cancel: json(cancelBody, 'input'),
         Error: json(errorResponse),
         Health: json(health),
@@ -86,7 +128,7 @@ export function buildOpenApi(): object {
               in: 'header',
               required: true,
               description: 'Same key and body: the same payment again (200). Same key, other body: 409.',
-              schema: { type: 'string', minLength: 1, maxLength: 255 },
+              schema: json(idempotencyKeyHeader, 'input'),
             },
           ],
           requestBody: { required: true, content: content('CreatePayment') },
@@ -95,18 +137,26 @@ export function buildOpenApi(): object {
               description: 'Created; payUrl is where the buyer pays',
               headers: { Location: { schema: { type: 'string' } } },
               content: content('Payment'),
+              links: paymentLinks,
             },
-            '200': { description: 'A replay of an earlier request with this key', content: content('Payment') },
+            '200': {
+              description: 'A replay of an earlier request with this key',
+              content: content('Payment'),
+              links: paymentLinks,
+            },
             '202': {
               description: 'Created; the channel has not given a pay URL yet (poll or listen)',
               content: content('Payment'),
+              links: paymentLinks,
             },
             '400': error('Invalid body or header; `fields` names each problem'),
             '404': error('Unknown payment channel'),
             '409': error('Idempotency-Key reused with another body'),
             '413': error('Body too large'),
             '415': error('Body is not application/json'),
-            '503': error('Recorded, but processing could not start; retry with the same key'),
+            '503': unavailable(
+              `Recorded, but processing could not start, or ${DATABASE_DOWN}; retry with the same key`,
+            ),
           },
         },
       },
@@ -114,15 +164,12 @@ export function buildOpenApi(): object {
         get: {
           operationId: 'getPayment',
           summary: "A payment's state (from the database; ?live=1 asks the workflow)",
-          parameters: [
-            paymentIdParam,
-            { name: 'live', in: 'query', required: false, schema: { enum: ['0', '1', 'true', 'false'] } },
-          ],
+          parameters: [...paymentIdParams, ...params(liveQuery, 'query')],
           responses: {
             '200': { description: 'The payment', content: content('Payment') },
             '400': error('Malformed id or query'),
             '404': error('No such payment'),
-            '503': error('The workflow did not answer (live only)'),
+            '503': unavailable(`The workflow did not answer (live only), or ${DATABASE_DOWN}`),
           },
         },
       },
@@ -134,17 +181,20 @@ export function buildOpenApi(): object {
             'Each event is `event: status`, `id: <n>`, `data: <StatusEvent JSON>`. Reconnect with Last-Event-ID to ' +
             'resume without missing a change; 204 once the client has seen the final state.',
           parameters: [
-            paymentIdParam,
+            ...paymentIdParams,
             { name: 'Last-Event-ID', in: 'header', required: false, schema: { type: 'string' } },
           ],
           responses: {
             '200': {
-              description: 'An event stream of StatusEvent',
-              content: { 'text/event-stream': { schema: { type: 'string' }, 'x-itemSchema': ref('StatusEvent') } },
+              description:
+                'An event stream (text/event-stream) of status events, each described by StatusEventMessage; it ' +
+                'ends after the final state. Also carries `retry:` and keep-alive comment lines, which are not events.',
+              content: { 'text/event-stream': { schema: ref('StatusEventMessage') } },
             },
             '204': { description: 'Nothing more will come: the final state was already delivered' },
             '400': error('Malformed id'),
             '404': error('No such payment'),
+            '503': unavailable(DATABASE_DOWN),
           },
         },
       },
@@ -152,15 +202,16 @@ export function buildOpenApi(): object {
         post: {
           operationId: 'cancelPayment',
           summary: 'The buyer gives up: close the payment at the channel (a payment already made wins)',
-          parameters: [paymentIdParam],
+          parameters: paymentIdParams,
           requestBody: { required: false, content: content('Cancel') },
           responses: {
             '202': { description: 'Cancellation requested', content: content('Accepted') },
             '400': error('Malformed id or body'),
             '404': error('No such payment'),
             '409': error('Already final'),
+            '413': error('Body too large'),
             '415': error('Body is not application/json'),
-            '503': error('The workflow could not be reached; retry'),
+            '503': unavailable(`The workflow could not be reached, or ${DATABASE_DOWN}; retry`),
           },
         },
       },
@@ -172,18 +223,24 @@ export function buildOpenApi(): object {
             '2xx only once the callback is durably accepted (recorded and signalled); 5xx when anything on our side ' +
             'fails, so the channel retries. SandboxPay signs with X-SandboxPay-Timestamp and X-SandboxPay-Signature: ' +
             'v1=hex(HMAC-SHA256(secret, timestamp + "." + rawBody)), 5 minutes of clock skew allowed.',
-          parameters: [{ name: 'channel', in: 'path', required: true, schema: { type: 'string' } }],
+          parameters: params(channelParam, 'path'),
           requestBody: { required: true, content: { 'application/json': { schema: { type: 'object' } } } },
           responses: {
             '200': {
               description: 'Durably accepted (or a duplicate, or answered from the database)',
               content: content('CallbackAck'),
             },
-            '400': error('Signed, but unreadable'),
-            '401': error('Signature missing, wrong or stale: nothing changed'),
+            '400': error(
+              'Signed, but unreadable (not JSON, a field missing, a control character, ...); or a malformed channel name',
+            ),
+            '401': error(
+              'Signature missing or wrong, or its timestamp outside the allowed clock skew: nothing changed ' +
+                '(the rejection is recorded)',
+            ),
             '404': error('Unknown channel or payment'),
             '413': error('Body too large'),
-            '503': error('Not accepted now: retry'),
+            '415': error('Content-Encoding not supported'),
+            '503': unavailable(`Not accepted now (${DATABASE_DOWN}, or Temporal did not answer): retry`),
           },
         },
       },
@@ -192,11 +249,12 @@ export function buildOpenApi(): object {
           operationId: 'listPayments',
           summary: 'Find payments, e.g. ?status=PAYING&olderThan=10m (oldest first)',
           security: adminKey,
-          parameters: queryParams(adminListQuery),
+          parameters: params(adminListQuery, 'query'),
           responses: {
             '200': { description: 'Matching payments', content: content('PaymentList') },
             '400': error('Invalid query'),
             '401': error('Missing or wrong X-Api-Key'),
+            '503': unavailable(DATABASE_DOWN),
           },
         },
       },
@@ -205,14 +263,16 @@ export function buildOpenApi(): object {
           operationId: 'requeryPayment',
           summary: "Ask the channel about a payment now (operator's requery)",
           security: adminKey,
-          parameters: [paymentIdParam],
+          parameters: paymentIdParams,
           responses: {
             '202': { description: 'The workflow will query the channel', content: content('Accepted') },
             '400': error('Malformed id'),
             '401': error('Missing or wrong X-Api-Key'),
             '404': error('No such payment'),
             '409': error('The workflow has finished'),
-            '503': error('The workflow could not be reached; retry'),
+            '413': error('Body too large'),
+            '415': error('A body that is not application/json'),
+            '503': unavailable(`The workflow could not be reached, or ${DATABASE_DOWN}; retry`),
           },
         },
       },

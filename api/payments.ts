@@ -9,7 +9,7 @@ import {
 } from '@temporalio/client';
 import { Router, type Request, type Response } from 'express';
 import type { Knex } from 'knex';
-import type { ChannelRegistry } from '../channels';
+import { type ChannelRegistry, findChannel } from '../channels';
 import { type PaymentRow, PaymentsRepository } from '../db/payments-repo';
 import type { Logger } from '../observability/logger';
 import { metrics } from '../observability/metrics';
@@ -115,9 +115,9 @@ export function createPaymentsRouter(deps: PaymentsRouterDeps): Router {
 
   router.post('/payments', async (req, res) => {
     requireJsonBody(req, true);
-    const key = parse(idempotencyKeyHeader, req.get('idempotency-key'), 'header');
+    const key = parse(idempotencyKeyHeader, req.get('idempotency-key'), 'header', 'Idempotency-Key');
     const body = parse(createPaymentBody, req.body, 'body');
-    if (!deps.channels[body.channel]) throw new NotFoundError(`unknown payment channel "${body.channel}"`);
+    if (!findChannel(deps.channels, body.channel)) throw new NotFoundError(`unknown payment channel "${body.channel}"`);
 
     const { row, created } = await repo.insert({
       id: randomUUID(),
@@ -189,13 +189,16 @@ export function createPaymentsRouter(deps: PaymentsRouterDeps): Router {
     const after = Number.isSafeInteger(lastEventId) && lastEventId > 0 ? lastEventId : 0;
     const row = await repo.get(id);
     if (!row) throw new NotFoundError('no such payment');
-    streamStatus(req, res, id, after, row);
+    await streamStatus(req, res, id, after, row);
   });
 
-  function streamStatus(req: Request, res: Response, id: string, after: number, row: PaymentRow): void {
+  async function streamStatus(req: Request, res: Response, id: string, after: number, row: PaymentRow): Promise<void> {
     if (isFinal(row.status) && after > 0) {
-      // A client that already saw the final state gets 204: EventSource stops reconnecting on it.
-      void repo.statusHistory(id, after).then((rest) => (rest.length === 0 ? res.status(204).end() : open(rest)));
+      // A client that already saw the final state gets 204: EventSource stops reconnecting on it. (Awaited, so a
+      // database failure here is the error middleware's 503, not an unhandled rejection.)
+      const rest = await repo.statusHistory(id, after);
+      if (rest.length === 0) res.status(204).end();
+      else open(rest);
       return;
     }
     open();

@@ -6,6 +6,14 @@ import type { PaymentChannel } from './types';
 
 export type ChannelRegistry = Record<string, PaymentChannel>;
 
+/**
+ * The channel of that name, if configured. Own properties only: a name from a request such as `constructor` or
+ * `__proto__` must not find Object.prototype's members.
+ */
+export function findChannel(channels: ChannelRegistry, name: string): PaymentChannel | undefined {
+  return Object.hasOwn(channels, name) ? channels[name] : undefined;
+}
+
 export function createChannels(config: Pick<Config, 'channel'>, logger: Logger): ChannelRegistry {
   return {
     sandboxpay: new SandboxPayChannel(

@@ -2,6 +2,7 @@
 // CLOSED, PAYERROR, REFUND (paid, then refunded).
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
+import { hasControlCharacters, isWellFormed } from '../db/text';
 import type { Logger } from '../observability/logger';
 import type { ChannelState } from '../workflows/states';
 import {
@@ -49,16 +50,23 @@ const paymentSchema = z.object({
   payUrl: z.string().optional(),
 });
 
+// Every string of a callback ends up in our tables or in a workflow: one with a NUL (which PostgreSQL cannot store),
+// another control character or a lone surrogate makes the callback unreadable (400), however well it is signed.
+const field = z
+  .string()
+  .max(1024)
+  .refine((s) => !hasControlCharacters(s) && isWellFormed(s), 'control character or lone surrogate');
+
 const callbackSchema = z.object({
-  eventId: z.string().min(1),
-  eventType: z.string().min(1),
-  merchantId: z.string(),
-  merchantOrderId: z.string().min(1),
-  channelPaymentId: z.string().min(1),
-  status: z.string(),
+  eventId: field.min(1),
+  eventType: field.min(1),
+  merchantId: field,
+  merchantOrderId: field.min(1),
+  channelPaymentId: field.min(1),
+  status: field,
   amount: z.number().int(),
-  currency: z.string(),
-  paidAt: z.string().optional(),
+  currency: field,
+  paidAt: field.optional(),
 });
 
 export class SandboxPayChannel implements PaymentChannel {
@@ -204,8 +212,11 @@ export class SandboxPayChannel implements PaymentChannel {
     const timestamp = header('x-sandboxpay-timestamp');
     const signature = header('x-sandboxpay-signature');
     if (!timestamp || !signature || !/^\d{1,12}$/.test(timestamp)) return { ok: false, reason: 'missing_signature' };
-    if (Math.abs(nowMs - Number(timestamp) * 1000) > (this.config.toleranceMs ?? 5 * 60_000)) {
-      return { ok: false, reason: 'stale_timestamp' };
+    const skewMs = nowMs - Number(timestamp) * 1000;
+    const toleranceMs = this.config.toleranceMs ?? 5 * 60_000;
+    if (Math.abs(skewMs) > toleranceMs) {
+      const off = `${Math.round(Math.abs(skewMs) / 1000)} s ${skewMs > 0 ? 'behind' : 'ahead of'} our clock`;
+      return { ok: false, reason: 'stale_timestamp', detail: `${off}; at most ${toleranceMs / 1000} s allowed` };
     }
     const expected = Buffer.from(
       `v1=${createHmac('sha256', this.config.secret).update(timestamp).update('.').update(rawBody).digest('hex')}`,

@@ -89,6 +89,8 @@ export type CallbackVerification =
   | {
       ok: false;
       reason: 'missing_signature' | 'stale_timestamp' | 'bad_signature' | 'malformed_body' | 'wrong_merchant';
+      /** Said to the sender, e.g. how far off a stale timestamp is; never a secret or an expected signature. */
+      detail?: string;
     };
 
 export interface PaymentChannel {

@@ -1,6 +1,7 @@
 // The payments table and its event log. Status changes are guarded updates: the row moves only from a state the
 // state machine allows, checked in the WHERE clause, so concurrent or replayed writers cannot move it backwards.
 import type { Db } from './knex';
+import { storableJsonText } from './text';
 import { allowedPredecessors, type PaymentStatus, type ResolvedBy } from '../workflows/states';
 
 export interface PaymentRow {
@@ -152,7 +153,8 @@ export class PaymentsRepository {
 
   /**
    * Appends to the event log. An event carrying a channel event id is stored once per channel: a duplicate is
-   * reported (`inserted: false`) with the id of the first one.
+   * reported (`inserted: false`) with the id of the first one. The payload is what was received, as far as jsonb can
+   * hold it: NULs and lone surrogates (a forged callback may carry anything) are stored as U+FFFD.
    */
   async recordEvent(e: NewPaymentEvent): Promise<{ inserted: boolean; id: number }> {
     const row = {
@@ -161,7 +163,7 @@ export class PaymentsRepository {
       source: e.source,
       type: e.type,
       channel_event_id: e.channelEventId ?? null,
-      payload: e.payload === undefined ? null : JSON.stringify(e.payload),
+      payload: e.payload === undefined ? null : storableJsonText(e.payload),
       signature_valid: e.signatureValid ?? null,
       outcome: e.outcome,
     };

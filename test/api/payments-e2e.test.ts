@@ -111,8 +111,16 @@ describe('payments over HTTP, whole stack', () => {
     const channelPaymentId = channelIdOf(created.body.payUrl);
     const forged = callbackBody(paymentId, channelPaymentId);
 
-    expect((await sendCallback(forged, { secret: 'not-the-secret-0123456789' })).status).toBe(401);
-    expect((await sendCallback(forged, { timestamp: Math.floor(Date.now() / 1000) - 600 })).status).toBe(401);
+    const wrongSecret = await sendCallback(forged, { secret: 'not-the-secret-0123456789' });
+    expect([wrongSecret.status, wrongSecret.body.error.message]).toEqual([
+      401,
+      'the callback signature did not verify',
+    ]);
+    const stale = await sendCallback(forged, { timestamp: Math.floor(Date.now() / 1000) - 600 });
+    expect(stale.status).toBe(401);
+    expect(stale.body.error.message).toMatch(
+      /^the callback timestamp is outside the allowed clock skew \(60\d s behind our clock; at most 300 s allowed\)$/,
+    );
     const ts = String(Math.floor(Date.now() / 1000));
     const tampered = await call(s.apiUrl, 'POST', '/callbacks/sandboxpay', {
       raw: forged.replace('"amount":2599', '"amount":1'),
@@ -143,6 +151,43 @@ describe('payments over HTTP, whole stack', () => {
     ]);
     expect(rejected.every((e: { payment_id: string | null }) => e.payment_id === null)).toBe(true);
     expect((await s.repo.listEvents(paymentId)).filter((e) => e.source === 'callback')).toHaveLength(0);
+  });
+
+  it('records a callback with a NUL (or nested 30,000 deep): 401 unsigned, 400 signed, never 500', async () => {
+    const paymentId = randomUUID();
+    const withNul = callbackBody(paymentId, 'sp_nul', { eventId: `evt_${randomUUID()}\u0000`, 'x\u0000': '\u0000' });
+    const unsigned = await call(s.apiUrl, 'POST', '/callbacks/sandboxpay', {
+      raw: withNul,
+      headers: { 'content-type': 'application/json' },
+    });
+    expect([unsigned.status, unsigned.body.error.message]).toEqual([
+      401,
+      'the callback is not signed (its signature or timestamp header is missing)',
+    ]);
+    const signed = await sendCallback(withNul);
+    expect([signed.status, signed.body.error.message]).toEqual([400, 'the callback body could not be read']);
+    const deep = await call(s.apiUrl, 'POST', '/callbacks/sandboxpay', {
+      raw: `{"merchantOrderId":"${paymentId}","deep":${'['.repeat(30_000)}${']'.repeat(30_000)}}`,
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(deep.status).toBe(401);
+
+    // All three are in the event log, NULs stored as U+FFFD, the deep part replaced by a note.
+    const rows = await s.t
+      .db('payment_events')
+      .whereRaw("payload->>'merchantOrderId' = ?", [paymentId])
+      .orderBy('id')
+      .select('outcome', 'signature_valid', 'payload', 'payment_id');
+    expect(rows.map((r: { outcome: string; signature_valid: boolean }) => [r.outcome, r.signature_valid])).toEqual([
+      ['rejected:missing_signature', false],
+      ['rejected:malformed_body', true],
+      ['rejected:missing_signature', false],
+    ]);
+    const stored = rows[0].payload as Record<string, string>;
+    expect(stored.eventId).toMatch(/^evt_.*\ufffd$/);
+    expect(stored['x\ufffd']).toBe('\ufffd');
+    expect(JSON.stringify(rows[2].payload)).toMatch(/nested deeper than 64 levels: not stored/);
+    expect(rows.every((r: { payment_id: string | null }) => r.payment_id === null)).toBe(true);
   });
 
   it('answers 404 to a correctly signed callback for a payment it does not know', async () => {

@@ -61,7 +61,7 @@ describe('bad input over HTTP', () => {
   it('requires an Idempotency-Key', async () => {
     const res = await post(valid, {});
     expect(res.status).toBe(400);
-    expect(fieldsOf(res)).toEqual(['header']);
+    expect(fieldsOf(res)).toEqual(['header.Idempotency-Key']);
     expect(res.body.error.fields[0].message).toMatch(/Idempotency-Key/);
     expect((await post(valid, { 'idempotency-key': 'has spaces in it' })).status).toBe(400);
   });
@@ -120,6 +120,95 @@ describe('bad input over HTTP', () => {
     expect(badStatus.status).toBe(400);
     expect(fieldsOf(badStatus)).toEqual(['query.olderThan', 'query.status']);
     expect((await call(s.apiUrl, 'POST', `/admin/payments/${randomUUID()}/requery`)).status).toBe(401);
+  });
+
+  it('refuses NUL and other control characters in every string, naming the field', async () => {
+    // Each of these answered 500 before (PostgreSQL refuses NUL in text and jsonb).
+    const nul = await post({ ...valid, orderId: 'o-1\u0000' });
+    expect(nul.status).toBe(400);
+    expect(nul.body.error.fields).toEqual([
+      { field: 'body.orderId', message: expect.stringMatching(/control characters \(such as NUL\)/) },
+    ]);
+    for (const orderId of ['o\n1', 'o\u007f1', 'o\u00851', ' o-1', 'o-1\u00a0', '\ufeffo-1', 'x'.repeat(129)]) {
+      expect(fieldsOf(await post({ ...valid, orderId }))).toEqual(['body.orderId']);
+    }
+    // A lone surrogate is valid JSON but not Unicode (node-postgres would store U+FFFD in its place).
+    const lone = await call(s.apiUrl, 'POST', '/payments', {
+      raw: JSON.stringify({ ...valid, orderId: 'PLACEHOLDER' }).replace('PLACEHOLDER', 'o\\ud800'),
+      headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID() },
+    });
+    expect(fieldsOf(lone)).toEqual(['body.orderId']);
+    expect(lone.body.error.fields[0].message).toMatch(/well-formed Unicode/);
+    // What is allowed passes validation (an unknown channel then answers 404, so nothing is created): 128
+    // characters counted as JSON Schema counts them, astral ones included, inner spaces, any script.
+    for (const orderId of ['😀'.repeat(128), 'order 1 / 注文 #7', 'ü']) {
+      const res = await post({ ...valid, orderId, channel: 'nochannel' });
+      expect([res.status, res.body.error.message]).toEqual([404, 'unknown payment channel "nochannel"']);
+    }
+    const key = { 'x-api-key': s.config.api.adminApiKey };
+    const cancel = await call(s.apiUrl, 'POST', `/payments/${randomUUID()}/cancel`, { body: { reason: 'no\u0000' } });
+    expect(fieldsOf(cancel)).toEqual(['body.reason']);
+    expect(fieldsOf(await call(s.apiUrl, 'GET', '/payments/%00'))).toEqual(['path.id']);
+    expect(fieldsOf(await call(s.apiUrl, 'GET', '/admin/payments?status=%00', { headers: key }))).toEqual([
+      'query.status',
+    ]);
+    expect(fieldsOf(await call(s.apiUrl, 'POST', '/callbacks/sand%00box', { raw: '{}' }))).toEqual(['path.channel']);
+    expect(fieldsOf(await post(valid, { 'idempotency-key': 'k\u00e9y' }))).toEqual(['header.Idempotency-Key']);
+  });
+
+  it('bounds durations: olderThan is at most 3650d, beyond is a 400 naming it (not a 500)', async () => {
+    const key = { 'x-api-key': s.config.api.adminApiKey };
+    const list = (olderThan: string) =>
+      call(s.apiUrl, 'GET', `/admin/payments?olderThan=${olderThan}`, { headers: key });
+    for (const olderThan of ['99999999999999999999d', '3651d', '87601h', '315360000001ms', '0m', '010m']) {
+      const res = await list(olderThan);
+      expect([olderThan, res.status, fieldsOf(res)]).toEqual([olderThan, 400, ['query.olderThan']]);
+    }
+    expect((await list('99999999999999999999d')).body.error.fields[0].message).toMatch(/at most 3650d/);
+    for (const olderThan of ['3650d', '87600h', '5256000m', '315360000s', '315360000000ms', '1ms']) {
+      expect([olderThan, (await list(olderThan)).status]).toEqual([olderThan, 200]);
+    }
+    expect((await call(s.apiUrl, 'GET', '/admin/payments?limit=501', { headers: key })).status).toBe(400);
+  });
+
+  it('answers a method a path does not have with 405 and Allow, and a broken path with 400', async () => {
+    const cases: [string, string, string][] = [
+      ['DELETE', '/payments', 'POST, OPTIONS'],
+      ['GET', '/payments', 'POST, OPTIONS'],
+      ['PUT', `/payments/${randomUUID()}`, 'GET, HEAD, OPTIONS'],
+      ['POST', `/payments/${randomUUID()}/events`, 'GET, HEAD, OPTIONS'],
+      ['GET', '/callbacks/sandboxpay', 'POST, OPTIONS'],
+      ['PATCH', '/healthz', 'GET, HEAD, OPTIONS'],
+      ['DELETE', '/openapi.json', 'GET, HEAD, OPTIONS'],
+    ];
+    for (const [method, path, allow] of cases) {
+      const res = await fetch(`${s.apiUrl}${path}`, { method });
+      expect([method, path, res.status, res.headers.get('allow')]).toEqual([method, path, 405, allow]);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('method_not_allowed');
+    }
+    // The admin key is checked first: without it, an operator path says nothing about its methods.
+    expect((await fetch(`${s.apiUrl}/admin/payments`, { method: 'DELETE' })).status).toBe(401);
+    const withKey = await fetch(`${s.apiUrl}/admin/payments`, {
+      method: 'DELETE',
+      headers: { 'x-api-key': s.config.api.adminApiKey },
+    });
+    expect([withKey.status, withKey.headers.get('allow')]).toEqual([405, 'GET, HEAD, OPTIONS']);
+    expect((await fetch(`${s.apiUrl}/nowhere`, { method: 'DELETE' })).status).toBe(404);
+    const options = await fetch(`${s.apiUrl}/callbacks/sandboxpay`, { method: 'OPTIONS' });
+    expect([options.status, options.headers.get('allow')]).toEqual([200, 'POST']);
+
+    const undecodable = await call(s.apiUrl, 'GET', '/payments/%E0%A4%A');
+    expect([undecodable.status, undecodable.body.error.code]).toEqual([400, 'invalid_request']);
+  });
+
+  it('finds only configured channels: not constructor, not __proto__', async () => {
+    for (const channel of ['constructor', '__proto__', 'tostring']) {
+      expect((await post({ ...valid, channel })).status).toBe(404);
+    }
+    for (const channel of ['constructor', '__proto__', 'hasOwnProperty']) {
+      const res = await call(s.apiUrl, 'POST', `/callbacks/${channel}`, { raw: '{}' });
+      expect([channel, res.status]).toEqual([channel, channel === 'hasOwnProperty' ? 400 : 404]);
+    }
   });
 
   it('leaves no payment behind after all that', async () => {

@@ -6,7 +6,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import pino from 'pino';
 import { createChannels } from '../../channels';
-import { createHttpOrderNotifier } from '../../activities/order-notifier';
+import { createHttpOrderNotifier, type OrderNotifier } from '../../activities/order-notifier';
 import { PaymentsRepository } from '../../db/payments-repo';
 import { createApp } from '../../api/app';
 import { StatusFeed } from '../../api/status-feed';
@@ -65,6 +65,8 @@ export interface StackOptions {
   sandboxFaults?: Partial<SandboxPayFaults>;
   /** Multiplies SandboxPay's callback retry schedule (15 s, 15 s, 30 s, ...). */
   callbackRetryScale?: number;
+  /** Wraps the worker's (real, HTTP) order notifier, e.g. to create an order the shop never made first. */
+  orderNotifier?: (real: OrderNotifier, ordersUrl: string) => OrderNotifier;
 }
 
 export class Stack {
@@ -185,7 +187,10 @@ export class Stack {
         db: this.t.db,
         logger: this.logger,
         channels,
-        orders: createHttpOrderNotifier({ url: this.ordersUrl }),
+        orders: (options.orderNotifier ?? ((real) => real))(
+          createHttpOrderNotifier({ url: this.ordersUrl }),
+          this.ordersUrl,
+        ),
         callbackBaseUrl: this.apiUrl,
         temporal: this.workerTemporal,
         config: this.config,

@@ -57,8 +57,16 @@ describe('SandboxPay callback verification', () => {
   });
 
   it('rejects a timestamp outside the 5-minute tolerance, either way', () => {
-    expect(verify(body, signed(body, String(NOW / 1000 - 301)))).toEqual({ ok: false, reason: 'stale_timestamp' });
-    expect(verify(body, signed(body, String(NOW / 1000 + 301)))).toEqual({ ok: false, reason: 'stale_timestamp' });
+    expect(verify(body, signed(body, String(NOW / 1000 - 301)))).toEqual({
+      ok: false,
+      reason: 'stale_timestamp',
+      detail: '301 s behind our clock; at most 300 s allowed',
+    });
+    expect(verify(body, signed(body, String(NOW / 1000 + 301)))).toEqual({
+      ok: false,
+      reason: 'stale_timestamp',
+      detail: '301 s ahead of our clock; at most 300 s allowed',
+    });
     expect(verify(body, signed(body, String(NOW / 1000 - 299))).ok).toBe(true);
   });
 
@@ -85,6 +93,13 @@ describe('SandboxPay callback verification', () => {
   it('checks the signature before parsing: a signed non-JSON body is malformed, an unsigned one is unauthenticated', () => {
     expect(verify('not json', signed('not json'))).toEqual({ ok: false, reason: 'malformed_body' });
     expect(verify('not json', {})).toEqual({ ok: false, reason: 'missing_signature' });
+  });
+
+  it('finds a signed callback with a NUL, another control character or a lone surrogate in a field unreadable', () => {
+    for (const eventId of ['evt_\u0000', 'evt_\n', 'evt_\u009b', 'evt_\ud800']) {
+      const odd = body.replace('"eventId":"evt_1"', `"eventId":${JSON.stringify(eventId)}`);
+      expect(verify(odd, signed(odd))).toEqual({ ok: false, reason: 'malformed_body' });
+    }
   });
 
   it('rejects a correctly signed callback for another merchant', () => {
