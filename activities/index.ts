@@ -9,6 +9,7 @@ import type { Logger } from '../observability/logger';
 import { metrics } from '../observability/metrics';
 import type { Anomaly } from '../workflows/definitions';
 import type { PaymentStatus, ResolvedBy } from '../workflows/states';
+import { findChannel } from '../channels';
 import type { ChannelPaymentView, CreateChannelPaymentOutcome, PaymentChannel } from '../channels/types';
 import type { OrderAck, OrderNotifier, PaymentResultNotice } from './order-notifier';
 import { PaymentsRepository } from '../db/payments-repo';
@@ -62,7 +63,7 @@ export function createActivities(deps: ActivityDeps) {
   const repo = new PaymentsRepository(deps.db);
 
   const channelFor = (name: string): PaymentChannel => {
-    const channel = deps.channels?.[name];
+    const channel = deps.channels ? findChannel(deps.channels, name) : undefined;
     // Not retryable: no amount of waiting makes an unconfigured channel appear.
     if (!channel)
       throw ApplicationFailure.nonRetryable(`no payment channel named "${name}" is configured`, 'UnknownChannel');

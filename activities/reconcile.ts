@@ -15,6 +15,7 @@ import { restartPaymentWorkflow, sendMoneyBack } from '../payments/workflows';
 import type { Config } from '../config';
 import { paymentWorkflowId, requerySignal } from '../workflows/definitions';
 import { DECIDED_STATUSES, type DecidedStatus, isPaid, isUnpaidFinal } from '../workflows/states';
+import { findChannel } from '../channels';
 import type { PaymentChannel } from '../channels/types';
 import type { OrderNotifier } from './order-notifier';
 import { type PaymentRow, PaymentsRepository } from '../db/payments-repo';
@@ -195,7 +196,7 @@ export function createReconcileActivities(partial: Partial<ReconcileDeps> & Pick
 
     /** (c) The channel's statement against our table. */
     async reconcileStatement(input: { channel: string; lookbackMs: number }): Promise<StatementResult> {
-      const channel = d().channels[input.channel];
+      const channel = findChannel(d().channels, input.channel);
       if (!channel) throw new Error(`no channel named ${input.channel}`);
       const to = new Date();
       const from = new Date(to.getTime() - input.lookbackMs);
