@@ -10,7 +10,7 @@ import { loadConfigOrExit } from '../config';
 import { createDb, migrateLatest } from '../db/knex';
 import { projectRoot, readToolchain } from './stack/toolchain';
 import { type DevServer, startDevServer } from './stack/temporal-dev-server';
-import { prefixLines, Supervisor } from './stack/supervisor';
+import { prefixLines, Supervisor, tsxService } from './stack/supervisor';
 import { waitFor } from './stack/net';
 
 const dataDir = join(projectRoot, '.data');
@@ -133,9 +133,9 @@ async function main(): Promise<void> {
     }
 
     const env = { ...process.env, TEMPORAL_ADDRESS: temporalAddress, DATABASE_URL: databaseUrl };
-    supervisor.start({ name: 'sandbox', entry: join(projectRoot, 'sandbox', 'main.ts'), env });
-    supervisor.start({ name: 'worker', entry: join(projectRoot, 'worker', 'main.ts'), env });
-    supervisor.start({ name: 'api', entry: join(projectRoot, 'api', 'main.ts'), env });
+    await supervisor.start(tsxService({ name: 'sandbox', entry: join(projectRoot, 'sandbox', 'main.ts'), env }));
+    await supervisor.start(tsxService({ name: 'worker', entry: join(projectRoot, 'worker', 'main.ts'), env }));
+    await supervisor.start(tsxService({ name: 'api', entry: join(projectRoot, 'api', 'main.ts'), env }));
 
     const apiUrl = `http://localhost:${config.api.port}`;
     await waitFor(

@@ -10,7 +10,7 @@ import { type EmbeddedDb, startEmbeddedDb } from './embedded-postgres';
 import { createDb, migrateLatest } from '../../db/knex';
 import { buildWorkflowBundle } from '../build-workflows';
 import { type DevServer, type DevServerOptions, startDevServer } from './temporal-dev-server';
-import { Supervisor } from './supervisor';
+import { Supervisor, tsxService } from './supervisor';
 import { projectRoot, readToolchain } from './toolchain';
 
 export interface RunStackOptions {
@@ -91,10 +91,10 @@ export async function startRunStack(options: RunStackOptions): Promise<RunStack>
     logDir: join(dir, 'logs'),
     restartDelayMs: options.restartDelayMs ?? 1000,
   });
-  const entry = (service: string) => join(projectRoot, service, 'main.ts');
-  supervisor.start({ name: 'sandbox', entry: entry('sandbox'), env });
-  supervisor.start({ name: 'worker', entry: entry('worker'), env });
-  supervisor.start({ name: 'api', entry: entry('api'), env });
+  const service = (name: string) => tsxService({ name, entry: join(projectRoot, name, 'main.ts'), env });
+  await supervisor.start(service('sandbox'));
+  await supervisor.start(service('worker'));
+  await supervisor.start(service('api'));
   await waitFor(
     'the API',
     async () => {
