@@ -288,12 +288,13 @@ export class Supervisor {
       if (svc.child === c) svc.child = undefined;
     }
     if (this.stopping) return outcome; // stopAll() stops what is left
-    const took = `ready ${seconds(Date.now() - startedAt)} after starting`;
+    const tookMs = Date.now() - startedAt;
+    const took = tookMs >= 100 ? `, ready ${seconds(tookMs)} after starting` : '';
     if (outcome.ok) {
       svc.state = 'running';
       if (kind === 'recovery')
-        this.log(`${name} is back (pid ${svc.child?.pid}, restart #${this.restarts.get(name) ?? 0}, ${took})`);
-      if (kind === 'asked') this.log(`${name} restarted as asked (pid ${svc.child?.pid}, ${took})`);
+        this.log(`${name} is back (pid ${svc.child?.pid}, restart #${this.restarts.get(name) ?? 0}${took})`);
+      if (kind === 'asked') this.log(`${name} restarted as asked (pid ${svc.child?.pid}${took})`);
       this.writeState();
     } else if (kind !== 'first') {
       // A restart that never became ready counts as another fast failure (the caller of start() reports a first).

@@ -50,7 +50,7 @@ describe('Supervisor', () => {
     expect(gaveUp).toEqual(['flaky']);
     expect(started).toHaveLength(3); // the first start and two restarts
     expect(logs[0]).toMatch(/^flaky \(pid \d+\) exited unexpectedly with code 3 after [\d.]+ s; restart #1 in 0\.1 s$/);
-    expect(logs[1]).toMatch(/^flaky is back \(pid \d+, restart #1, ready /);
+    expect(logs[1]).toMatch(/^flaky is back \(pid \d+, restart #1\)$/);
     expect(logs[2]).toMatch(/exited unexpectedly with code 3 .*; restart #2 in 0\.2 s, 2 fast failures in a row$/);
     expect(logs[4]).toMatch(
       /exited unexpectedly with code 3 .*; giving up on it: it died within 5 s of starting 3 times/,
