@@ -3,7 +3,7 @@
 // Every process it starts is supervised (scripts/stack/supervisor.ts): one that dies is started again, the same
 // way, and the API's /readyz turns 200 again by itself. Prints where everything is; Ctrl-C stops it all in order.
 // A second run reuses .data/ (STACK_DATA_DIR).
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, relative } from 'node:path';
 import { loadConfigOrExit } from '../config';
@@ -56,7 +56,6 @@ async function main(): Promise<void> {
     shuttingDown = true;
     say(`${why}: stopping...`);
     await supervisor.stopAll(); // API, worker, sandbox, then PostgreSQL, then Temporal: reverse start order
-    rmSync(stateFile, { force: true });
     say('stopped');
     process.exit(code);
   };

@@ -6,7 +6,7 @@
 // restart once it has begun. Children get their own process group, so a terminal's Ctrl-C reaches only the
 // launcher, which then stops them in that order.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, renameSync, writeFileSync, type WriteStream } from 'node:fs';
+import { createWriteStream, renameSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
@@ -89,7 +89,10 @@ export interface SupervisorOptions {
   maxFastFailures?: number;
   /** Called once the supervisor has given up on a process (after logging it); e.g. stop the whole stack. */
   onGiveUp?: (name: string) => void;
-  /** Keep a JSON file of the launcher's pid and each process's current pid (for tests and operators). */
+  /**
+   * Keep a JSON file of the launcher's pid and each process's current pid and state (for tests and operators);
+   * removed by stopAll().
+   */
   stateFile?: string;
 }
 
@@ -125,6 +128,7 @@ export class Supervisor {
   private readonly services = new Map<string, Supervised>();
   private readonly logFiles: WriteStream[] = [];
   private stopping = false;
+  private wroteState = false;
   /** Unexpected exits seen (and restarted), per process. */
   readonly restarts = new Map<string, number>();
 
@@ -206,6 +210,9 @@ export class Supervisor {
       this.writeState();
     }
     for (const file of this.logFiles) file.end();
+    // Nothing runs any more. (Only a file this supervisor wrote: a second launcher that failed to start, say on a
+    // busy port, must not remove the state of the one that is running.)
+    if (this.options.stateFile && this.wroteState) rmSync(this.options.stateFile, { force: true });
   }
 
   /** Last resort on an unexpected launcher exit: no orphans left holding ports. */
@@ -360,6 +367,7 @@ export class Supervisor {
     try {
       writeFileSync(`${file}.tmp`, `${JSON.stringify(state, null, 2)}\n`);
       renameSync(`${file}.tmp`, file);
+      this.wroteState = true;
     } catch {
       // The state file is a convenience; supervision goes on without it.
     }
