@@ -1,5 +1,7 @@
 // The one place configuration is read. Every process calls loadConfig() once at start-up; it fails fast with one
 // line per bad variable, and hands each part of the program only the section it needs.
+import { existsSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import ms from 'ms';
 import { z } from 'zod';
 
@@ -82,6 +84,14 @@ const envSchema = z.object({
   DATABASE_URL: postgresUrl.optional(),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
   EMBEDDED_DB_PORT: port.default(5433),
+  // Where `npm start` keeps its state (dev server SQLite file, embedded database); default <project>/.data.
+  STACK_DATA_DIR: z
+    .string()
+    .trim()
+    .min(1, 'must be a directory path')
+    .refine((p) => !p.includes('\0'), 'must be a directory path')
+    .refine((p) => !existsSync(p) || statSync(p).isDirectory(), 'exists and is not a directory')
+    .optional(),
 
   API_PORT: port.default(3000),
   API_PUBLIC_URL: url.optional(),
@@ -191,8 +201,10 @@ export interface StackConfig {
   /** TEMPORAL_ADDRESS unset: run the Temporal dev server on TEMPORAL_PORT (Web UI on TEMPORAL_UI_PORT). */
   embedTemporal: boolean;
   temporalPort: number;
-  /** DATABASE_URL unset: run the embedded PostgreSQL on EMBEDDED_DB_PORT, data under .data/. */
+  /** DATABASE_URL unset: run the embedded PostgreSQL on EMBEDDED_DB_PORT, data under dataDir. */
   embedDatabase: boolean;
+  /** Absolute; where `npm start` keeps the dev server's SQLite file, the embedded database and its state file. */
+  dataDir: string;
 }
 
 export interface DatabaseConfig {
@@ -358,8 +370,14 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, options: Loa
       embedTemporal: env.TEMPORAL_ADDRESS === undefined,
       temporalPort: env.TEMPORAL_PORT,
       embedDatabase: env.DATABASE_URL === undefined,
+      dataDir: stackDataDir(env.STACK_DATA_DIR),
     },
   };
+}
+
+/** STACK_DATA_DIR: default <project>/.data; a relative path is taken from the current directory. */
+function stackDataDir(value: string | undefined): string {
+  return value === undefined ? join(__dirname, '..', '.data') : resolve(value);
 }
 
 /** For process entry points: load, or print the problems and exit 1 (never a stack trace for bad config). */

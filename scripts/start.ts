@@ -1,19 +1,18 @@
 // `npm start`: the whole stack on one machine, on embedded defaults. Temporal dev server (SQLite under .data/,
 // Web UI), PostgreSQL (embedded under .data/ unless DATABASE_URL is set), migrations, then the worker and the API.
-// Prints where everything is; Ctrl-C stops it all in order. A second run reuses .data/.
-import { type ChildProcess, spawn } from 'node:child_process';
+// Every process it starts is supervised (scripts/stack/supervisor.ts): one that dies is started again, the same
+// way, and the API's /readyz turns 200 again by itself. Prints where everything is; Ctrl-C stops it all in order.
+// A second run reuses .data/ (STACK_DATA_DIR).
 import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { join, relative } from 'node:path';
 import { loadConfigOrExit } from '../config';
 import { createDb, migrateLatest } from '../db/knex';
 import { projectRoot, readToolchain } from './stack/toolchain';
-import { type DevServer, startDevServer } from './stack/temporal-dev-server';
-import { prefixLines, Supervisor } from './stack/supervisor';
+import { devServerChild } from './stack/temporal-dev-server';
+import { embeddedDbChild } from './stack/embedded-postgres';
+import { Supervisor, tsxService } from './stack/supervisor';
 import { waitFor } from './stack/net';
-
-const dataDir = join(projectRoot, '.data');
 
 function say(msg: string): void {
   process.stdout.write(`[start] ${msg}\n`);
@@ -31,63 +30,38 @@ function assertPortFree(port: number, what: string, variable: string): Promise<v
   });
 }
 
-/** Runs scripts/stack/embedded-postgres-main.ts in its own process group and resolves with the URL it prints once ready. */
-function startEmbeddedDbProcess(port: number): Promise<{ url: string; dataDir: string; child: ChildProcess }> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', join(projectRoot, 'scripts', 'stack', 'embedded-postgres-main.ts'), join(dataDir, 'postgres'), String(port)],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    },
-  );
-  prefixLines('postgres', 34, child.stderr!, process.stderr);
-  return new Promise((resolve, reject) => {
-    let dataDir = '';
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      if (line.startsWith('DATA_DIR=')) dataDir = line.slice('DATA_DIR='.length);
-      if (line.startsWith('DATABASE_URL=')) resolve({ url: line.slice('DATABASE_URL='.length), dataDir, child });
-    });
-    child.once('exit', (code) => reject(new Error(`embedded PostgreSQL exited with ${code} before it was ready`)));
-  });
-}
-
-async function stopChild(child: ChildProcess, graceMs = 15_000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-  await exited;
-  clearTimeout(timer);
+/** A path as the user would type it from here: relative when inside the current directory. */
+function shown(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel && !rel.startsWith('..') ? rel : path;
 }
 
 async function main(): Promise<void> {
   const started = Date.now();
   const config = loadConfigOrExit();
   const toolchain = readToolchain();
+  const dataDir = config.stack.dataDir;
   mkdirSync(dataDir, { recursive: true });
+  const stateFile = join(dataDir, 'stack.json');
 
-  const supervisor = new Supervisor(say);
-  let temporal: DevServer | undefined;
-  let embeddedDb: ChildProcess | undefined;
   let shuttingDown = false;
+  const supervisor = new Supervisor(say, {
+    stateFile,
+    // Something that keeps dying within seconds of starting (a port taken, a broken data directory, a crash at
+    // start-up) is not retried forever: the stack stops, non-zero, with the reason above.
+    onGiveUp: (name) => void shutdown(`${name} keeps dying`, 1),
+  });
   const shutdown = async (why: string, code: number) => {
     if (shuttingDown) return;
     shuttingDown = true;
     say(`${why}: stopping...`);
-    await supervisor.stopAll();
-    if (embeddedDb) await stopChild(embeddedDb);
-    await temporal?.stop();
+    await supervisor.stopAll(); // API, worker, sandbox, then PostgreSQL, then Temporal: reverse start order
     say('stopped');
     process.exit(code);
   };
   process.on('SIGINT', () => void shutdown('Ctrl-C', 0));
   process.on('SIGTERM', () => void shutdown('SIGTERM', 0));
-  process.on('exit', () => {
-    supervisor.killAllNow();
-    embeddedDb?.kill('SIGTERM');
-    temporal?.process.kill('SIGTERM');
-  });
+  process.on('exit', () => supervisor.killAllNow());
 
   try {
     await assertPortFree(config.api.port, 'API', 'API_PORT');
@@ -98,19 +72,19 @@ async function main(): Promise<void> {
       await assertPortFree(config.stack.temporalPort, 'Temporal', 'TEMPORAL_PORT');
       await assertPortFree(config.temporal.uiPort, 'Temporal Web UI', 'TEMPORAL_UI_PORT');
       say(`starting the Temporal dev server (${toolchain.temporalCli})...`);
-      temporal = await startDevServer({
+      const temporal = devServerChild({
         binary: toolchain.temporalCli,
         port: config.stack.temporalPort,
         uiPort: config.temporal.uiPort,
         dbFile: join(dataDir, 'temporal.db'),
         namespace: config.temporal.namespace,
-        detached: true,
-        // Its shutdown chatter (pollers failing as it stops) is noise; everything before that is shown.
-        onOutput: (line) => {
-          if (!shuttingDown) process.stderr.write(`temporal | ${line}\n`);
-        },
       });
-      temporalAddress = temporal.address;
+      await supervisor.start({
+        ...temporal,
+        // Its shutdown chatter (pollers failing as it stops) is noise; everything before that is shown.
+        spawn: (ctx) => temporal.spawn({ ...ctx, output: (line) => !shuttingDown && ctx.output(line) }),
+      });
+      temporalAddress = `127.0.0.1:${config.stack.temporalPort}`;
     }
 
     let databaseUrl = config.database.url;
@@ -118,10 +92,12 @@ async function main(): Promise<void> {
     if (config.stack.embedDatabase) {
       await assertPortFree(config.database.embeddedPort, 'embedded PostgreSQL', 'EMBEDDED_DB_PORT');
       say('starting the embedded PostgreSQL...');
-      const db = await startEmbeddedDbProcess(config.database.embeddedPort);
-      embeddedDb = db.child;
-      databaseUrl = db.url;
-      embeddedDataDir = db.dataDir;
+      await supervisor.start(
+        embeddedDbChild({ dataDir: join(dataDir, 'postgres'), port: config.database.embeddedPort }, (db) => {
+          databaseUrl = db.url;
+          embeddedDataDir = db.dataDir;
+        }),
+      );
     }
 
     const db = createDb({ url: databaseUrl!, poolMax: 1, applicationName: 'payments-start' });
@@ -133,9 +109,9 @@ async function main(): Promise<void> {
     }
 
     const env = { ...process.env, TEMPORAL_ADDRESS: temporalAddress, DATABASE_URL: databaseUrl };
-    supervisor.start({ name: 'sandbox', entry: join(projectRoot, 'sandbox', 'main.ts'), env });
-    supervisor.start({ name: 'worker', entry: join(projectRoot, 'worker', 'main.ts'), env });
-    supervisor.start({ name: 'api', entry: join(projectRoot, 'api', 'main.ts'), env });
+    await supervisor.start(tsxService({ name: 'sandbox', entry: join(projectRoot, 'sandbox', 'main.ts'), env }));
+    await supervisor.start(tsxService({ name: 'worker', entry: join(projectRoot, 'worker', 'main.ts'), env }));
+    await supervisor.start(tsxService({ name: 'api', entry: join(projectRoot, 'api', 'main.ts'), env }));
 
     const apiUrl = `http://localhost:${config.api.port}`;
     await waitFor(
@@ -149,6 +125,9 @@ async function main(): Promise<void> {
     );
 
     const shownDb = databaseUrl!.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+    const pids = Object.entries(supervisor.snapshot())
+      .map(([name, p]) => `${name} ${p.pid}`)
+      .join(', ');
     const lines = [
       '',
       `Payment orchestration is up (${((Date.now() - started) / 1000).toFixed(1)} s):`,
@@ -160,8 +139,10 @@ async function main(): Promise<void> {
       `  SandboxPay       ${config.channel.url}  (simulated wallet channel; faults: GET/PUT /admin/faults)`,
       `  Order service    ${config.orders.url}/orders  (the shop's orders we keep in sync)`,
       `  Demo shop        ${config.orders.url}/shop  (buy something, pay in the wallet, watch the order turn Paid)`,
-      `  PostgreSQL       ${shownDb}${config.stack.embedDatabase ? `  (embedded, data in ${embeddedDataDir})` : ''}`,
-      config.stack.embedTemporal ? `  Temporal data    .data/temporal.db (kept between runs)` : '',
+      `  PostgreSQL       ${shownDb}${config.stack.embedDatabase ? `  (embedded, data in ${shown(embeddedDataDir)})` : ''}`,
+      config.stack.embedTemporal ? `  Temporal data    ${shown(join(dataDir, 'temporal.db'))} (kept between runs)` : '',
+      `  Processes        ${pids}`,
+      `                   (restarted if one dies; pids in ${shown(stateFile)})`,
       '',
       'Press Ctrl-C to stop everything.',
       '',

@@ -3,21 +3,29 @@
 // the same knex + pg code path as any other PostgreSQL. PGlite was tried first and rejected: through its socket
 // server a second connection hung while another held a transaction, and NOTIFY did not reach a listener on another
 // connection (the push stream needs both).
+import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { isRoot, postgresUser, reachableBy, startPostgresServer } from './postgres-server';
+import type { ChildSpec } from './supervisor';
 
 export interface EmbeddedDbOptions {
   dataDir: string;
   port: number;
   onLog?: (line: string) => void;
+  /** Own process group (see startPostgresServer). */
+  detached?: boolean;
+  /** Called with the server process as soon as it is spawned, before it is ready. */
+  onSpawn?: (child: ChildProcess) => void;
 }
 
 export interface EmbeddedDb {
   url: string;
   dataDir: string;
+  /** The postmaster. */
+  process: ChildProcess;
   stop(): Promise<void>;
 }
 
@@ -64,7 +72,13 @@ export function embeddedDataDir(preferred: string): string {
   return join('/var/tmp', `payments-data-${hash}`, 'postgres');
 }
 
-export async function startEmbeddedDb({ dataDir, port, onLog }: EmbeddedDbOptions): Promise<EmbeddedDb> {
+export async function startEmbeddedDb({
+  dataDir,
+  port,
+  onLog,
+  detached,
+  onSpawn,
+}: EmbeddedDbOptions): Promise<EmbeddedDb> {
   const where = embeddedDataDir(dataDir);
   const server = await startPostgresServer({
     binDir: embeddedBinDir(),
@@ -72,14 +86,46 @@ export async function startEmbeddedDb({ dataDir, port, onLog }: EmbeddedDbOption
     port,
     password: PASSWORD,
     onLog,
+    detached,
+    onSpawn,
   });
-  const admin = new pg.Client(server.url);
-  await admin.connect();
   try {
-    const { rowCount } = await admin.query('select 1 from pg_database where datname = $1', [DATABASE]);
-    if (rowCount === 0) await admin.query(`create database ${DATABASE}`);
-  } finally {
-    await admin.end();
+    const admin = new pg.Client(server.url);
+    await admin.connect();
+    try {
+      const { rowCount } = await admin.query('select 1 from pg_database where datname = $1', [DATABASE]);
+      if (rowCount === 0) await admin.query(`create database ${DATABASE}`);
+    } finally {
+      await admin.end();
+    }
+  } catch (err) {
+    await server.stop();
+    throw err;
   }
-  return { url: embeddedDatabaseUrl(port), dataDir: where, stop: () => server.stop() };
+  return { url: embeddedDatabaseUrl(port), dataDir: where, process: server.process, stop: () => server.stop() };
+}
+
+/**
+ * The embedded PostgreSQL as a process a Supervisor owns: if the postmaster dies it is started again on the same
+ * data directory and port. `onReady` sees each start (the URL and where the data went).
+ */
+export function embeddedDbChild(
+  options: EmbeddedDbOptions,
+  onReady?: (db: EmbeddedDb) => void,
+  name = 'postgres',
+): ChildSpec {
+  return {
+    name,
+    stopSignal: 'SIGINT', // PostgreSQL's "fast" shutdown: roll back open transactions, checkpoint, exit
+    spawn: async ({ output, spawned }) => {
+      const db = await startEmbeddedDb({
+        ...options,
+        detached: true,
+        onSpawn: spawned,
+        onLog: options.onLog ?? ((line) => output(line)),
+      });
+      onReady?.(db);
+      return db.process;
+    },
+  };
 }

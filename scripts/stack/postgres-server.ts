@@ -20,6 +20,10 @@ export interface PostgresServerOptions {
   /** Extra `-c name=value` settings. */
   settings?: string[];
   onLog?: (line: string) => void;
+  /** Own process group: a terminal's Ctrl-C reaches only whoever started it, who then stops it in order. */
+  detached?: boolean;
+  /** Called with the server process as soon as it is spawned, before it is ready (a supervisor tracks it). */
+  onSpawn?: (child: ChildProcess) => void;
 }
 
 export interface PostgresServer {
@@ -114,7 +118,12 @@ export async function startPostgresServer(options: PostgresServerOptions): Promi
 
   const settings = ['listen_addresses=127.0.0.1', `unix_socket_directories=`, ...(options.settings ?? [])];
   const args = ['-D', dataDir, '-p', String(port), ...settings.flatMap((s) => ['-c', s])];
-  const child = spawn(join(binDir, 'postgres'), args, { stdio: ['ignore', 'ignore', 'pipe'], ...user });
+  const child = spawn(join(binDir, 'postgres'), args, {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    detached: options.detached ?? false,
+    ...user,
+  });
+  options.onSpawn?.(child);
   let recent = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     const text = chunk.toString('utf8');

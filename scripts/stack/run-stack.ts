@@ -1,16 +1,18 @@
 // A whole stack of its own for a measured run (chaos, benchmark): a temporary directory, free ports, a prebuilt
 // workflow bundle, the Temporal dev server on a SQLite file, the embedded PostgreSQL, migrations, and the sandbox,
-// worker and API as supervised processes whose output goes to log files. Stops and removes everything after.
+// worker and API; all of them supervised processes (restarted if they die) whose output goes to log files. Stops and
+// removes everything after.
+import type { ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Knex } from 'knex';
 import { freePort, waitFor } from './net';
-import { type EmbeddedDb, startEmbeddedDb } from './embedded-postgres';
+import { type EmbeddedDb, embeddedDbChild } from './embedded-postgres';
 import { createDb, migrateLatest } from '../../db/knex';
 import { buildWorkflowBundle } from '../build-workflows';
-import { type DevServer, type DevServerOptions, startDevServer } from './temporal-dev-server';
-import { Supervisor } from './supervisor';
+import { devServerChild } from './temporal-dev-server';
+import { Supervisor, tsxService } from './supervisor';
 import { projectRoot, readToolchain } from './toolchain';
 
 export interface RunStackOptions {
@@ -26,8 +28,10 @@ export interface RunStackOptions {
 export interface RunStack {
   dir: string;
   urls: { api: string; sandbox: string; orders: string; workerMetrics: string; sdkMetrics: string };
-  temporal: DevServer;
-  db: EmbeddedDb;
+  /** The dev server; `process` is the current one (a new one after a restart). */
+  temporal: { address: string; readonly process: ChildProcess };
+  /** The embedded PostgreSQL; `process` is the current postmaster. */
+  db: { url: string; dataDir: string; readonly process: ChildProcess };
   /** A connection pool for the run's own reads (audits, counts). */
   knex: Knex;
   supervisor: Supervisor;
@@ -51,14 +55,33 @@ export async function startRunStack(options: RunStackOptions): Promise<RunStack>
     sdkMetrics: await freePort(),
   };
   const bundle = await buildWorkflowBundle(join(dir, 'workflows.js'));
-  const temporalOptions: DevServerOptions = {
-    binary: toolchain.temporalCli,
-    port: ports.temporal,
-    dbFile: join(dir, 'temporal.db'),
-    detached: true,
+  const supervisor = new Supervisor(options.say, {
+    logDir: join(dir, 'logs'),
+    restartDelayMs: options.restartDelayMs ?? 1000,
+  });
+  const current = (name: string) => {
+    const child = supervisor.process(name);
+    if (!child) throw new Error(`${name} is not running`);
+    return child;
   };
-  let temporal = await startDevServer(temporalOptions);
-  const db = await startEmbeddedDb({ dataDir: join(dir, 'pg'), port: ports.db });
+  await supervisor.start(
+    devServerChild({ binary: toolchain.temporalCli, port: ports.temporal, dbFile: join(dir, 'temporal.db') }),
+  );
+  const temporal = {
+    address: `127.0.0.1:${ports.temporal}`,
+    get process() {
+      return current('temporal');
+    },
+  };
+  let started: EmbeddedDb | undefined;
+  await supervisor.start(embeddedDbChild({ dataDir: join(dir, 'pg'), port: ports.db }, (db) => (started = db)));
+  const db = {
+    url: started!.url,
+    dataDir: started!.dataDir,
+    get process() {
+      return current('postgres');
+    },
+  };
   const knex = createDb({ url: db.url, poolMax: 4, applicationName: `${options.name}-reader` });
   await migrateLatest(knex);
   options.say(`Temporal dev server and PostgreSQL up in ${dir}`);
@@ -87,14 +110,10 @@ export async function startRunStack(options: RunStackOptions): Promise<RunStack>
     TEMPORAL_SDK_METRICS_PORT: String(ports.sdkMetrics),
     ...options.env,
   };
-  const supervisor = new Supervisor(options.say, {
-    logDir: join(dir, 'logs'),
-    restartDelayMs: options.restartDelayMs ?? 1000,
-  });
-  const entry = (service: string) => join(projectRoot, service, 'main.ts');
-  supervisor.start({ name: 'sandbox', entry: entry('sandbox'), env });
-  supervisor.start({ name: 'worker', entry: entry('worker'), env });
-  supervisor.start({ name: 'api', entry: entry('api'), env });
+  const service = (name: string) => tsxService({ name, entry: join(projectRoot, name, 'main.ts'), env });
+  await supervisor.start(service('sandbox'));
+  await supervisor.start(service('worker'));
+  await supervisor.start(service('api'));
   await waitFor(
     'the API',
     async () => {
@@ -108,22 +127,17 @@ export async function startRunStack(options: RunStackOptions): Promise<RunStack>
   const stack: RunStack = {
     dir,
     urls,
-    get temporal() {
-      return temporal;
-    },
+    temporal,
     db,
     knex,
     supervisor,
     async restartTemporal(downMs) {
-      await temporal.stop();
-      await new Promise((r) => setTimeout(r, downMs));
-      temporal = await startDevServer(temporalOptions);
+      await supervisor.restart('temporal', downMs, 10_000);
     },
     async stop(keep = false) {
-      await supervisor.stopAll(10_000);
-      await temporal.stop();
       await knex.destroy().catch(() => undefined);
-      await db.stop();
+      // The services first, then PostgreSQL, then Temporal (reverse start order).
+      await supervisor.stopAll(10_000);
       if (!keep) rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -4,6 +4,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { Connection } from '@temporalio/client';
 import { allSearchAttributeKeys } from '../../workflows/definitions';
 import { waitFor } from './net';
+import type { ChildSpec } from './supervisor';
 
 export interface DevServerOptions {
   binary: string;
@@ -18,6 +19,8 @@ export interface DevServerOptions {
   detached?: boolean;
   /** Where the server's own log lines go; default: discarded. */
   onOutput?: (line: string) => void;
+  /** Called with the server process as soon as it is spawned, before it is ready (a supervisor tracks it). */
+  onSpawn?: (child: ChildProcess) => void;
 }
 
 export interface DevServer {
@@ -47,12 +50,32 @@ export function devServerArgs(options: DevServerOptions): string[] {
   return args;
 }
 
+/**
+ * The dev server as a process a Supervisor owns: if it dies it is started again with the same options (same
+ * SQLite file, ports, search attributes and UI), in its own process group.
+ */
+export function devServerChild(options: DevServerOptions, name = 'temporal'): ChildSpec {
+  return {
+    name,
+    spawn: async ({ output, spawned }) => {
+      const server = await startDevServer({
+        ...options,
+        detached: true,
+        onSpawn: spawned,
+        onOutput: options.onOutput ?? ((line) => output(line)),
+      });
+      return server.process;
+    },
+  };
+}
+
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
   const address = `${options.ip ?? '127.0.0.1'}:${options.port}`;
   const child = spawn(options.binary, devServerArgs(options), {
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: options.detached ?? false,
   });
+  options.onSpawn?.(child);
   let exited: string | undefined;
   const output: string[] = [];
   const onLine = (chunk: Buffer) => {

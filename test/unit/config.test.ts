@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { ConfigError, loadConfig, parseDuration } from '../../config';
 import { tuningOptions } from '../../worker/worker';
 
@@ -20,7 +21,12 @@ describe('configuration', () => {
     expect(config.payments.expiryMs).toBe(30 * 60_000);
     expect(config.payments.lateWindowMs).toBe(25 * 3_600_000);
     expect(config.temporal).toMatchObject({ address: 'localhost:7233', namespace: 'default', taskQueue: 'payments' });
-    expect(config.stack).toEqual({ embedTemporal: true, temporalPort: 7233, embedDatabase: true });
+    expect(config.stack).toEqual({
+      embedTemporal: true,
+      temporalPort: 7233,
+      embedDatabase: true,
+      dataDir: join(__dirname, '..', '..', '.data'),
+    });
     expect(config.api.port).toBe(3000);
     expect(config.channel.url).toBe('http://localhost:3100');
     expect(config.orders.url).toBe('http://localhost:3200');
@@ -75,6 +81,13 @@ describe('configuration', () => {
     expect(config.temporal.tls).toBeDefined();
     expect(config.temporal.apiKey).toBe('key');
     expect(config.stack.embedTemporal).toBe(false);
+  });
+
+  it('takes the stack data directory from STACK_DATA_DIR, made absolute, and refuses a file', () => {
+    expect(loadConfig({ STACK_DATA_DIR: '/tmp/stack-here' }).stack.dataDir).toBe('/tmp/stack-here');
+    expect(loadConfig({ STACK_DATA_DIR: 'rel/dir' }).stack.dataDir).toBe(join(process.cwd(), 'rel', 'dir'));
+    expect(problemsOf({ STACK_DATA_DIR: __filename })).toEqual(['STACK_DATA_DIR: exists and is not a directory']);
+    expect(problemsOf({ STACK_DATA_DIR: '   ' })[0]).toMatch(/^STACK_DATA_DIR: must be a directory path/);
   });
 
   it('parses durations strictly', () => {
