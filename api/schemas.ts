@@ -10,10 +10,14 @@ import {
   isWellFormed,
 } from '../db/text';
 import { ANOMALY_KINDS } from '../workflows/definitions';
+import { PAYABLE_CURRENCIES } from '../workflows/money';
 import { PAYMENT_STATUSES, RESOLUTION_PATHS } from '../workflows/states';
 
-/** The ISO 4217 codes this runtime knows (its ICU data), sorted: the handlers' rule and the document's enum. */
-export const ISO_CURRENCIES = Intl.supportedValuesOf('currency') as [string, ...string[]];
+/**
+ * The ISO 4217 codes this runtime knows (its ICU data) that have a minor unit, sorted: the handlers' rule and the
+ * document's enum (workflows/money.ts).
+ */
+export const ISO_CURRENCIES = PAYABLE_CURRENCIES as [string, ...string[]];
 
 /**
  * Free text that we store: no control characters (NUL above all, which PostgreSQL cannot store), well-formed
