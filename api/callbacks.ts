@@ -66,7 +66,7 @@ export function createCallbacksRouter(deps: CallbacksRouterDeps): Router {
     if (!channel) throw new NotFoundError(`unknown payment channel "${channelName}"`);
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
 
-    const verified = channel.verifyCallback(raw, (name) => req.get(name), Date.now());
+    const verified = await channel.verifyCallback(raw, (name) => req.get(name), Date.now());
     if (!verified.ok) {
       const signed = verified.reason === 'malformed_body' || verified.reason === 'wrong_merchant';
       // The answer does not depend on this record: a forgery is refused (401) even while the database is down,

@@ -208,7 +208,11 @@ export class SandboxPayChannel implements PaymentChannel {
     return entries.map(({ merchantOrderId, ...e }) => ({ ...e, paymentId: merchantOrderId }));
   }
 
-  verifyCallback(rawBody: Buffer, header: (name: string) => string | undefined, nowMs: number): CallbackVerification {
+  async verifyCallback(
+    rawBody: Buffer,
+    header: (name: string) => string | undefined,
+    nowMs: number,
+  ): Promise<CallbackVerification> {
     const timestamp = header('x-sandboxpay-timestamp');
     const signature = header('x-sandboxpay-signature');
     if (!timestamp || !signature || !/^\d{1,12}$/.test(timestamp)) return { ok: false, reason: 'missing_signature' };

@@ -103,6 +103,13 @@ export interface PaymentChannel {
   queryRefund(ref: RefundRef): Promise<RefundState>;
   /** Payments the channel says were paid in [from, to). */
   statement(range: { from: Date; to: Date }): Promise<StatementEntry[]>;
-  /** Checks the signature first (constant time, bounded clock skew), then parses. Never throws. */
-  verifyCallback(rawBody: Buffer, header: (name: string) => string | undefined, nowMs: number): CallbackVerification;
+  /**
+   * Checks the signature first (constant time, bounded clock skew), then parses. Never rejects. Asynchronous: a
+   * channel may have to find the key first (WeChat Pay picks its platform key by the Wechatpay-Serial header).
+   */
+  verifyCallback(
+    rawBody: Buffer,
+    header: (name: string) => string | undefined,
+    nowMs: number,
+  ): Promise<CallbackVerification>;
 }

@@ -29,8 +29,8 @@ function signed(raw: string, timestamp = String(NOW / 1000), secret = SECRET) {
 }
 
 describe('SandboxPay callback verification', () => {
-  it('accepts a callback the channel signed, and maps its status', () => {
-    const result = verify(body, signed(body));
+  it('accepts a callback the channel signed, and maps its status', async () => {
+    const result = await verify(body, signed(body));
     expect(result).toMatchObject({
       ok: true,
       callback: {
@@ -44,72 +44,75 @@ describe('SandboxPay callback verification', () => {
     });
   });
 
-  it('rejects a tampered body', () => {
+  it('rejects a tampered body', async () => {
     const headers = signed(body);
-    expect(verify(body.replace('"amount":100', '"amount":1'), headers)).toEqual({ ok: false, reason: 'bad_signature' });
-  });
-
-  it('rejects a signature made with another secret', () => {
-    expect(verify(body, signed(body, String(NOW / 1000), 'another-secret-0123456789'))).toEqual({
+    expect(await verify(body.replace('"amount":100', '"amount":1'), headers)).toEqual({
       ok: false,
       reason: 'bad_signature',
     });
   });
 
-  it('rejects a timestamp outside the 5-minute tolerance, either way', () => {
-    expect(verify(body, signed(body, String(NOW / 1000 - 301)))).toEqual({
+  it('rejects a signature made with another secret', async () => {
+    expect(await verify(body, signed(body, String(NOW / 1000), 'another-secret-0123456789'))).toEqual({
+      ok: false,
+      reason: 'bad_signature',
+    });
+  });
+
+  it('rejects a timestamp outside the 5-minute tolerance, either way', async () => {
+    expect(await verify(body, signed(body, String(NOW / 1000 - 301)))).toEqual({
       ok: false,
       reason: 'stale_timestamp',
       detail: '301 s behind our clock; at most 300 s allowed',
     });
-    expect(verify(body, signed(body, String(NOW / 1000 + 301)))).toEqual({
+    expect(await verify(body, signed(body, String(NOW / 1000 + 301)))).toEqual({
       ok: false,
       reason: 'stale_timestamp',
       detail: '301 s ahead of our clock; at most 300 s allowed',
     });
-    expect(verify(body, signed(body, String(NOW / 1000 - 299))).ok).toBe(true);
+    expect((await verify(body, signed(body, String(NOW / 1000 - 299)))).ok).toBe(true);
   });
 
-  it('rejects a replayed signature under a new timestamp', () => {
+  it('rejects a replayed signature under a new timestamp', async () => {
     const old = signed(body, String(NOW / 1000 - 60));
-    expect(verify(body, { ...old, 'x-sandboxpay-timestamp': String(NOW / 1000) })).toEqual({
+    expect(await verify(body, { ...old, 'x-sandboxpay-timestamp': String(NOW / 1000) })).toEqual({
       ok: false,
       reason: 'bad_signature',
     });
   });
 
-  it('rejects missing or malformed signature headers', () => {
-    expect(verify(body, {})).toEqual({ ok: false, reason: 'missing_signature' });
-    expect(verify(body, { 'x-sandboxpay-timestamp': 'soon', 'x-sandboxpay-signature': 'v1=00' })).toEqual({
+  it('rejects missing or malformed signature headers', async () => {
+    expect(await verify(body, {})).toEqual({ ok: false, reason: 'missing_signature' });
+    expect(await verify(body, { 'x-sandboxpay-timestamp': 'soon', 'x-sandboxpay-signature': 'v1=00' })).toEqual({
       ok: false,
       reason: 'missing_signature',
     });
-    expect(verify(body, { ...signed(body), 'x-sandboxpay-signature': 'v1=short' })).toEqual({
+    expect(await verify(body, { ...signed(body), 'x-sandboxpay-signature': 'v1=short' })).toEqual({
       ok: false,
       reason: 'bad_signature',
     });
   });
 
-  it('checks the signature before parsing: a signed non-JSON body is malformed, an unsigned one is unauthenticated', () => {
-    expect(verify('not json', signed('not json'))).toEqual({ ok: false, reason: 'malformed_body' });
-    expect(verify('not json', {})).toEqual({ ok: false, reason: 'missing_signature' });
+  it('checks the signature before parsing: a signed non-JSON body is malformed, an unsigned one is unauthenticated', async () => {
+    expect(await verify('not json', signed('not json'))).toEqual({ ok: false, reason: 'malformed_body' });
+    expect(await verify('not json', {})).toEqual({ ok: false, reason: 'missing_signature' });
   });
 
-  it('finds a signed callback with a NUL, another control character or a lone surrogate in a field unreadable', () => {
+  it('finds a signed callback with a NUL, another control character or a lone surrogate in a field unreadable', async () => {
     for (const eventId of ['evt_\u0000', 'evt_\n', 'evt_\u009b', 'evt_\ud800']) {
       const odd = body.replace('"eventId":"evt_1"', `"eventId":${JSON.stringify(eventId)}`);
-      expect(verify(odd, signed(odd))).toEqual({ ok: false, reason: 'malformed_body' });
+      expect(await verify(odd, signed(odd))).toEqual({ ok: false, reason: 'malformed_body' });
     }
   });
 
-  it('rejects a correctly signed callback for another merchant', () => {
+  it('rejects a correctly signed callback for another merchant', async () => {
     const other = body.replace('"merchantId":"shop"', '"merchantId":"elsewhere"');
-    expect(verify(other, signed(other))).toEqual({ ok: false, reason: 'wrong_merchant' });
+    expect(await verify(other, signed(other))).toEqual({ ok: false, reason: 'wrong_merchant' });
   });
 
-  it('treats an unknown channel status as pending', () => {
+  it('treats an unknown channel status as pending', async () => {
     const odd = body.replace('"status":"SUCCESS"', '"status":"MYSTERY"');
-    expect(verify(odd, signed(odd))).toMatchObject({
+    expect(await verify(odd, signed(odd))).toMatchObject({
       ok: true,
       callback: { state: 'PENDING', channelStatus: 'MYSTERY' },
     });
