@@ -3,6 +3,20 @@ import pino, { type Logger } from 'pino';
 
 export type { Logger };
 
+/**
+ * Headers that carry a channel's signature or its key's identity, for every channel we speak (SandboxPay's, WeChat
+ * Pay v3's, Stripe's; Alipay signs inside the form body, which is redacted as a whole).
+ */
+export const CHANNEL_SIGNATURE_HEADERS = [
+  'x-sandboxpay-signature',
+  'wechatpay-signature',
+  'wechatpay-serial',
+  'wechatpay-nonce',
+  'stripe-signature',
+];
+
+const secretHeaders = ['authorization', 'x-api-key', 'cookie', ...CHANNEL_SIGNATURE_HEADERS];
+
 export const REDACT_PATHS = [
   'secret',
   '*.secret',
@@ -10,16 +24,13 @@ export const REDACT_PATHS = [
   '*.apiKey',
   'password',
   '*.password',
+  'privateKey',
+  '*.privateKey',
   'payload',
   '*.payload',
   'body',
   '*.body',
-  'headers.authorization',
-  '*.headers.authorization',
-  'headers["x-api-key"]',
-  '*.headers["x-api-key"]',
-  'headers["x-sandboxpay-signature"]',
-  '*.headers["x-sandboxpay-signature"]',
+  ...secretHeaders.flatMap((h) => [`headers["${h}"]`, `*.headers["${h}"]`]),
 ];
 
 export function createLogger(service: string, level: string = process.env.LOG_LEVEL ?? 'info'): Logger {
