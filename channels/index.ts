@@ -14,16 +14,10 @@ export function findChannel(channels: ChannelRegistry, name: string): PaymentCha
   return Object.hasOwn(channels, name) ? channels[name] : undefined;
 }
 
-export function createChannels(config: Pick<Config, 'channel'>, logger: Logger): ChannelRegistry {
-  return {
-    sandboxpay: new SandboxPayChannel(
-      {
-        url: config.channel.url,
-        merchantId: config.channel.merchantId,
-        secret: config.channel.secret,
-        timeoutMs: config.channel.timeoutMs,
-      },
-      logger,
-    ),
-  };
+/** The registry: one adapter per enabled channel, by the name payments carry. */
+export function createChannels(config: Pick<Config, 'channels'>, logger: Logger): ChannelRegistry {
+  const registry: ChannelRegistry = {};
+  const { sandboxpay } = config.channels;
+  if (sandboxpay) registry.sandboxpay = new SandboxPayChannel(sandboxpay, logger);
+  return registry;
 }

@@ -99,6 +99,8 @@ const envSchema = z.object({
   API_CORS_ORIGINS: z.string().optional(),
 
   SANDBOX_PORT: port.default(3100),
+  // Payment channels: each is enabled by its own variables (see channels/index.ts for the registry built from them).
+  SANDBOXPAY_ENABLED: bool.default(true),
   SANDBOXPAY_URL: url.optional(),
   SANDBOXPAY_MERCHANT_ID: z.string().min(1).default('demo-shop'),
   SANDBOXPAY_SECRET: secret.default(DEV_CHANNEL_SECRET),
@@ -165,6 +167,8 @@ export interface TemporalConfig {
 
 /** The simulated third parties (sandbox/): fault injection, deterministic under the seed. */
 export interface SandboxConfig {
+  /** The SandboxPay emulator: its port, and the merchant and callback secret it shares with our adapter. */
+  sandboxpay: { port: number; url: string; merchantId: string; secret: string };
   /** Where browsers reach SandboxPay (pay URLs); default SANDBOXPAY_URL. */
   publicUrl: string;
   /** Where the demo shop's backend reaches the payments API; default API_PUBLIC_URL. */
@@ -245,7 +249,8 @@ export interface Config {
   database: DatabaseConfig;
   /** corsOrigins: browser origins (buyers' apps, the demo shop) allowed to read payment status and its stream. */
   api: { port: number; publicUrl: string; adminApiKey: string; corsOrigins: string[] };
-  channel: { url: string; merchantId: string; secret: string; port: number; timeoutMs: number };
+  /** The payment channels this deployment speaks, each present only when enabled; the registry is built from it. */
+  channels: ChannelsConfig;
   sandbox: SandboxConfig;
   orders: { url: string; port: number };
   payments: PaymentPolicy;
@@ -256,6 +261,19 @@ export interface Config {
   workerMetrics: { port: number; sdkPort: number };
   workerTuning: WorkerTuning;
   stack: StackConfig;
+}
+
+/** SandboxPay, our simulated wallet channel: where it is, who we are there, the HMAC secret of its callbacks. */
+export interface SandboxPayChannelConfig {
+  url: string;
+  merchantId: string;
+  secret: string;
+  /** Per-request timeout towards the channel. */
+  timeoutMs: number;
+}
+
+export interface ChannelsConfig {
+  sandboxpay?: SandboxPayChannelConfig;
 }
 
 export interface LoadOptions {
@@ -276,7 +294,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, options: Loa
     if (raw[name] === undefined) problems.push(`${name}: required by this process but not set`);
   }
   if (env.NODE_ENV === 'production') {
-    if (env.SANDBOXPAY_SECRET === DEV_CHANNEL_SECRET) problems.push('SANDBOXPAY_SECRET: required in production');
+    if (env.SANDBOXPAY_ENABLED && env.SANDBOXPAY_SECRET === DEV_CHANNEL_SECRET) {
+      problems.push('SANDBOXPAY_SECRET: required in production (or SANDBOXPAY_ENABLED=false)');
+    }
     if (env.ADMIN_API_KEY === DEV_ADMIN_API_KEY) problems.push('ADMIN_API_KEY: required in production');
   }
   if (Boolean(env.TEMPORAL_TLS_CERT_PATH) !== Boolean(env.TEMPORAL_TLS_KEY_PATH)) {
@@ -284,6 +304,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, options: Loa
   }
   if (env.ORDER_NOTIFY_MAX_BACKOFF < env.ORDER_NOTIFY_INITIAL_BACKOFF) {
     problems.push('ORDER_NOTIFY_MAX_BACKOFF: must not be shorter than ORDER_NOTIFY_INITIAL_BACKOFF');
+  }
+  if (!env.SANDBOXPAY_ENABLED) {
+    problems.push('SANDBOXPAY_ENABLED: no payment channel is enabled; enable at least one');
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -311,14 +334,25 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, options: Loa
         .map((o) => o.trim())
         .filter(Boolean),
     },
-    channel: {
-      url: env.SANDBOXPAY_URL ?? `http://localhost:${env.SANDBOX_PORT}`,
-      merchantId: env.SANDBOXPAY_MERCHANT_ID,
-      secret: env.SANDBOXPAY_SECRET,
-      port: env.SANDBOX_PORT,
-      timeoutMs: env.CHANNEL_TIMEOUT,
+    channels: {
+      ...(env.SANDBOXPAY_ENABLED
+        ? {
+            sandboxpay: {
+              url: env.SANDBOXPAY_URL ?? `http://localhost:${env.SANDBOX_PORT}`,
+              merchantId: env.SANDBOXPAY_MERCHANT_ID,
+              secret: env.SANDBOXPAY_SECRET,
+              timeoutMs: env.CHANNEL_TIMEOUT,
+            },
+          }
+        : {}),
     },
     sandbox: {
+      sandboxpay: {
+        port: env.SANDBOX_PORT,
+        url: env.SANDBOXPAY_URL ?? `http://localhost:${env.SANDBOX_PORT}`,
+        merchantId: env.SANDBOXPAY_MERCHANT_ID,
+        secret: env.SANDBOXPAY_SECRET,
+      },
       publicUrl: env.SANDBOX_PUBLIC_URL ?? env.SANDBOXPAY_URL ?? `http://localhost:${env.SANDBOX_PORT}`,
       shopApiUrl: env.SHOP_API_URL ?? env.API_PUBLIC_URL ?? `http://localhost:${env.API_PORT}`,
       seed: env.SANDBOX_SEED,

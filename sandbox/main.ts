@@ -14,8 +14,8 @@ async function main(): Promise<void> {
   await ensureOrderServiceSchema(db);
 
   const sandboxPay = createSandboxPay({
-    merchantId: config.channel.merchantId,
-    secret: config.channel.secret,
+    merchantId: config.sandbox.sandboxpay.merchantId,
+    secret: config.sandbox.sandboxpay.secret,
     publicUrl: config.sandbox.publicUrl,
     seed: config.sandbox.seed,
     faults: config.sandbox.faults,
@@ -38,8 +38,8 @@ async function main(): Promise<void> {
     }),
   );
   const servers = [
-    sandboxPay.app.listen(config.channel.port, () =>
-      logger.info({ port: config.channel.port }, 'SandboxPay listening'),
+    sandboxPay.app.listen(config.sandbox.sandboxpay.port, () =>
+      logger.info({ port: config.sandbox.sandboxpay.port }, 'SandboxPay listening'),
     ),
     orderService.app.listen(config.orders.port, () =>
       logger.info({ port: config.orders.port }, 'order service listening'),

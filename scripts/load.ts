@@ -75,7 +75,7 @@ async function onePayment(): Promise<Done> {
   if (created.status !== 201)
     throw new Error(`POST /payments answered ${created.status}: ${JSON.stringify(created.body)}`);
   const channelPaymentId = String(created.body.payUrl).split('/pay/')[1];
-  const paid = await fetch(`${config.channel.url}/v1/payments/${channelPaymentId}/pay`, { method: 'POST' });
+  const paid = await fetch(`${config.sandbox.sandboxpay.url}/v1/payments/${channelPaymentId}/pay`, { method: 'POST' });
   if (!paid.ok) throw new Error(`the wallet refused to pay: ${paid.status}`);
   const deadline = Date.now() + Number(args.timeout) * 1000;
   for (;;) {

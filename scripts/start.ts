@@ -65,7 +65,7 @@ async function main(): Promise<void> {
 
   try {
     await assertPortFree(config.api.port, 'API', 'API_PORT');
-    await assertPortFree(config.channel.port, 'SandboxPay', 'SANDBOX_PORT');
+    await assertPortFree(config.sandbox.sandboxpay.port, 'SandboxPay', 'SANDBOX_PORT');
     await assertPortFree(config.orders.port, 'order service', 'ORDER_SERVICE_PORT');
     let temporalAddress = config.temporal.address;
     if (config.stack.embedTemporal) {
@@ -136,7 +136,7 @@ async function main(): Promise<void> {
         ? `  Temporal Web UI  http://localhost:${config.temporal.uiPort}  (workflows, timers, search attributes)`
         : `  Temporal         ${temporalAddress} (external; open your cluster's Web UI)`,
       `  Temporal         ${temporalAddress}  namespace ${config.temporal.namespace}, task queue ${config.temporal.taskQueue}`,
-      `  SandboxPay       ${config.channel.url}  (simulated wallet channel; faults: GET/PUT /admin/faults)`,
+      `  SandboxPay       ${config.sandbox.sandboxpay.url}  (simulated wallet channel; faults: GET/PUT /admin/faults)`,
       `  Order service    ${config.orders.url}/orders  (the shop's orders we keep in sync)`,
       `  Demo shop        ${config.orders.url}/shop  (buy something, pay in the wallet, watch the order turn Paid)`,
       `  PostgreSQL       ${shownDb}${config.stack.embedDatabase ? `  (embedded, data in ${shown(embeddedDataDir)})` : ''}`,

@@ -58,7 +58,7 @@ describe('the API while PostgreSQL is unreachable', () => {
     const raw = JSON.stringify({
       eventId: `evt_${randomUUID()}`,
       eventType: 'payment.succeeded',
-      merchantId: config.channel.merchantId,
+      merchantId: config.sandbox.sandboxpay.merchantId,
       merchantOrderId: paymentId,
       channelPaymentId: 'sp_outage',
       status: 'SUCCESS',

@@ -39,7 +39,7 @@ describe('payments over HTTP, whole stack', () => {
     return JSON.stringify({
       eventId: `evt_${randomUUID()}`,
       eventType: 'payment.succeeded',
-      merchantId: s.config.channel.merchantId,
+      merchantId: s.config.sandbox.sandboxpay.merchantId,
       merchantOrderId: paymentId,
       channelPaymentId,
       status: 'SUCCESS',

@@ -132,16 +132,16 @@ export class Stack {
     });
 
     this.sandbox = createSandboxPay({
-      merchantId: this.config.channel.merchantId,
+      merchantId: this.config.sandbox.sandboxpay.merchantId,
       secret: SECRET,
-      publicUrl: this.config.channel.url,
+      publicUrl: this.config.sandbox.sandboxpay.url,
       seed: 'stack',
       faults: options.sandboxFaults ?? {},
       callbackRetryScale: options.callbackRetryScale ?? 0.02,
       logger: this.logger,
     });
     const sandboxServer = this.sandbox.app.listen(sandboxPort, '127.0.0.1');
-    this.sandboxUrl = this.config.channel.url;
+    this.sandboxUrl = this.config.sandbox.sandboxpay.url;
     this.closers.push(async () => {
       this.sandbox.stop();
       sandboxServer.closeAllConnections();

@@ -48,7 +48,7 @@ describe('docker-compose.yml', () => {
     const api = loadConfig(env(compose.services.api!));
     expect(published(compose.services.api!)).toEqual([api.api.port]);
     const sandbox = loadConfig(env(compose.services.sandbox!));
-    expect(published(compose.services.sandbox!)).toEqual([sandbox.channel.port, sandbox.orders.port]);
+    expect(published(compose.services.sandbox!)).toEqual([sandbox.sandbox.sandboxpay.port, sandbox.orders.port]);
     const worker = loadConfig(env(compose.services.worker!));
     expect(published(compose.services.worker!)).toEqual([worker.workerMetrics.port, worker.workerMetrics.sdkPort]);
     expect(published(compose.services.temporal!)).toEqual([7233]);
@@ -58,7 +58,7 @@ describe('docker-compose.yml', () => {
     const worker = loadConfig(env(compose.services.worker!));
     expect(worker.temporal.address).toBe('temporal:7233');
     expect(new URL(worker.database.url!).hostname).toBe('postgresql');
-    expect(new URL(worker.channel.url).host).toBe('sandbox:3100');
+    expect(new URL(worker.channels.sandboxpay!.url).host).toBe('sandbox:3100');
     expect(new URL(worker.orders.url).host).toBe('sandbox:3200');
     expect(new URL(worker.api.publicUrl).host).toBe('api:3000'); // where the channel calls back
     const sandbox = loadConfig(env(compose.services.sandbox!));

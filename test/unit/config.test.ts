@@ -28,7 +28,7 @@ describe('configuration', () => {
       dataDir: join(__dirname, '..', '..', '.data'),
     });
     expect(config.api.port).toBe(3000);
-    expect(config.channel.url).toBe('http://localhost:3100');
+    expect(config.channels.sandboxpay?.url).toBe('http://localhost:3100');
     expect(config.orders.url).toBe('http://localhost:3200');
   });
 
@@ -68,7 +68,24 @@ describe('configuration', () => {
 
   it('refuses the development secrets in production', () => {
     const problems = problemsOf({ NODE_ENV: 'production' });
-    expect(problems).toEqual(['SANDBOXPAY_SECRET: required in production', 'ADMIN_API_KEY: required in production']);
+    expect(problems).toEqual([
+      'SANDBOXPAY_SECRET: required in production (or SANDBOXPAY_ENABLED=false)',
+      'ADMIN_API_KEY: required in production',
+    ]);
+  });
+
+  it('builds the channels from their own variables, and refuses a deployment with none', () => {
+    const config = loadConfig({ SANDBOXPAY_URL: 'http://pay.example:9000', CHANNEL_TIMEOUT: '2s' });
+    expect(config.channels.sandboxpay).toEqual({
+      url: 'http://pay.example:9000',
+      merchantId: 'demo-shop',
+      secret: expect.any(String),
+      timeoutMs: 2000,
+    });
+    expect(problemsOf({ SANDBOXPAY_ENABLED: 'false' })).toEqual([
+      'SANDBOXPAY_ENABLED: no payment channel is enabled; enable at least one',
+    ]);
+    expect(problemsOf({ SANDBOXPAY_ENABLED: 'maybe' })[0]).toMatch(/^SANDBOXPAY_ENABLED:/);
   });
 
   it('treats an empty variable as unset', () => {
