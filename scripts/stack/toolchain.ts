@@ -10,6 +10,8 @@ export interface Toolchain {
   chromium?: string | null;
   /** Schemathesis's `st` for the API fuzzing test (test mode only). */
   schemathesis?: string | null;
+  /** Source directory of the WeChat Pay Go SDK module (test mode only): its notification test vector. */
+  wechatpayGoSdk?: string | null;
 }
 
 export const projectRoot = join(__dirname, '..', '..');
