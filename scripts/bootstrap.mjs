@@ -214,7 +214,7 @@ function ensureWechatpayGoSdk() {
   }
   if (Date.now() - started > 2000)
     log(`${WECHATPAY_GO_MODULE} downloaded in ${((Date.now() - started) / 1000).toFixed(1)}s`);
-  return dir;
+  return { go, dir };
 }
 
 ensureNodeModules();
@@ -234,7 +234,7 @@ const toolchain = {
         pgBinDir: ensurePostgres() ?? null,
         chromium: ensureChromium(),
         schemathesis: ensureSchemathesis(),
-        wechatpayGoSdk: ensureWechatpayGoSdk(),
+        ...(({ go, dir }) => ({ go, wechatpayGoSdk: dir }))(ensureWechatpayGoSdk()),
       }
     : {}),
 };

@@ -82,6 +82,39 @@ export function authorization(
   );
 }
 
+export type AuthorizationCheck =
+  | { ok: true; mchId: string; serialNo: string }
+  | { ok: false; reason: 'missing_signature' | 'unknown_serial' | 'stale_timestamp' | 'bad_signature' };
+
+/**
+ * The platform's side of request signing (our emulator's): parses a merchant's Authorization header, finds the
+ * merchant key by its serial_no, and checks the signature over method, URL, timestamp, nonce and body.
+ */
+export function verifyAuthorization(
+  header: string | undefined,
+  request: { method: string; url: string; body: string },
+  merchantKeys: PlatformKeys,
+  nowMs: number,
+): AuthorizationCheck {
+  if (!header?.startsWith(`${AUTH_SCHEMA} `)) return { ok: false, reason: 'missing_signature' };
+  const fields = Object.fromEntries(
+    [...header.slice(AUTH_SCHEMA.length + 1).matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]),
+  );
+  const { mchid, nonce_str: nonce, timestamp, serial_no: serialNo, signature } = fields;
+  if (!mchid || !nonce || !timestamp || !serialNo || !signature || !/^\d{1,12}$/.test(timestamp)) {
+    return { ok: false, reason: 'missing_signature' };
+  }
+  if (Math.abs(Math.floor(nowMs / 1000) - Number(timestamp)) >= MAX_SKEW_SECONDS) {
+    return { ok: false, reason: 'stale_timestamp' };
+  }
+  const key = merchantKeys.get(serialNo);
+  if (!key) return { ok: false, reason: 'unknown_serial' };
+  const valid = createVerify('RSA-SHA256')
+    .update(requestMessage(request.method, request.url, Number(timestamp), nonce, request.body))
+    .verify(key, Buffer.from(signature, 'base64'));
+  return valid ? { ok: true, mchId: mchid, serialNo } : { ok: false, reason: 'bad_signature' };
+}
+
 /** Signs a response or notification as the platform does (for our emulator, and for tests). */
 export function signResponse(privateKey: KeyObject | string, timestamp: string, nonce: string, body: string): string {
   return createSign('RSA-SHA256')

@@ -12,6 +12,8 @@ export interface Toolchain {
   schemathesis?: string | null;
   /** Source directory of the WeChat Pay Go SDK module (test mode only): its notification test vector. */
   wechatpayGoSdk?: string | null;
+  /** The Go toolchain (test mode only): builds the WeChat Pay cross-check driver over the vendor's SDK. */
+  go?: string | null;
 }
 
 export const projectRoot = join(__dirname, '..', '..');
