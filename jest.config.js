@@ -3,8 +3,8 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
-  // The chaos run has a config of its own (jest.chaos.config.js), run after this suite.
-  testPathIgnorePatterns: ['/node_modules/', '/test/chaos/'],
+  // The whole-stack runs (npm start healed, chaos) have a config of their own (jest.chaos.config.js), run after.
+  testPathIgnorePatterns: ['/node_modules/', '/test/chaos/', '/test/stack/'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
   // One PostgreSQL server, one Temporal dev server and one workflow bundle for the whole run (test/support).
   globalSetup: '<rootDir>/test/support/global-setup.ts',

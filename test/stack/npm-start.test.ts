@@ -146,7 +146,7 @@ describe('npm start', () => {
     for (const name of CONFIG_VARIABLES) if (name !== 'WORKFLOW_BUNDLE_PATH') delete env[name];
     Object.assign(env, Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])), {
       STACK_DATA_DIR: dir,
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: 'info', // kept in memory; shown only when the test fails
     });
     launcher = spawn(process.execPath, ['--import', 'tsx', join(root, 'scripts', 'start.ts')], {
       cwd: root,
