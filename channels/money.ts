@@ -66,32 +66,36 @@ const STRIPE_ZERO_DECIMAL = new Set([
   'XPF',
 ]);
 
+/** Digits Stripe counts for a currency: none for its zero-decimal currencies, two for the rest. */
+const stripeDigits = (currency: string) => (STRIPE_ZERO_DECIMAL.has(currency.toUpperCase()) ? 0 : 2);
+
+/** `amount` counted in 10^-from units, recounted in 10^-to units: exactly, or refused. */
+function rescale(amount: number, from: number, to: number, what: string): number {
+  checkMinor(amount);
+  const scaled = to >= from ? amount * 10 ** (to - from) : amount / 10 ** (from - to);
+  if (!Number.isSafeInteger(scaled)) throw new MoneyFormatError(`${what} cannot be expressed exactly`);
+  return scaled;
+}
+
 /**
- * Our minor units -> the integer Stripe expects in `amount`. For a currency whose ISO exponent Stripe does not follow
- * (e.g. UGX: ISO 0 digits, Stripe zero-decimal; ISK: ISO 0, Stripe two-decimal with a zero fraction) the amount is
- * scaled exactly, and refused if it cannot be.
+ * Our minor units -> the integer Stripe expects in `amount`. Where Stripe's digits differ from ISO 4217's (ISK: ISO 0,
+ * Stripe 2; MGA: ISO 2, Stripe 0) the amount is rescaled exactly, and refused if it cannot be.
  */
 export function toStripeAmount(amount: number, currency: string): number {
-  checkMinor(amount);
-  const iso = minorDigits(currency);
-  const stripe = STRIPE_ZERO_DECIMAL.has(currency.toUpperCase()) ? 0 : 2;
-  if (stripe >= iso) return amount * 10 ** (stripe - iso);
-  const factor = 10 ** (iso - stripe);
-  if (amount % factor !== 0) {
-    throw new MoneyFormatError(`${amount} minor units of ${currency} cannot be expressed in Stripe's units`);
-  }
-  return amount / factor;
+  return rescale(
+    amount,
+    minorDigits(currency),
+    stripeDigits(currency),
+    `${amount} minor units of ${currency} in Stripe's units`,
+  );
 }
 
 /** The inverse of toStripeAmount: Stripe's integer `amount` -> our minor units. */
 export function fromStripeAmount(amount: number, currency: string): number {
-  checkMinor(amount);
-  const iso = minorDigits(currency);
-  const stripe = STRIPE_ZERO_DECIMAL.has(currency.toUpperCase()) ? 0 : 2;
-  if (iso >= stripe) return amount * 10 ** (iso - stripe);
-  const factor = 10 ** (stripe - iso);
-  if (amount % factor !== 0) {
-    throw new MoneyFormatError(`Stripe amount ${amount} ${currency} is not a whole number of ${currency} minor units`);
-  }
-  return amount / factor;
+  return rescale(
+    amount,
+    stripeDigits(currency),
+    minorDigits(currency),
+    `Stripe amount ${amount} ${currency} in minor units`,
+  );
 }

@@ -82,6 +82,13 @@ export function authorization(
   );
 }
 
+/** Within the vendor's skew: less than 5 minutes either way (its SDKs refuse 300 s and more). */
+const fresh = (timestamp: string, nowMs: number) =>
+  Math.abs(Math.floor(nowMs / 1000) - Number(timestamp)) < MAX_SKEW_SECONDS;
+
+const rsaVerifies = (key: KeyObject, message: string, signature: string) =>
+  createVerify('RSA-SHA256').update(message).verify(key, Buffer.from(signature, 'base64'));
+
 export type AuthorizationCheck =
   | { ok: true; mchId: string; serialNo: string }
   | { ok: false; reason: 'missing_signature' | 'unknown_serial' | 'stale_timestamp' | 'bad_signature' };
@@ -104,14 +111,14 @@ export function verifyAuthorization(
   if (!mchid || !nonce || !timestamp || !serialNo || !signature || !/^\d{1,12}$/.test(timestamp)) {
     return { ok: false, reason: 'missing_signature' };
   }
-  if (Math.abs(Math.floor(nowMs / 1000) - Number(timestamp)) >= MAX_SKEW_SECONDS) {
-    return { ok: false, reason: 'stale_timestamp' };
-  }
+  if (!fresh(timestamp, nowMs)) return { ok: false, reason: 'stale_timestamp' };
   const key = merchantKeys.get(serialNo);
   if (!key) return { ok: false, reason: 'unknown_serial' };
-  const valid = createVerify('RSA-SHA256')
-    .update(requestMessage(request.method, request.url, Number(timestamp), nonce, request.body))
-    .verify(key, Buffer.from(signature, 'base64'));
+  const valid = rsaVerifies(
+    key,
+    requestMessage(request.method, request.url, Number(timestamp), nonce, request.body),
+    signature,
+  );
   return valid ? { ok: true, mchId: mchid, serialNo } : { ok: false, reason: 'bad_signature' };
 }
 
@@ -143,15 +150,12 @@ export function verifySignature(
   if (!timestamp || !nonce || !signature || !serial || !/^\d{1,12}$/.test(timestamp)) {
     return { ok: false, reason: 'missing_signature' };
   }
-  if (Math.abs(Math.floor(nowMs / 1000) - Number(timestamp)) >= MAX_SKEW_SECONDS) {
-    return { ok: false, reason: 'stale_timestamp' };
-  }
+  if (!fresh(timestamp, nowMs)) return { ok: false, reason: 'stale_timestamp' };
   const key = keys.get(serial);
   if (!key) return { ok: false, reason: 'unknown_serial' };
-  const valid = createVerify('RSA-SHA256')
-    .update(responseMessage(timestamp, nonce, body))
-    .verify(key, Buffer.from(signature, 'base64'));
-  return valid ? { ok: true } : { ok: false, reason: 'bad_signature' };
+  return rsaVerifies(key, responseMessage(timestamp, nonce, body), signature)
+    ? { ok: true }
+    : { ok: false, reason: 'bad_signature' };
 }
 
 export interface EncryptedResource {

@@ -7,8 +7,9 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encryptResource, PlatformKeys, signResponse, verifyAuthorization } from '../../channels/wechatpay/crypto';
+import { PlatformKeys, verifyAuthorization } from '../../channels/wechatpay/crypto';
 import { projectRoot, readToolchain } from '../../scripts/stack/toolchain';
+import { platformNotification } from '../support/wechatpay';
 
 const goEnv = {
   ...process.env,
@@ -62,25 +63,12 @@ describe("our WeChat Pay notifications, parsed by the vendor's Go SDK", () => {
     success_time: '2026-11-27T12:00:00+08:00',
   };
 
+  const SERIAL = 'PUB_KEY_ID_0119000000012026112700000000000001';
   function notification(overrides: { body?: (b: string) => string; nonce?: string } = {}) {
-    const body = JSON.stringify({
-      id: 'EV-2026112712000001',
-      create_time: '2026-11-27T12:00:01+08:00',
-      resource_type: 'encrypt-resource',
-      event_type: 'TRANSACTION.SUCCESS',
-      summary: '支付成功',
-      resource: { original_type: 'transaction', ...encryptResource(JSON.stringify(transaction), apiV3Key) },
-    });
-    const timestamp = String(Math.floor(Date.now() / 1000));
-    const nonce = 'f3b2a1c0d9e8';
-    const headers = {
-      'Wechatpay-Timestamp': timestamp,
-      'Wechatpay-Nonce': overrides.nonce ?? nonce,
-      'Wechatpay-Serial': 'PUB_KEY_ID_0119000000012026112700000000000001',
-      'Wechatpay-Signature': signResponse(platform.privateKey, timestamp, nonce, body),
-      'Content-Type': 'application/json',
-    };
-    return { headers, body: overrides.body ? overrides.body(body) : body };
+    const n = platformNotification({ privateKey: platform.privateKey, serial: SERIAL, apiV3Key, transaction });
+    // A nonce other than the one signed: what a replay with a new nonce looks like.
+    const headers = { ...n.headers, ...(overrides.nonce ? { 'wechatpay-nonce': overrides.nonce } : {}) };
+    return { headers, body: overrides.body ? overrides.body(n.body) : n.body };
   }
 
   it('accepts and decrypts what we sign and encrypt ("WeChat Pay public key" mode)', () => {
@@ -88,7 +76,7 @@ describe("our WeChat Pay notifications, parsed by the vendor's Go SDK", () => {
     const answer = vendor({
       command: 'parse-notify',
       apiV3Key,
-      publicKeyId: n.headers['Wechatpay-Serial'],
+      publicKeyId: SERIAL,
       publicKeyPem,
       ...n,
     });
@@ -100,19 +88,20 @@ describe("our WeChat Pay notifications, parsed by the vendor's Go SDK", () => {
     const base = { command: 'parse-notify', apiV3Key, publicKeyPem };
     const n = notification();
     const tamperedBody = notification({ body: (b) => b.replace('支付成功', '支付失败') });
-    expect(vendor({ ...base, publicKeyId: n.headers['Wechatpay-Serial'], ...tamperedBody }).ok).toBe(false);
+    expect(vendor({ ...base, publicKeyId: SERIAL, ...tamperedBody }).ok).toBe(false);
     const tamperedNonce = notification({ nonce: 'another-nonce' });
-    expect(vendor({ ...base, publicKeyId: n.headers['Wechatpay-Serial'], ...tamperedNonce }).ok).toBe(false);
+    expect(vendor({ ...base, publicKeyId: SERIAL, ...tamperedNonce }).ok).toBe(false);
     const other = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const otherPem = other.publicKey.export({ type: 'spki', format: 'pem' }) as string;
-    expect(vendor({ ...base, publicKeyPem: otherPem, publicKeyId: n.headers['Wechatpay-Serial'], ...n })).toMatchObject(
-      { ok: false, error: expect.stringContaining('verify') },
-    );
+    expect(vendor({ ...base, publicKeyPem: otherPem, publicKeyId: SERIAL, ...n })).toMatchObject({
+      ok: false,
+      error: expect.stringContaining('verify'),
+    });
     expect(
       vendor({
         ...base,
         apiV3Key: 'another32byteApiV3KeyForTheEmu!!',
-        publicKeyId: n.headers['Wechatpay-Serial'],
+        publicKeyId: SERIAL,
         ...n,
       }).ok,
     ).toBe(false);

@@ -2,8 +2,9 @@
 // checks, status words. The notifications are made with the same signing and encryption the vendor's Go SDK accepts
 // (test/unit/wechatpay-crosscheck.test.ts).
 import { generateKeyPairSync } from 'node:crypto';
-import { encryptResource, PlatformKeys, signResponse } from '../../channels/wechatpay/crypto';
+import { PlatformKeys } from '../../channels/wechatpay/crypto';
 import { fromOutTradeNo, TRADE_STATES, toOutTradeNo, verifyNotification } from '../../channels/wechatpay/notification';
+import { platformNotification } from '../support/wechatpay';
 
 const platform = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const SERIAL = 'PUB_KEY_ID_0119000000012026112700000000000001';
@@ -30,24 +31,13 @@ function notification(
     amount: { total: 2599, payer_total: 2599, currency: 'CNY', payer_currency: 'CNY' },
     ...trade,
   };
-  const body = JSON.stringify({
-    id: 'EV-2026112712000001',
-    create_time: '2026-11-27T12:00:01+08:00',
-    resource_type: 'encrypt-resource',
-    event_type: 'TRANSACTION.SUCCESS',
-    summary: '支付成功',
-    resource: {
-      original_type: 'transaction',
-      ...encryptResource(JSON.stringify(transaction), options.key ?? API_V3_KEY),
-    },
+  const { body, headers } = platformNotification({
+    privateKey: platform.privateKey,
+    serial: options.serial ?? SERIAL,
+    apiV3Key: options.key ?? API_V3_KEY,
+    transaction,
+    at: options.at ?? NOW,
   });
-  const timestamp = String(Math.floor((options.at ?? NOW) / 1000));
-  const headers: Record<string, string> = {
-    'wechatpay-timestamp': timestamp,
-    'wechatpay-nonce': 'f3b2a1c0d9e8',
-    'wechatpay-serial': options.serial ?? SERIAL,
-    'wechatpay-signature': signResponse(platform.privateKey, timestamp, 'f3b2a1c0d9e8', body),
-  };
   return { body: Buffer.from(body), header: (name: string) => headers[name.toLowerCase()] };
 }
 
