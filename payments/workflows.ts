@@ -19,7 +19,11 @@ import type { paymentWorkflow } from '../workflows/payment';
 import type { refundWorkflow } from '../workflows/refund';
 import type { ResolvedBy } from '../workflows/states';
 
-type StartConfig = Pick<Config, 'temporal' | 'payments'>;
+/** What starting a payment's workflows needs: the task queue and the payment policy. */
+export interface StartConfig {
+  temporal: Pick<Config['temporal'], 'taskQueue'>;
+  payments: Config['payments'];
+}
 
 export type PaymentWorkflow = typeof paymentWorkflow;
 

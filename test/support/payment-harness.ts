@@ -17,7 +17,6 @@ import {
 } from '../../sandbox/order-service';
 import { createSandboxPay, type SandboxPay, type SandboxPayFaults } from '../../sandbox/sandboxpay';
 import { createPaymentWorker } from '../../worker/worker';
-import type { Config } from '../../config';
 import { paymentStartOptions } from '../../payments/workflows';
 import {
   type ChannelCallback,
@@ -187,24 +186,16 @@ export class PaymentHarness {
       requestFingerprint: 'test',
       expiresAt,
     });
-    const input: PaymentInput = {
-      paymentId,
-      orderId,
-      amount,
-      currency,
-      channel: 'sandboxpay',
-      expiresAt: expiresAt.toISOString(),
-      policy: { ...DEFAULT_POLICY, ...opts.policy },
-    };
     // Started as the API starts it (update-with-start, with the same search attributes), so its history has the
     // shape of a real payment's.
+    const policy = { ...DEFAULT_POLICY, ...opts.policy };
     const options = paymentStartOptions(row, {
-      temporal: { taskQueue: this.taskQueue } as Config['temporal'],
-      payments: {} as Config['payments'], // the input below carries the test's policy instead
+      temporal: { taskQueue: this.taskQueue },
+      payments: { ...policy, expiryMs: expiresAt.getTime() - now, notifyAlertAfterMs: 10 * MINUTE },
     });
+    const [input] = options.args;
     const startWorkflowOperation = new WithStartWorkflowOperation<typeof paymentWorkflow>('paymentWorkflow', {
       ...options,
-      args: [input],
       workflowIdConflictPolicy: 'FAIL',
     });
     const payUrl = await this.client.workflow.startUpdateWithStart(payUrlUpdate, {
