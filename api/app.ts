@@ -72,8 +72,10 @@ export function createApp(deps: AppDeps): Express {
   app.get('/metrics', async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());
   });
+  // The document is read once: served as it is, and the source of the 405 answers below.
+  const openApiText = readFileSync(openApiPath, 'utf8');
   app.get('/openapi.json', (_req, res) => {
-    res.type('application/json').send(readFileSync(openApiPath, 'utf8'));
+    res.type('application/json').send(openApiText);
   });
   // Callbacks need the raw bytes the channel signed: mounted before any JSON parsing.
   app.use(
@@ -97,9 +99,7 @@ export function createApp(deps: AppDeps): Express {
   // A documented path asked with a method it does not have: 405 with Allow (RFC 9110). OPTIONS lists the methods
   // too where neither Express (on its own routes) nor the /payments CORS preflight has answered it already.
   // Anything else is an unknown endpoint.
-  const routes = documentedRoutes(
-    JSON.parse(readFileSync(openApiPath, 'utf8')) as Parameters<typeof documentedRoutes>[0],
-  );
+  const routes = documentedRoutes(JSON.parse(openApiText) as Parameters<typeof documentedRoutes>[0]);
   app.use((req, res, next) => {
     const route = routes.find((r) => r.pattern.test(req.path));
     if (route && req.method === 'OPTIONS') {

@@ -3,8 +3,6 @@
 // currencies have no minor unit. Conversions here are exact string arithmetic: no floating point touches money.
 import { minorDigits } from '../workflows/money';
 
-export { minorDigits };
-
 /** Thrown for a decimal amount a channel sent that is not an exact amount of the currency. */
 export class MoneyFormatError extends Error {
   constructor(message: string) {

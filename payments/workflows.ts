@@ -25,8 +25,6 @@ export interface StartConfig {
   payments: Config['payments'];
 }
 
-export type PaymentWorkflow = typeof paymentWorkflow;
-
 export function paymentInput(row: PaymentRow, payments: Config['payments']): PaymentInput {
   return {
     paymentId: row.id,
@@ -70,7 +68,7 @@ export function paymentStartOptions(row: PaymentRow, config: StartConfig) {
 
 /** Starts a payment's workflow again when none runs (the reconciler's repair); a running one is left alone. */
 export async function restartPaymentWorkflow(temporal: Client, row: PaymentRow, config: StartConfig): Promise<void> {
-  await temporal.workflow.start<PaymentWorkflow>('paymentWorkflow', {
+  await temporal.workflow.start<typeof paymentWorkflow>('paymentWorkflow', {
     ...paymentStartOptions(row, config),
     workflowIdConflictPolicy: 'USE_EXISTING',
     workflowIdReusePolicy: 'ALLOW_DUPLICATE',

@@ -7,7 +7,7 @@ import { activityGaveUp, channelMust, queryOnce, store } from './activity-option
 import { type RefundInput, type RefundResult, searchAttributes } from './definitions';
 import { checkTime } from './schedule';
 import type { PaymentStatus } from './states';
-import { workflowNow } from './time';
+import { iso, workflowNow } from './time';
 
 export async function refundWorkflow(input: RefundInput): Promise<RefundResult> {
   const { paymentId } = input;
@@ -22,15 +22,14 @@ export async function refundWorkflow(input: RefundInput): Promise<RefundResult> 
     setCurrentDetails(`**${status}** refund of ${input.amount} ${input.currency} (${input.reason})\n\n${details}`);
   };
   const settle = async (to: PaymentStatus) => {
-    status = (await store.recordFinalState({ paymentId, status: to, decidedAt: new Date(workflowNow()).toISOString() }))
-      .status;
+    status = (await store.recordFinalState({ paymentId, status: to, decidedAt: iso(workflowNow()) })).status;
     return status;
   };
   const refundFailed = (detail: string) =>
     store.recordAnomaly({
       paymentId,
       channel: input.channel,
-      anomaly: { kind: 'refund_failed', at: new Date(workflowNow()).toISOString(), detail },
+      anomaly: { kind: 'refund_failed', at: iso(workflowNow()), detail },
     });
 
   show('moving the payment to REFUNDING');
@@ -58,7 +57,7 @@ export async function refundWorkflow(input: RefundInput): Promise<RefundResult> 
   const startedMs = workflowNow();
   for (let checks = 0; state === 'PROCESSING'; checks++) {
     const next = checkTime(startedMs, input.querySchedule, checks);
-    show(`refund ${refund.refundId} is processing; next query ${new Date(next).toISOString()}`);
+    show(`refund ${refund.refundId} is processing; next query ${iso(next)}`);
     await sleep(Math.max(next - workflowNow(), 1), { summary: `wait, then query refund (#${checks + 1})` });
     try {
       state = await queryOnce.queryChannelRefund({

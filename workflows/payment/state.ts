@@ -14,8 +14,7 @@ import {
 } from '../definitions';
 import { formatMoney } from '../money';
 import type { PaymentStatus, ResolvedBy } from '../states';
-
-const iso = (ms: number) => new Date(ms).toISOString();
+import { iso } from '../time';
 
 export class PaymentState {
   status: PaymentStatus = 'UNPAID';

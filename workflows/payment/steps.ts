@@ -8,10 +8,8 @@ import { type Anomaly, type AnomalyKind, refundWorkflowId } from '../definitions
 import { type MoneyBackReason, moneyBackAction, refundInput, refundSummary } from '../money-back';
 import { refundWorkflow } from '../refund';
 import { type PaymentStatus, type ResolvedBy, statusForChannelState } from '../states';
-import { workflowNow } from '../time';
+import { iso, workflowNow } from '../time';
 import type { PaymentState } from './state';
-
-const iso = (ms: number) => new Date(ms).toISOString();
 
 /** Moves to `to` through the guarded update; the row's answer is the truth (a refused move keeps its state). */
 export async function settle(p: PaymentState, to: PaymentStatus, by: ResolvedBy | undefined, paidAt?: string) {

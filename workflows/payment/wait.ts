@@ -61,11 +61,7 @@ async function handleCallback(p: PaymentState, callback: ChannelCallback): Promi
 
 /** The buyer gave up: close at the channel. If they paid in the meantime, the channel says so and paid wins. */
 async function cancelAtChannel(p: PaymentState): Promise<void> {
-  p.doing('the channel to close the payment (buyer cancelled)');
-  const view = await channelMust.closeChannelPayment.executeWithOptions(
-    { summary: 'close at the channel (buyer cancelled)' },
-    [{ ...p.channelRef(), reason: 'cancel' }],
-  );
+  const view = await closeAtChannel(p, 'cancel');
   if (view.state === 'CLOSED' || view.state === 'NOT_FOUND') await settle(p, 'CANCELLED', 'close');
   else await applyChannelView(p, view, 'close');
 }
@@ -81,12 +77,17 @@ async function expire(p: PaymentState): Promise<void> {
     await applyChannelView(p, last, 'query');
     return;
   }
-  p.doing('the channel to close the expired payment');
-  const closed = await channelMust.closeChannelPayment.executeWithOptions(
-    { summary: 'close at the channel (expired)' },
-    [{ ...p.channelRef(), reason: 'expiry' }],
-  );
+  const closed = await closeAtChannel(p, 'expiry');
   // NOT_FOUND or still PENDING: never created there, or the channel kept it open. It cannot be paid through us now.
   if (closed.state === 'NOT_FOUND' || closed.state === 'PENDING') await settle(p, 'CLOSED', 'close');
   else await applyChannelView(p, closed, 'close');
+}
+
+/** Closes the payment at the channel, retried until it answers; the answer is the state the payment ended in. */
+async function closeAtChannel(p: PaymentState, reason: 'cancel' | 'expiry') {
+  const why = reason === 'cancel' ? 'buyer cancelled' : 'expired';
+  p.doing(`the channel to close the payment (${why})`);
+  return channelMust.closeChannelPayment.executeWithOptions({ summary: `close at the channel (${why})` }, [
+    { ...p.channelRef(), reason },
+  ]);
 }
