@@ -10,7 +10,13 @@ import { metrics } from '../observability/metrics';
 import type { Anomaly } from '../workflows/definitions';
 import type { PaymentStatus, ResolvedBy } from '../workflows/states';
 import { findChannel } from '../channels';
-import type { ChannelPaymentView, CreateChannelPaymentOutcome, PaymentChannel } from '../channels/types';
+import {
+  type BuyerHandoff,
+  type ChannelPaymentView,
+  type CreateChannelPaymentOutcome,
+  handoffUrl,
+  type PaymentChannel,
+} from '../channels/types';
 import type { OrderAck, OrderNotifier, PaymentResultNotice } from './order-notifier';
 import { PaymentsRepository } from '../db/payments-repo';
 import { createReconcileActivities } from './reconcile';
@@ -85,7 +91,10 @@ export function createActivities(deps: ActivityDeps) {
      */
     async createChannelPayment(
       input: CreateAtChannelInput,
-    ): Promise<CreateChannelPaymentOutcome & { status: PaymentStatus }> {
+    ): Promise<
+      | (Extract<CreateChannelPaymentOutcome, { outcome: 'rejected' }> & { status: PaymentStatus })
+      | { outcome: 'created'; channelPaymentId: string; handoff: BuyerHandoff; payUrl?: string; status: PaymentStatus }
+    > {
       const outcome = await channelFor(input.channel).create({
         paymentId: input.paymentId,
         amount: input.amount,
@@ -105,13 +114,15 @@ export function createActivities(deps: ActivityDeps) {
         log(input.paymentId).warn({ reason: outcome.reason }, 'channel refused the payment');
         return { ...outcome, status: 'UNPAID' };
       }
+      const payUrl = handoffUrl(outcome.handoff);
       const result = await repo.transition(input.paymentId, 'PAYING', {
         channelPaymentId: outcome.channelPaymentId,
-        payUrl: outcome.payUrl,
+        handoff: outcome.handoff,
+        ...(payUrl ? { payUrl } : {}),
       });
       if (!result.ok)
         log(input.paymentId).warn({ status: result.row?.status }, 'payment was not UNPAID when it became PAYING');
-      return { ...outcome, status: result.row?.status ?? 'PAYING' };
+      return { ...outcome, ...(payUrl ? { payUrl } : {}), status: result.row?.status ?? 'PAYING' };
     },
 
     async queryChannelPayment(input: QueryAtChannelInput): Promise<ChannelPaymentView> {

@@ -5,7 +5,7 @@ import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import express, { Router } from 'express';
 import type { Knex } from 'knex';
 import { type ChannelRegistry, findChannel } from '../channels';
-import type { CallbackVerification } from '../channels/types';
+import type { CallbackResult, CallbackVerification, PaymentChannel } from '../channels/types';
 import { PaymentsRepository } from '../db/payments-repo';
 import type { Logger } from '../observability/logger';
 import { metrics } from '../observability/metrics';
@@ -14,7 +14,7 @@ import type { Config } from '../config';
 import { channelCallbackSignal } from '../workflows/definitions';
 import { isUnpaidFinal } from '../workflows/states';
 import { paymentHandle, withinDeadline } from './temporal-calls';
-import { InputError, NotFoundError, UnauthorizedError, UnavailableError } from './errors';
+import { InputError, NotFoundError, toHttpError, UnauthorizedError, UnavailableError } from './errors';
 import { channelParam } from './schemas';
 import { parse } from './validation';
 
@@ -59,14 +59,14 @@ export function createCallbacksRouter(deps: CallbacksRouterDeps): Router {
   const repo = new PaymentsRepository(deps.db);
   const router = Router();
 
-  // The raw bytes are what the channel signed: no JSON parsing before the signature is checked.
-  router.post('/callbacks/:channel', express.raw({ type: () => true, limit: '64kb' }), async (req, res) => {
-    const { channel: channelName } = parse(channelParam, req.params, 'path');
-    const channel = findChannel(deps.channels, channelName);
-    if (!channel) throw new NotFoundError(`unknown payment channel "${channelName}"`);
-    const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-
-    const verified = await channel.verifyCallback(raw, (name) => req.get(name), Date.now());
+  /** Verifies, records and signals one callback; throws an HttpError for what is answered 4xx/5xx. */
+  async function accept(
+    channel: PaymentChannel,
+    channelName: string,
+    raw: Buffer,
+    header: (name: string) => string | undefined,
+  ): Promise<{ duplicate: boolean; outcome: string }> {
+    const verified = await channel.verifyCallback(raw, header, Date.now());
     if (!verified.ok) {
       const signed = verified.reason === 'malformed_body' || verified.reason === 'wrong_merchant';
       // The answer does not depend on this record: a forgery is refused (401) even while the database is down,
@@ -87,6 +87,24 @@ export function createCallbacksRouter(deps: CallbacksRouterDeps): Router {
       logger.warn({ channel: channelName, reason: verified.reason }, 'callback rejected');
       metrics.callbacks.inc({ channel: channelName, outcome: 'rejected' });
       throw rejection(verified);
+    }
+
+    if ('ignored' in verified) {
+      // Genuine, but nothing a payment waits for (a refund notice, an event type we do not follow).
+      const known =
+        verified.paymentId && UUID.test(verified.paymentId) ? await repo.get(verified.paymentId) : undefined;
+      const event = await repo.recordEvent({
+        paymentId: known?.id ?? null,
+        channel: channelName,
+        source: 'callback',
+        type: verified.ignored,
+        channelEventId: verified.eventId ?? null,
+        payload: verified.payload,
+        signatureValid: true,
+        outcome: 'ignored',
+      });
+      metrics.callbacks.inc({ channel: channelName, outcome: 'ignored' });
+      return { duplicate: !event.inserted, outcome: 'ignored' };
     }
 
     const cb = verified.callback;
@@ -161,7 +179,31 @@ export function createCallbacksRouter(deps: CallbacksRouterDeps): Router {
     await repo.settleEventOutcome(event.id, outcome);
     metrics.callbacks.inc({ channel: channelName, outcome: event.inserted ? outcome : 'duplicate' });
     if (outcome === 'late') metrics.anomalies.inc({ kind: 'late_success' });
-    res.status(200).json({ received: true, duplicate: !event.inserted, outcome });
+    return { duplicate: !event.inserted, outcome };
+  }
+
+  // The raw bytes are what the channel signed: no parsing (JSON, form or encrypted) before the signature is checked.
+  router.post('/callbacks/:channel', express.raw({ type: () => true, limit: '64kb' }), async (req, res) => {
+    const { channel: channelName } = parse(channelParam, req.params, 'path');
+    const channel = findChannel(deps.channels, channelName);
+    if (!channel) throw new NotFoundError(`unknown payment channel "${channelName}"`);
+    const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const header = (name: string) => req.get(name);
+    if (!channel.answerCallback) {
+      res.status(200).json({ received: true, ...(await accept(channel, channelName, raw, header)) });
+      return;
+    }
+    // The channel's own words: the same decisions, answered as the channel expects (a 5xx still means "retry").
+    let result: CallbackResult;
+    try {
+      result = { ok: true, ...(await accept(channel, channelName, raw, header)) };
+    } catch (err) {
+      const httpError = toHttpError(err);
+      if (httpError.status >= 500) logger.error({ err, channel: channelName }, 'callback failed');
+      result = { ok: false, status: httpError.status, code: httpError.code, message: httpError.message };
+    }
+    const answer = channel.answerCallback(result);
+    res.status(answer.status).type(answer.contentType).send(answer.body);
   });
 
   return router;

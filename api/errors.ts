@@ -109,14 +109,19 @@ function fromExpress(err: unknown): HttpError | undefined {
   return new HttpError(e.status, 'bad_request', 'request could not be read');
 }
 
+/** Any thrown thing as the HTTP error it is answered with (500 for what is not ours to name). */
+export function toHttpError(err: unknown): HttpError {
+  const known =
+    err instanceof HttpError
+      ? err
+      : (fromExpress(err) ??
+        (isDatabaseUnavailable(err) ? new UnavailableError('the database is unavailable; retry later') : undefined));
+  return known ?? new HttpError(500, 'internal', 'internal error');
+}
+
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
-    const known =
-      err instanceof HttpError
-        ? err
-        : (fromExpress(err) ??
-          (isDatabaseUnavailable(err) ? new UnavailableError('the database is unavailable; retry later') : undefined));
-    const httpError = known ?? new HttpError(500, 'internal', 'internal error');
+    const httpError = toHttpError(err);
     if (httpError.status >= 500) logger.error({ err, method: req.method, path: req.path }, 'request failed');
     if (res.headersSent) return;
     res

@@ -42,7 +42,10 @@ export interface PaymentsRouterDeps {
   payUrlWaitMs?: number;
 }
 
-export function toPaymentResponse(row: PaymentRow, payUrl?: string): PaymentResponse {
+export function toPaymentResponse(
+  row: PaymentRow,
+  started?: Pick<PayUrlResult, 'payUrl' | 'handoff'>,
+): PaymentResponse {
   return {
     paymentId: row.id,
     orderId: row.order_id,
@@ -50,7 +53,8 @@ export function toPaymentResponse(row: PaymentRow, payUrl?: string): PaymentResp
     currency: row.currency,
     channel: row.channel,
     status: row.status,
-    payUrl: payUrl ?? row.pay_url,
+    payUrl: started?.payUrl ?? row.pay_url,
+    handoff: started?.handoff ?? row.handoff,
     resolvedBy: row.resolved_by,
     expiresAt: row.expires_at.toISOString(),
     createdAt: row.created_at.toISOString(),
@@ -135,7 +139,7 @@ export function createPaymentsRouter(deps: PaymentsRouterDeps): Router {
     }
     const started = row.status === 'UNPAID' ? await startWorkflow(row) : undefined;
     const current = (await repo.get(row.id)) ?? row;
-    const response = toPaymentResponse(current, started?.payUrl);
+    const response = toPaymentResponse(current, started);
     res
       .status(created ? (response.payUrl || isFinal(response.status) ? 201 : 202) : 200)
       .location(`/payments/${row.id}`)

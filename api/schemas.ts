@@ -107,6 +107,22 @@ export type CreatePaymentBody = z.infer<typeof createPaymentBody>;
 export const paymentStatus = z.enum(PAYMENT_STATUSES);
 export const resolvedBy = z.enum(RESOLUTION_PATHS);
 
+export const buyerHandoff = z
+  .discriminatedUnion('kind', [
+    z.object({ kind: z.literal('redirect'), url: z.string() }),
+    z.object({ kind: z.literal('qr_code'), codeUrl: z.string(), pageUrl: z.string().optional() }),
+    z.object({
+      kind: z.literal('client_secret'),
+      clientSecret: z.string(),
+      publishableKey: z.string().optional(),
+      pageUrl: z.string().optional(),
+    }),
+  ])
+  .describe(
+    'What the buyer is handed: a page to open (redirect), a QR code to show (qr_code: WeChat Pay code_url, Alipay ' +
+      'qr_code), or a PaymentIntent client secret for Stripe.js (client_secret); pageUrl: a page that pays it too',
+  );
+
 const anomaly = z.object({
   kind: z.enum(ANOMALY_KINDS),
   at: z.string(),
@@ -119,6 +135,7 @@ export const liveStatus = z
     status: paymentStatus,
     channelPaymentId: z.string().optional(),
     payUrl: z.string().optional(),
+    handoff: buyerHandoff.optional(),
     expiresAt: z.string(),
     checksDone: z.number().int(),
     queryFailures: z.number().int(),
@@ -139,7 +156,11 @@ export const paymentResponse = z.object({
   currency: z.string(),
   channel: z.string(),
   status: paymentStatus,
-  payUrl: z.string().nullable().describe('Where the buyer pays; null until the channel has created the payment'),
+  payUrl: z
+    .string()
+    .nullable()
+    .describe('A page where the buyer pays, if the channel has one; null until the channel has created the payment'),
+  handoff: buyerHandoff.nullable().describe('What the buyer is handed to pay; null until the channel has created it'),
   resolvedBy: resolvedBy.nullable(),
   expiresAt: z.string(),
   createdAt: z.string(),

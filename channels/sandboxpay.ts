@@ -132,7 +132,11 @@ export class SandboxPayChannel implements PaymentChannel {
     });
     if (status === 200 || status === 201) {
       const p = paymentSchema.parse(json);
-      return { outcome: 'created', channelPaymentId: p.channelPaymentId, payUrl: p.payUrl ?? '' };
+      return {
+        outcome: 'created',
+        channelPaymentId: p.channelPaymentId,
+        handoff: { kind: 'redirect', url: p.payUrl ?? '' },
+      };
     }
     return {
       outcome: 'rejected',

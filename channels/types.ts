@@ -19,8 +19,24 @@ export interface CreateChannelPaymentRequest {
   notifyUrl: string;
 }
 
+/**
+ * What the buyer is handed to pay, typed by channel: a page to open (SandboxPay's wallet, Alipay page.pay), a QR
+ * code's content to show (WeChat Pay Native `code_url`, Alipay precreate `qr_code`), or a client secret the buyer's
+ * browser confirms with (Stripe PaymentIntents). `pageUrl`, when there is one, is a page a browser can open to pay
+ * (the emulators' wallet pages; Stripe's hosted page); the shop shows the QR code or opens the page.
+ */
+export type BuyerHandoff =
+  | { kind: 'redirect'; url: string }
+  | { kind: 'qr_code'; codeUrl: string; pageUrl?: string }
+  | { kind: 'client_secret'; clientSecret: string; publishableKey?: string; pageUrl?: string };
+
+/** Where a browser can go to pay, if anywhere: the redirect, else the hand-off's page. */
+export function handoffUrl(handoff: BuyerHandoff): string | undefined {
+  return handoff.kind === 'redirect' ? handoff.url : handoff.pageUrl;
+}
+
 export type CreateChannelPaymentOutcome =
-  | { outcome: 'created'; channelPaymentId: string; payUrl: string }
+  | { outcome: 'created'; channelPaymentId: string; handoff: BuyerHandoff }
   | { outcome: 'rejected'; reason: string };
 
 export interface ChannelPaymentRef {
@@ -86,6 +102,12 @@ export interface ParsedCallback {
 
 export type CallbackVerification =
   | { ok: true; callback: ParsedCallback; payload: unknown }
+  /**
+   * Genuine (signature and merchant verified) but about nothing a payment waits for, e.g. Stripe's
+   * `payment_intent.created` or a refund notification (refunds are followed by query): recorded, answered as
+   * accepted, not signalled.
+   */
+  | { ok: true; ignored: string; eventId?: string; paymentId?: string; payload: unknown }
   | {
       ok: false;
       reason: 'missing_signature' | 'stale_timestamp' | 'bad_signature' | 'malformed_body' | 'wrong_merchant';
@@ -93,8 +115,27 @@ export type CallbackVerification =
       detail?: string;
     };
 
+/** How a callback went, for the channel's own answer. */
+export type CallbackResult =
+  | { ok: true; duplicate: boolean; outcome: string }
+  /** `status` 4xx: the callback is refused (forged, unreadable, unknown); 5xx: ours failed, the channel must retry. */
+  | { ok: false; status: number; code: string; message: string };
+
+/** The HTTP answer a channel expects to a callback. */
+export interface CallbackAnswer {
+  status: number;
+  contentType: string;
+  body: string;
+}
+
 export interface PaymentChannel {
   readonly name: string;
+  /**
+   * The channel's own answer (WeChat Pay v3: 204, or `{"code":"FAIL","message":...}` with 4xx/5xx; Alipay: the text
+   * `success`, anything else meaning "retry"). Absent: the API's JSON answer (2xx `{received, duplicate, outcome}`,
+   * problem+json otherwise).
+   */
+  answerCallback?(result: CallbackResult): CallbackAnswer;
   create(request: CreateChannelPaymentRequest): Promise<CreateChannelPaymentOutcome>;
   query(ref: ChannelPaymentRef): Promise<ChannelPaymentView>;
   /** Closes an unpaid payment. Answers the state it ended in: a payment that was paid first stays SUCCESS. */

@@ -1,5 +1,6 @@
 // The payments table and its event log. Status changes are guarded updates: the row moves only from a state the
 // state machine allows, checked in the WHERE clause, so concurrent or replayed writers cannot move it backwards.
+import type { BuyerHandoff } from '../channels/types';
 import type { Db } from './knex';
 import { storableJsonText } from './text';
 import { allowedPredecessors, type PaymentStatus, type ResolvedBy } from '../workflows/states';
@@ -12,6 +13,7 @@ export interface PaymentRow {
   channel: string;
   channel_payment_id: string | null;
   pay_url: string | null;
+  handoff: BuyerHandoff | null;
   status: PaymentStatus;
   resolved_by: ResolvedBy | null;
   idempotency_key: string;
@@ -77,6 +79,7 @@ export interface TransitionFields {
   resolvedBy?: ResolvedBy;
   channelPaymentId?: string;
   payUrl?: string;
+  handoff?: BuyerHandoff;
   paidAt?: Date;
   /** When the final state was decided (workflow time); set for final states. */
   finalizedAt?: Date;
@@ -134,6 +137,7 @@ export class PaymentsRepository {
         ...(fields.resolvedBy ? { resolved_by: fields.resolvedBy } : {}),
         ...(fields.channelPaymentId ? { channel_payment_id: fields.channelPaymentId } : {}),
         ...(fields.payUrl ? { pay_url: fields.payUrl } : {}),
+        ...(fields.handoff ? { handoff: JSON.stringify(fields.handoff) as unknown as BuyerHandoff } : {}),
         ...(fields.paidAt ? { paid_at: fields.paidAt } : {}),
         ...(fields.finalizedAt ? { finalized_at: fields.finalizedAt } : {}),
       })

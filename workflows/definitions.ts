@@ -3,6 +3,7 @@
 import type { SearchAttributeType } from '@temporalio/common';
 import type { SearchAttributeKey } from '@temporalio/common/lib/search-attributes';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { BuyerHandoff } from '../channels/types';
 import type { ChannelState, PaymentStatus, ResolvedBy } from './states';
 
 export const DEFAULT_TASK_QUEUE = 'payments';
@@ -112,6 +113,7 @@ export interface PaymentStatusView {
   status: PaymentStatus;
   channelPaymentId?: string;
   payUrl?: string;
+  handoff?: BuyerHandoff;
   expiresAt: string;
   /** Scheduled channel queries done so far (operator requeries and expiry's final query not counted). */
   checksDone: number;
@@ -132,6 +134,7 @@ export interface PayUrlResult {
   status: PaymentStatus;
   /** Absent when the payment reached a final state before the channel gave one (creation refused). */
   payUrl?: string;
+  handoff?: BuyerHandoff;
 }
 
 export interface PaymentResult {

@@ -3,6 +3,7 @@
 import type { Knex } from 'knex';
 import * as m20261125000001 from './20261125000001_payments';
 import * as m20261125000002 from './20261125000002_status_history';
+import * as m20261127000001 from './20261127000001_handoff';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -12,6 +13,7 @@ interface Migration {
 const migrations: Record<string, Migration> = {
   '20261125000001_payments': m20261125000001,
   '20261125000002_status_history': m20261125000002,
+  '20261127000001_handoff': m20261127000001,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -74,6 +74,7 @@ describe('payments over HTTP, whole stack', () => {
       status: 'PAYING',
     });
     expect(created.body.payUrl).toMatch(/\/pay\/sp_/);
+    expect(created.body.handoff).toEqual({ kind: 'redirect', url: created.body.payUrl });
 
     const stream = await openSse(`${s.apiUrl}/payments/${created.body.paymentId}/events`);
     expect(stream.status).toBe(200);

@@ -47,7 +47,11 @@ describe('the embedded database (npm start default)', () => {
     const first = await startEmbedded(dataDir, port);
     try {
       const db = createDb({ url: first.url, poolMax: 2 });
-      expect(await migrateLatest(db)).toEqual(['20261125000001_payments', '20261125000002_status_history']);
+      expect(await migrateLatest(db)).toEqual([
+        '20261125000001_payments',
+        '20261125000002_status_history',
+        '20261127000001_handoff',
+      ]);
       await db('payments').insert({
         id,
         order_id: 'order-embedded',

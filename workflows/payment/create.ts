@@ -17,6 +17,7 @@ export async function createAtChannel(p: PaymentState): Promise<void> {
     if (created.outcome === 'created') {
       p.channelPaymentId = created.channelPaymentId;
       p.payUrl = created.payUrl;
+      p.handoff = created.handoff;
       p.status = created.status;
     } else {
       await settle(p, 'FAILED', undefined);

@@ -13,6 +13,7 @@ import {
   searchAttributes,
 } from '../definitions';
 import { formatMoney } from '../money';
+import type { BuyerHandoff } from '../../channels/types';
 import type { PaymentStatus, ResolvedBy } from '../states';
 import { iso } from '../time';
 
@@ -21,6 +22,7 @@ export class PaymentState {
   resolvedBy: ResolvedBy | undefined;
   channelPaymentId: string | undefined;
   payUrl: string | undefined;
+  handoff: BuyerHandoff | undefined;
   /** The channel answered creation (or creation gave up): the API's pay-URL update may answer. */
   creationSettled = false;
   /** Scheduled channel queries done (operator requeries and expiry's final query not counted). */
@@ -121,6 +123,7 @@ export class PaymentState {
       status: this.status,
       ...(this.channelPaymentId ? { channelPaymentId: this.channelPaymentId } : {}),
       ...(this.payUrl ? { payUrl: this.payUrl } : {}),
+      ...(this.handoff ? { handoff: this.handoff } : {}),
       expiresAt: this.input.expiresAt,
       checksDone: this.checksDone,
       queryFailures: this.queryFailures,
@@ -135,7 +138,12 @@ export class PaymentState {
   }
 
   payUrlResult(): PayUrlResult {
-    return { paymentId: this.paymentId, status: this.status, ...(this.payUrl ? { payUrl: this.payUrl } : {}) };
+    return {
+      paymentId: this.paymentId,
+      status: this.status,
+      ...(this.payUrl ? { payUrl: this.payUrl } : {}),
+      ...(this.handoff ? { handoff: this.handoff } : {}),
+    };
   }
 
   /** Says what the workflow does now, and publishes it. */
