@@ -4,7 +4,7 @@
 import { createServer, type Server, type Socket, connect } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { createChannels } from '../../channels';
 import { createHttpOrderNotifier, type OrderNotifier } from '../../activities/order-notifier';
 import { PaymentsRepository } from '../../db/payments-repo';
@@ -67,7 +67,14 @@ export interface StackOptions {
   callbackRetryScale?: number;
   /** Wraps the worker's (real, HTTP) order notifier, e.g. to create an order the shop never made first. */
   orderNotifier?: (real: OrderNotifier, ordersUrl: string) => OrderNotifier;
+  /**
+   * More channels' test doubles (WeChat Pay's or Alipay's emulator, localstripe), started before the API and worker:
+   * each answers the variables that enable and configure its channel's adapter, and how to stop it.
+   */
+  channelDoubles?: ChannelDouble[];
 }
+
+export type ChannelDouble = (logger: Logger) => Promise<{ env: Record<string, string>; stop: () => Promise<void> }>;
 
 export class Stack {
   readonly logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
@@ -116,6 +123,13 @@ export class Stack {
       }),
     );
 
+    const doubleEnv: Record<string, string> = {};
+    for (const start of options.channelDoubles ?? []) {
+      const double = await start(this.logger);
+      Object.assign(doubleEnv, double.env);
+      this.closers.push(double.stop);
+    }
+
     this.config = loadConfig({
       DATABASE_URL: this.t.url,
       TEMPORAL_ADDRESS: devServerAddress(),
@@ -128,6 +142,7 @@ export class Stack {
       PAYMENT_QUERY_SCHEDULE: '2s,3s,5s',
       PAYMENT_EXPIRY: '2m',
       LATE_CALLBACK_WINDOW: '1m',
+      ...doubleEnv,
       ...options.env,
     });
 
