@@ -1,6 +1,7 @@
 // The configured payment channels, by the name payments carry. Adding a channel = an adapter + a line here.
 import type { Config } from '../config';
 import type { Logger } from '../observability/logger';
+import { AlipayChannel } from './alipay/adapter';
 import { SandboxPayChannel } from './sandboxpay';
 import type { PaymentChannel } from './types';
 
@@ -19,5 +20,6 @@ export function createChannels(config: Pick<Config, 'channels'>, logger: Logger)
   const registry: ChannelRegistry = {};
   const { sandboxpay } = config.channels;
   if (sandboxpay) registry.sandboxpay = new SandboxPayChannel(sandboxpay, logger);
+  if (config.channels.alipay) registry.alipay = new AlipayChannel(config.channels.alipay, logger);
   return registry;
 }
