@@ -25,7 +25,7 @@ describe('Alipay over HTTP, whole stack', () => {
     await s?.stop();
   });
   afterEach(() => {
-    alipay.emulator.setFaults({ callbackDropRate: 0 });
+    alipay.emulator.setFaults({ callbackDropRate: 0, lateSettleRate: 0 });
   });
 
   const create = async (orderId: string, amount = 2599) => {
@@ -131,6 +131,22 @@ describe('Alipay over HTTP, whole stack', () => {
     expect(await alipayBuyer(alipay.url, tradeNoOf(scanned), 'pay')).toBe(409);
     const events = (await s.repo.listEvents(scanned.paymentId)).map((e) => e.type);
     expect(events).toEqual(expect.arrayContaining(['query:scheduled']));
+  });
+
+  it('a trade Alipay settles after we closed it is refunded (a late success), and the order stays unpaid', async () => {
+    const orderId = await s.createOrder();
+    const created = await create(orderId);
+    await alipayBuyer(alipay.url, tradeNoOf(created), 'scan');
+    // The buyer's payment was in flight when we closed: Alipay settles it a second later anyway, and notifies.
+    alipay.emulator.setFaults({ lateSettleRate: 1, lateSettleDelayMs: 1000 });
+    expect(await until(created.paymentId, 'CLOSED', 40_000)).toMatchObject({ resolvedBy: 'close' });
+
+    await until(created.paymentId, 'REFUNDED', 40_000);
+    const trade = alipay.emulator.wallet.find(tradeNoOf(created))!;
+    expect(trade.refunds).toEqual([expect.objectContaining({ amount: 2599, status: 'SUCCESS' })]);
+    const types = (await s.repo.listEvents(created.paymentId)).map((e) => e.type);
+    expect(types).toEqual(expect.arrayContaining(['anomaly:late_success', 'trade_status_sync:TRADE_SUCCESS']));
+    expect((await s.order(orderId)).status).not.toBe('PAID');
   });
 
   it('refuses forged, tampered and mistaken notifications with `fail`, and nothing changes', async () => {

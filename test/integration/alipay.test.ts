@@ -358,6 +358,9 @@ describe('the Alipay adapter against the emulator', () => {
     ]);
     const paidAt = Date.parse(mine[0]!.paidAt);
     expect(paidAt).toBeGreaterThanOrEqual(from.getTime() - 1000); // Alipay's times are to the second
+    // Days Alipay has no bill for yet (tomorrow) are skipped, not failed: the next run's lookback covers them.
+    const ahead = await channel.statement({ from, to: new Date(Date.now() + 2 * 86_400_000) });
+    expect(ahead.map((e) => e.paymentId)).toEqual(expect.arrayContaining([a.paymentId, b.paymentId]));
     // A range that ends before they were paid holds none of them.
     expect(
       (await channel.statement({ from: new Date(from.getTime() - 3600_000), to: from })).map((e) => e.paymentId),
@@ -419,6 +422,39 @@ describe('the Alipay adapter against the emulator', () => {
       logger,
     ).alipay!;
     await expect(down.query({ paymentId: randomUUID() })).rejects.toThrow(ChannelUnavailableError);
+  });
+});
+
+describe('the Alipay adapter while a refund is still going through', () => {
+  let slow: RunningAlipayEmulator;
+  let slowChannel: AlipayChannel;
+  beforeAll(async () => {
+    // Refunds take 1.5 s; the gateway answers after 100 ms: fund_change "N", to be confirmed by the refund query.
+    slow = await startAlipayEmulator({ logger, refundDelayMs: 1500, refundAnswerWaitMs: 100 });
+    slowChannel = createChannels(loadConfig(slow.env), logger).alipay as AlipayChannel;
+  });
+  afterAll(() => slow?.stop());
+
+  it('answers PROCESSING, and the refund query follows it to SUCCESS', async () => {
+    const paymentId = randomUUID();
+    const created = await slowChannel.create({ paymentId, amount: 990, currency: 'CNY', notifyUrl: sink.url });
+    if (created.outcome !== 'created' || created.handoff.kind !== 'qr_code') throw new Error('not created');
+    await alipayBuyer(slow.url, created.handoff.codeUrl.split('/pay/')[1]!, 'pay');
+    const ref = { channelPaymentId: created.channelPaymentId, refundId: `refund-${paymentId}` };
+    expect(
+      await slowChannel.refund({
+        paymentId,
+        channelPaymentId: ref.channelPaymentId,
+        refundKey: ref.refundId,
+        amount: 990,
+      }),
+    ).toEqual({ outcome: 'accepted', refundId: ref.refundId, state: 'PROCESSING' });
+    expect(await slowChannel.queryRefund(ref)).toBe('PROCESSING');
+    await eventually(
+      'the refund to go through',
+      () => slow.emulator.wallet.findRefund(ref.refundId)?.refund.status === 'SUCCESS',
+    );
+    expect(await slowChannel.queryRefund(ref)).toBe('SUCCESS');
   });
 });
 
