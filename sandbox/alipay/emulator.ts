@@ -24,7 +24,14 @@ import express, { type Express, type NextFunction, type Request, type Response }
 import { beijingDate, fromBeijingTime, toBeijingTime } from '../../channels/alipay/fields';
 import { fromDecimalString, MoneyFormatError, toDecimalString } from '../../channels/money';
 import type { Logger } from '../../observability/logger';
-import { createWallet, type Wallet, type WalletFaults, type WalletPayment, type WalletStatus } from '../wallet';
+import {
+  createWallet,
+  type Wallet,
+  type WalletFaults,
+  type WalletPayment,
+  type WalletRefund,
+  type WalletStatus,
+} from '../wallet';
 import { tradeBill } from './bill';
 import { signNotification, signReply, verifyRequest } from './signing';
 
@@ -194,19 +201,22 @@ export function createAlipayEmulator(options: AlipayEmulatorOptions): AlipayEmul
     notification: (p, eventId) => attempt(p, () => notificationFields(p, eventId)),
   });
 
-  /** Refund notices: Alipay notifies a refund too (trade_status as it now is, plus refund_fee and gmt_refund). */
+  /**
+   * Refund notices: Alipay notifies a refund too (trade_status as it now is, plus refund_fee, gmt_refund and
+   * out_biz_no), retried on the same schedule. Not subject to the wallet's callback faults (those model payments').
+   */
   function notifyRefund(
     p: WalletPayment,
-    refundKey: string,
+    refund: WalletRefund,
     n = 1,
     notifyId = `rfd_${randomBytes(12).toString('hex')}`,
   ) {
     const refunded = p.refunds.filter((r) => r.status === 'SUCCESS').reduce((sum, r) => sum + r.amount, 0);
     const send = attempt(p, () => ({
       ...notificationFields(p, notifyId),
-      out_biz_no: refundKey,
+      out_biz_no: refund.refundKey,
       refund_fee: toDecimalString(refunded, 'CNY'),
-      gmt_refund: toBeijingTime(Date.now()),
+      gmt_refund: toBeijingTime(Date.parse(refund.succeededAt ?? new Date().toISOString())),
     }));
     void send()
       .catch(() => ({ httpStatus: 0, accepted: false }))
@@ -214,7 +224,7 @@ export function createAlipayEmulator(options: AlipayEmulatorOptions): AlipayEmul
         p.deliveries.push({ eventId: notifyId, attempt: n, ...outcome, at: new Date().toISOString() });
         const waitS = ALIPAY_NOTIFY_RETRY_SCHEDULE_S[n - 1];
         if (!outcome.accepted && waitS !== undefined) {
-          later(waitS * 1000 * scale, () => notifyRefund(p, refundKey, n + 1, notifyId));
+          later(waitS * 1000 * scale, () => notifyRefund(p, refund, n + 1, notifyId));
         }
       });
   }
@@ -368,7 +378,7 @@ export function createAlipayEmulator(options: AlipayEmulatorOptions): AlipayEmul
         const deadline = Date.now() + (options.refundAnswerWaitMs ?? 1000);
         while (refund.status !== 'SUCCESS' && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
         const watch = () => {
-          if (refund.status === 'SUCCESS') notifyRefund(p, refund.refundKey);
+          if (refund.status === 'SUCCESS') notifyRefund(p, refund);
           else later(50, watch);
         };
         watch();
@@ -395,7 +405,7 @@ export function createAlipayEmulator(options: AlipayEmulatorOptions): AlipayEmul
       const refund = p.refunds.find((r) => r.refundKey === requestNo);
       // Alipay: success with no refund fields means "no such refund received"; refund_status only once it went through.
       if (!refund) return ok();
-      const options_ = Array.isArray(biz.query_options) ? biz.query_options : [];
+      const queryOptions: unknown[] = Array.isArray(biz.query_options) ? biz.query_options : [];
       return ok({
         trade_no: p.channelPaymentId,
         out_trade_no: p.merchantOrderId,
@@ -403,7 +413,7 @@ export function createAlipayEmulator(options: AlipayEmulatorOptions): AlipayEmul
         total_amount: toDecimalString(p.amount, 'CNY'),
         refund_amount: toDecimalString(refund.amount, 'CNY'),
         ...(refund.status === 'SUCCESS' ? { refund_status: 'REFUND_SUCCESS' } : {}),
-        ...(refund.succeededAt && options_.includes('gmt_refund_pay')
+        ...(refund.succeededAt && queryOptions.includes('gmt_refund_pay')
           ? { gmt_refund_pay: toBeijingTime(Date.parse(refund.succeededAt)) }
           : {}),
       });
