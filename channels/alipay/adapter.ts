@@ -97,13 +97,14 @@ export function toOutRequestNo(refundKey: string): string {
 
 export class AlipayChannel implements PaymentChannel {
   readonly name = 'alipay';
-  private readonly sdk: AlipaySdk;
+  /** A #private field: the SDK holds the private key as PEM text, and nothing that serializes us may reach it. */
+  readonly #sdk: AlipaySdk;
 
   constructor(
     private readonly config: AlipayConfig,
     private readonly logger: Logger,
   ) {
-    this.sdk = new AlipaySdk({
+    this.#sdk = new AlipaySdk({
       appId: config.appId,
       privateKey: String(config.appPrivateKey.export({ type: 'pkcs8', format: 'pem' })),
       keyType: 'PKCS8',
@@ -118,7 +119,7 @@ export class AlipayChannel implements PaymentChannel {
   private async call(method: string, bizContent: Record<string, unknown>, params: Record<string, string> = {}) {
     let result: unknown;
     try {
-      result = await this.sdk.exec(method, { bizContent, ...params }, { validateSign: true });
+      result = await this.#sdk.exec(method, { bizContent, ...params }, { validateSign: true });
     } catch (err) {
       // Network error, timeout, HTTP status other than 200, an unreadable reply, or one whose signature failed.
       const message = err instanceof Error ? err.message : String(err);
@@ -346,7 +347,7 @@ export class AlipayChannel implements PaymentChannel {
       return { ok: false, reason: 'bad_signature', detail: 'sign_type must be RSA2' };
     let genuine = false;
     try {
-      genuine = this.sdk.checkNotifySignV2(params);
+      genuine = this.#sdk.checkNotifySignV2(params);
     } catch {
       genuine = false; // a signature that is not even base64, or a value the SDK cannot handle
     }

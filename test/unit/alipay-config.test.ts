@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
+import { createChannels } from '../../channels';
 import { ConfigError, loadConfig } from '../../config';
 import { REDACT_PATHS } from '../../observability/logger';
 import { DEV_APP_ID, DEV_SELLER_ID, ensureAlipayDevKeys } from '../../sandbox/alipay/dev-keys';
@@ -142,6 +143,10 @@ describe('Alipay configuration', () => {
     );
     logger.info({ config, alipay: config.channels.alipay }, 'configuration');
     logger.info({ privateKey: enabled.ALIPAY_APP_PRIVATE_KEY }, 'a careless caller');
+    // Nor the adapter, which hands the key to the SDK as PEM text: the SDK is out of reach of serialization.
+    const channels = createChannels(config, logger);
+    logger.info({ channels }, 'the registry');
+    expect(JSON.stringify(channels)).not.toMatch(/PRIVATE KEY|MII/);
     expect(lines.join('')).not.toMatch(/PRIVATE KEY|MII/);
   });
 });
