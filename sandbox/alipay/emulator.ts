@@ -488,6 +488,11 @@ export function createAlipayEmulator(options: AlipayEmulatorOptions): AlipayEmul
       );
       return;
     }
+    // Alipay checks the timestamp's form, not its zone: the SDK writes the client's local time, UTC on most servers.
+    if (!/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/.test(params.timestamp ?? '')) {
+      reply(res, method, invalidArguments('isv.invalid-timestamp', '非法的时间戳参数'));
+      return;
+    }
     if ((params.charset ?? 'utf-8').toLowerCase() !== 'utf-8') {
       reply(res, method, invalidArguments('isv.invalid-charset', '字符集错误'));
       return;

@@ -3,7 +3,7 @@
 // notifications genuine, forged and mistaken. Then the vendor's judgement of the emulator: the official alipay-sdk as
 // a client of each method with validateSign: true, and its checkNotifySignV2 on the notifications the emulator sends.
 import { createServer, type Server } from 'node:http';
-import { generateKeyPairSync, type KeyObject, randomUUID } from 'node:crypto';
+import { createSign, generateKeyPairSync, type KeyObject, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { AlipaySdk } from 'alipay-sdk';
@@ -13,7 +13,7 @@ import { toOutTradeNo } from '../../channels/alipay/fields';
 import { createChannels } from '../../channels';
 import { ChannelUnavailableError } from '../../channels/types';
 import { loadConfig } from '../../config';
-import { signNotification } from '../../sandbox/alipay/signing';
+import { signContent, signNotification } from '../../sandbox/alipay/signing';
 import { alipayBuyer, type RunningAlipayEmulator, startAlipayEmulator } from '../support/alipay';
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
@@ -686,6 +686,44 @@ describe('the official alipay-sdk judges the emulator', () => {
       { validateSign: true },
     );
     expect(forged).toMatchObject({ code: '40002', msg: 'Invalid Arguments', subCode: 'isv.invalid-signature' });
+
+    // By hand, correctly signed: a timestamp not in Alipay's form, and an app the gateway does not know.
+    const appKey = readFileSync(running.env.ALIPAY_APP_PRIVATE_KEY_FILE!, 'utf8');
+    const request = (overrides: Record<string, string>) => {
+      const params: Record<string, string> = {
+        app_id: running.env.ALIPAY_APP_ID!,
+        method: 'alipay.trade.query',
+        charset: 'utf-8',
+        sign_type: 'RSA2',
+        timestamp: '2026-11-27 20:00:00',
+        version: '1.0',
+        biz_content: '{"out_trade_no":"x"}',
+        ...overrides,
+      };
+      const sign = createSign('RSA-SHA256')
+        .update(signContent(params, ['sign']))
+        .sign(appKey, 'base64');
+      return fetch(running.env.ALIPAY_GATEWAY!, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ ...params, sign }).toString(),
+      }).then((r) => r.json() as Promise<Record<string, Record<string, string>>>);
+    };
+    expect((await request({ timestamp: '2026-11-27T20:00:00Z' })).alipay_trade_query_response).toMatchObject({
+      code: '40002',
+      sub_code: 'isv.invalid-timestamp',
+    });
+    expect((await request({ app_id: '2021000000000999' })).alipay_trade_query_response).toMatchObject({
+      code: '40002',
+      sub_code: 'isv.invalid-app-id',
+    });
+    expect((await request({})).alipay_trade_query_response).toMatchObject({
+      code: '40004',
+      sub_code: 'ACQ.TRADE_NOT_EXIST',
+    });
+    expect(await request({ method: 'alipay.trade.nonexistent' })).toEqual({
+      error_response: expect.objectContaining({ code: '40002', sub_code: 'isv.invalid-method' }),
+    });
   });
 
   it('checkNotifySignV2 accepts the notifications the emulator sends, and refuses them tampered (V1 cannot read them)', async () => {
