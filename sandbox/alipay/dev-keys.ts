@@ -1,8 +1,17 @@
 // Development keys for Alipay against our emulator: the merchant app's RSA2 key pair and a stand-in for Alipay's
 // own, made once under a directory (private halves mode 0600) and reused after, so a restarted stack keeps verifying
 // what it signed before. Answers the variables that configure both the adapter and the emulator.
-import { generateKeyPairSync } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+import {
+  chmodSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 /** A sandbox app id and pid (Alipay's formats: 16 digits; 2088 + 12 digits). Not real accounts. */
@@ -16,21 +25,33 @@ const FILES = {
   platformPublic: 'alipay-platform-public.pem',
 };
 
-/** Writes through a temporary name: a reader never sees half a key, and a crash leaves no half-written key. */
-function writeAtomically(path: string, content: string, mode: number): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, content, { mode });
-  chmodSync(tmp, mode);
-  renameSync(tmp, path);
-}
-
+/**
+ * The private key, made once: written under a temporary name and linked into place only if no key is there yet, so
+ * two processes starting at once agree on the first one's key. The public half is always derived from it, so a
+ * crash or a race can never leave a pair that does not match.
+ */
 function ensurePair(dir: string, privateName: string, publicName: string): void {
   const privatePath = join(dir, privateName);
+  if (!existsSync(privatePath)) {
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const tmp = `${privatePath}.${process.pid}.tmp`;
+    writeFileSync(tmp, String(privateKey.export({ type: 'pkcs8', format: 'pem' })), { mode: 0o600 });
+    chmodSync(tmp, 0o600);
+    try {
+      linkSync(tmp, privatePath);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err; // another process made it first: use theirs
+    } finally {
+      unlinkSync(tmp);
+    }
+  }
+  const publicPem = String(createPublicKey(readFileSync(privatePath, 'utf8')).export({ type: 'spki', format: 'pem' }));
   const publicPath = join(dir, publicName);
-  if (existsSync(privatePath) && existsSync(publicPath)) return;
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  writeAtomically(publicPath, String(publicKey.export({ type: 'spki', format: 'pem' })), 0o644);
-  writeAtomically(privatePath, String(privateKey.export({ type: 'pkcs8', format: 'pem' })), 0o600);
+  if (!existsSync(publicPath) || readFileSync(publicPath, 'utf8') !== publicPem) {
+    const tmp = `${publicPath}.${process.pid}.tmp`;
+    writeFileSync(tmp, publicPem, { mode: 0o644 });
+    renameSync(tmp, publicPath);
+  }
 }
 
 /**

@@ -169,6 +169,10 @@ describe('Alipay development keys', () => {
       ALIPAY_GATEWAY: 'http://localhost:4102/gateway.do',
     });
     expect(readFileSync(env.ALIPAY_APP_PRIVATE_KEY_FILE!, 'utf8')).toBe(first); // kept, not remade
+    // A lost public half is derived again from the private one (never a new pair that would not match).
+    rmSync(env.ALIPAY_EMULATOR_APP_PUBLIC_KEY_FILE!);
+    ensureAlipayDevKeys(keys);
+    expect(readFileSync(env.ALIPAY_APP_PRIVATE_KEY_FILE!, 'utf8')).toBe(first);
 
     const config = loadConfig(env);
     expect(config.channels.alipay?.gateway).toBe('http://localhost:3102/gateway.do');
