@@ -34,6 +34,9 @@ async function main(): Promise<void> {
       paymentsApiUrl: config.sandbox.shopApiUrl,
       browserApiUrl: config.api.publicUrl,
       publicUrl: config.orders.url,
+      channels: Object.entries(config.channels)
+        .filter(([, enabled]) => enabled)
+        .map(([name]) => name),
       logger,
     }),
   );
