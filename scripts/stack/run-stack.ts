@@ -7,6 +7,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Knex } from 'knex';
+import { type ChaosChannel, walletChannel } from '../chaos/channels';
 import { freePort, waitFor } from './net';
 import { type EmbeddedDb, embeddedDbChild } from './embedded-postgres';
 import { createDb, migrateLatest } from '../../db/knex';
@@ -28,6 +29,8 @@ export interface RunStackOptions {
 export interface RunStack {
   dir: string;
   urls: { api: string; sandbox: string; orders: string; workerMetrics: string; sdkMetrics: string };
+  /** Every channel the stack runs, with its double: how a buyer acts there and what it records. */
+  channels: Record<string, ChaosChannel>;
   /** The dev server; `process` is the current one (a new one after a restart). */
   temporal: { address: string; readonly process: ChildProcess };
   /** The embedded PostgreSQL; `process` is the current postmaster. */
@@ -124,9 +127,12 @@ export async function startRunStack(options: RunStackOptions): Promise<RunStack>
     500,
   );
 
+  const channels: Record<string, ChaosChannel> = { sandboxpay: walletChannel('sandboxpay', urls.sandbox) };
+
   const stack: RunStack = {
     dir,
     urls,
+    channels,
     temporal,
     db,
     knex,
