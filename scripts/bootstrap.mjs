@@ -217,6 +217,29 @@ function ensureWechatpayGoSdk() {
   return { go, dir };
 }
 
+// 7. localstripe, the Stripe channel's test double (a stateful fake Stripe API that sends signed webhooks), in both
+// modes: `npm start` runs it for the demo's Stripe channel, the tests run the adapter against it. Pinned, from PyPI
+// into the same virtualenv; scripts/stack/localstripe_main.py runs it (bound to 127.0.0.1, its own store).
+const LOCALSTRIPE_WHEEL = 'localstripe==1.15.10';
+
+function ensureLocalstripe() {
+  const venv = join(root, '.venv');
+  const [name, version] = LOCALSTRIPE_WHEEL.split('==');
+  const python = join(venv, 'bin', 'python');
+  const installed = () =>
+    isExecutable(python) &&
+    existsSync(join(venv, 'lib')) &&
+    readdirSync(join(venv, 'lib')).some((dir) =>
+      existsSync(join(venv, 'lib', dir, 'site-packages', `${name}-${version}.dist-info`)),
+    );
+  if (!installed()) {
+    installWheels([LOCALSTRIPE_WHEEL], 'localstripe', 'make python3 with venv + pip available (PyPI must be reachable)');
+  }
+  if (!installed()) fail(`${LOCALSTRIPE_WHEEL} is still missing from .venv after installing it`);
+  // The interpreter that has it: the wrapper is run with it (`python localstripe_main.py`).
+  return python;
+}
+
 ensureNodeModules();
 const temporal = ensureTemporal();
 // Each mode refreshes what it resolved and keeps the rest, so `npm start` does not hide the test tools from a
@@ -228,6 +251,7 @@ const toolchain = {
   pgBinDir: null,
   ...previous,
   temporalCli: temporal['temporal'],
+  localstripe: ensureLocalstripe(),
   ...(mode === 'test'
     ? {
         temporalTestServer: temporal['temporal-test-server'],
