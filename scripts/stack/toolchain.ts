@@ -14,6 +14,8 @@ export interface Toolchain {
   wechatpayGoSdk?: string | null;
   /** The Go toolchain (test mode only): builds the WeChat Pay cross-check driver over the vendor's SDK. */
   go?: string | null;
+  /** The Python that has localstripe (the Stripe channel's test double; both modes): runs localstripe_main.py. */
+  localstripe?: string | null;
 }
 
 export const projectRoot = join(__dirname, '..', '..');
