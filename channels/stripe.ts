@@ -441,13 +441,12 @@ export class StripeChannel implements PaymentChannel {
     if (!FOLLOWED_EVENTS.has(e.type) || object.object !== 'payment_intent') {
       return { ok: true, ignored: e.type, eventId: e.id, ...(paymentId ? { paymentId } : {}), payload: event };
     }
+    // An intent we did not create (another integration on the account): genuine, but nothing of ours waits for it.
+    if (!paymentId) return { ok: true, ignored: `${e.type} (no metadata.payment_id)`, eventId: e.id, payload: event };
+    if (!field.safeParse(paymentId).success) return { ok: false, reason: 'malformed_body' };
     const parsedIntent = intentSchema.safeParse(object);
     if (!parsedIntent.success) return { ok: false, reason: 'malformed_body' };
     const pi = parsedIntent.data;
-    // An intent we did not create (another integration on the account): genuine, but nothing of ours waits for it.
-    if (!paymentId || !field.safeParse(paymentId).success) {
-      return { ok: true, ignored: `${e.type} (no metadata.payment_id)`, eventId: e.id, payload: event };
-    }
     const currency = pi.currency.toUpperCase();
     let amount: number;
     try {
