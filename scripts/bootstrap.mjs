@@ -233,7 +233,11 @@ function ensureLocalstripe() {
       existsSync(join(venv, 'lib', dir, 'site-packages', `${name}-${version}.dist-info`)),
     );
   if (!installed()) {
-    installWheels([LOCALSTRIPE_WHEEL], 'localstripe', 'make python3 with venv + pip available (PyPI must be reachable)');
+    installWheels(
+      [LOCALSTRIPE_WHEEL],
+      'localstripe',
+      'make python3 with venv + pip available (PyPI must be reachable)',
+    );
   }
   if (!installed()) fail(`${LOCALSTRIPE_WHEEL} is still missing from .venv after installing it`);
   // The interpreter that has it: the wrapper is run with it (`python localstripe_main.py`).
