@@ -44,6 +44,7 @@ function page(intent: Stripe.PaymentIntent, clientSecret: string): string {
 .card{border:1px solid #d8dee6;border-radius:12px;padding:1.5rem;box-shadow:0 2px 8px #0001}
 h1{font-size:1.2rem;margin:0 0 1rem}.amount{font-size:2rem;font-weight:600;margin:.5rem 0 1.5rem}
 button{font-size:1rem;padding:.7rem 1.2rem;border-radius:8px;border:0;cursor:pointer;margin-right:.5rem}
+button:disabled{opacity:.5;cursor:default}
 #pay{background:#635bff;color:#fff}#decline{background:#eef1f4;color:#1d2733}#result{margin-top:1rem;font-weight:600}</style>
 </head><body><div class="card">
 <h1>Stripe (test mode) &middot; checkout</h1>
@@ -65,6 +66,7 @@ async function act(kind) {
     ? 'Stripe says: ' + body.status + (body.declined ? ' (card declined; try again)' : '')
     : 'Error: ' + (body.error || res.status);
   document.getElementById('status').dataset.status = body.status || '';
+  if (body.status) document.getElementById('status').textContent = 'Status: ' + body.status;
   document.querySelectorAll('button').forEach(b => b.disabled = body.status === 'succeeded');
 }
 document.getElementById('pay').onclick = () => act('pay');
