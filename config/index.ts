@@ -105,6 +105,28 @@ const envSchema = z.object({
   SANDBOXPAY_MERCHANT_ID: z.string().min(1).default('demo-shop'),
   SANDBOXPAY_SECRET: secret.default(DEV_CHANNEL_SECRET),
 
+  // --- Stripe (channels/stripe.ts) ---
+  STRIPE_ENABLED: bool.default(false),
+  // Where the Stripe API is: Stripe itself, or a double (localstripe) in tests and the demo.
+  STRIPE_API_URL: url.default('https://api.stripe.com'),
+  STRIPE_SECRET_KEY: z
+    .string()
+    .regex(/^(sk|rk)_(test|live)_\w+$/, 'must be a Stripe secret or restricted key (sk_test_..., rk_live_...)')
+    .optional(),
+  STRIPE_WEBHOOK_SECRET: z
+    .string()
+    .regex(/^whsec_\S+$/, "must be the endpoint's signing secret (whsec_...)")
+    .optional(),
+  STRIPE_PUBLISHABLE_KEY: z
+    .string()
+    .regex(/^pk_(test|live)_\w+$/, 'must be a Stripe publishable key (pk_test_... or pk_live_...)')
+    .optional(),
+  // Per-request timeout towards Stripe; default CHANNEL_TIMEOUT.
+  STRIPE_TIMEOUT: duration.optional(),
+  // Base URL of the demo's buyer page for Stripe (sandbox/stripe/checkout.ts), handed to buyers as pageUrl.
+  STRIPE_CHECKOUT_URL: url.optional(),
+  // --- end Stripe ---
+
   SANDBOX_PUBLIC_URL: url.optional(),
   SHOP_API_URL: url.optional(),
   SANDBOX_SEED: z.string().min(1).default('sandbox'),
@@ -272,8 +294,25 @@ export interface SandboxPayChannelConfig {
   timeoutMs: number;
 }
 
+/** Stripe: the API (or its double), our keys and the webhook endpoint's signing secret. */
+export interface StripeChannelConfig {
+  apiUrl: string;
+  /** sk_/rk_ key: the adapter's credential; never logged. */
+  secretKey: string;
+  /** whsec_ secret of our webhook endpoint; never logged. */
+  webhookSecret: string;
+  /** Handed to the buyer's browser with the client secret (Stripe.js needs it). */
+  publishableKey?: string;
+  timeoutMs: number;
+  /** Base URL of the demo buyer page; when set, hand-offs carry a pageUrl there. */
+  checkoutUrl?: string;
+  /** Webhook timestamp tolerance in seconds; default 300 (Stripe's). */
+  webhookToleranceS?: number;
+}
+
 export interface ChannelsConfig {
   sandboxpay?: SandboxPayChannelConfig;
+  stripe?: StripeChannelConfig;
 }
 
 export interface LoadOptions {
@@ -305,7 +344,21 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, options: Loa
   if (env.ORDER_NOTIFY_MAX_BACKOFF < env.ORDER_NOTIFY_INITIAL_BACKOFF) {
     problems.push('ORDER_NOTIFY_MAX_BACKOFF: must not be shorter than ORDER_NOTIFY_INITIAL_BACKOFF');
   }
-  if (!env.SANDBOXPAY_ENABLED) {
+  // --- Stripe ---
+  if (env.STRIPE_ENABLED) {
+    if (!env.STRIPE_SECRET_KEY) problems.push('STRIPE_SECRET_KEY: required when STRIPE_ENABLED=true');
+    if (!env.STRIPE_WEBHOOK_SECRET) problems.push('STRIPE_WEBHOOK_SECRET: required when STRIPE_ENABLED=true');
+    const mode = (key: string | undefined) => /^[a-z]+_(test|live)_/.exec(key ?? '')?.[1];
+    if (
+      env.STRIPE_PUBLISHABLE_KEY &&
+      env.STRIPE_SECRET_KEY &&
+      mode(env.STRIPE_PUBLISHABLE_KEY) !== mode(env.STRIPE_SECRET_KEY)
+    ) {
+      problems.push("STRIPE_PUBLISHABLE_KEY: its mode (test/live) differs from STRIPE_SECRET_KEY's");
+    }
+  }
+  // --- end Stripe ---
+  if (!env.SANDBOXPAY_ENABLED && !env.STRIPE_ENABLED) {
     problems.push('SANDBOXPAY_ENABLED: no payment channel is enabled; enable at least one');
   }
   if (problems.length > 0) throw new ConfigError(problems);
@@ -345,6 +398,20 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, options: Loa
             },
           }
         : {}),
+      // --- Stripe ---
+      ...(env.STRIPE_ENABLED && env.STRIPE_SECRET_KEY && env.STRIPE_WEBHOOK_SECRET
+        ? {
+            stripe: {
+              apiUrl: env.STRIPE_API_URL,
+              secretKey: env.STRIPE_SECRET_KEY,
+              webhookSecret: env.STRIPE_WEBHOOK_SECRET,
+              ...(env.STRIPE_PUBLISHABLE_KEY ? { publishableKey: env.STRIPE_PUBLISHABLE_KEY } : {}),
+              timeoutMs: env.STRIPE_TIMEOUT ?? env.CHANNEL_TIMEOUT,
+              ...(env.STRIPE_CHECKOUT_URL ? { checkoutUrl: env.STRIPE_CHECKOUT_URL } : {}),
+            },
+          }
+        : {}),
+      // --- end Stripe ---
     },
     sandbox: {
       sandboxpay: {

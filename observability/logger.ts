@@ -26,6 +26,13 @@ export const REDACT_PATHS = [
   '*.password',
   'privateKey',
   '*.privateKey',
+  // Stripe's adapter configuration (secret key, webhook signing secret) and the buyer's client secret.
+  'secretKey',
+  '*.secretKey',
+  'webhookSecret',
+  '*.webhookSecret',
+  'clientSecret',
+  '*.clientSecret',
   'payload',
   '*.payload',
   'body',
