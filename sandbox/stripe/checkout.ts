@@ -68,6 +68,9 @@ async function act(kind) {
   document.getElementById('status').dataset.status = body.status || '';
   if (body.status) document.getElementById('status').textContent = 'Status: ' + body.status;
   document.querySelectorAll('button').forEach(b => b.disabled = body.status === 'succeeded');
+  // Back to the shop once paid (a declined card stays here: the buyer may try again).
+  const ret = new URLSearchParams(location.search).get('return');
+  if (ret && /^https?:\\/\\//.test(ret) && body.status === 'succeeded') setTimeout(() => { location.href = ret; }, 600);
 }
 document.getElementById('pay').onclick = () => act('pay');
 document.getElementById('decline').onclick = () => act('decline');

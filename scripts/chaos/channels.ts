@@ -55,3 +55,73 @@ export function walletChannel(name: string, baseUrl: string): ChaosChannel {
     },
   };
 }
+
+/**
+ * Stripe, on localstripe: the buyer uses the demo checkout page's actions (a test card that pays, or one that is
+ * declined), and the channel's record is localstripe's PaymentIntents (ours carry metadata.payment_id), in the wallet's
+ * words: succeeded -> SUCCESS (REFUND once fully refunded), canceled -> CLOSED, anything else still NOTPAY.
+ */
+export function stripeChannel(localstripeUrl: string, secretKey: string): ChaosChannel {
+  const auth = { authorization: `Bearer ${secretKey}` };
+  const get = async (path: string) => {
+    const res = await fetch(`${localstripeUrl}${path}`, { headers: auth, signal: AbortSignal.timeout(30_000) });
+    if (!res.ok) throw new Error(`localstripe GET ${path}: HTTP ${res.status}`);
+    return (await res.json()) as Record<string, unknown>;
+  };
+  return {
+    name: 'stripe',
+    async act(payment, decision) {
+      const handoff = (payment.handoff ?? {}) as { pageUrl?: string; clientSecret?: string };
+      if (!handoff.pageUrl) return `${decision}: no checkout page`;
+      const page = new URL(handoff.pageUrl);
+      const res = await fetch(`${page.origin}${page.pathname}/${decision}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ client_secret: handoff.clientSecret ?? page.searchParams.get('client_secret') }),
+        signal: AbortSignal.timeout(10_000),
+      });
+      const body = (await res.json().catch(() => ({}))) as { status?: string };
+      return `${decision}: ${res.status === 200 ? String(body.status) : `refused ${res.status}`}`;
+    },
+    async records() {
+      const intents: Record<string, unknown>[] = [];
+      for (let after: string | undefined; ; ) {
+        const page = await get(`/v1/payment_intents?limit=100${after ? `&starting_after=${after}` : ''}`);
+        const data = (page.data ?? []) as Record<string, unknown>[];
+        intents.push(...data);
+        if (!page.has_more || data.length === 0) break;
+        after = String(data[data.length - 1]!.id);
+      }
+      const records: ChaosChannelRecord[] = [];
+      for (const intent of intents) {
+        const paymentId = (intent.metadata as Record<string, string> | undefined)?.payment_id;
+        if (!paymentId) continue;
+        let status = intent.status === 'succeeded' ? 'SUCCESS' : intent.status === 'canceled' ? 'CLOSED' : 'NOTPAY';
+        let paidAt: string | undefined;
+        let refunds: { status: string; amount: number }[] = [];
+        const chargeId =
+          typeof intent.latest_charge === 'string'
+            ? intent.latest_charge
+            : (intent.latest_charge as { id?: string } | null)?.id;
+        if (status === 'SUCCESS' && chargeId) {
+          const charge = await get(`/v1/charges/${chargeId}`);
+          paidAt = new Date(Number(charge.created) * 1000).toISOString();
+          refunds = (((charge.refunds as { data?: Record<string, unknown>[] } | undefined)?.data ?? []) as {
+            status: string;
+            amount: number;
+          }[]).map((r) => ({ status: r.status === 'succeeded' ? 'SUCCESS' : r.status, amount: r.amount }));
+          if (charge.refunded === true) status = 'REFUND';
+        }
+        records.push({
+          channelPaymentId: String(intent.id),
+          merchantOrderId: paymentId,
+          status,
+          amount: Number(intent.amount),
+          ...(paidAt ? { paidAt } : {}),
+          refunds,
+        });
+      }
+      return records;
+    },
+  };
+}

@@ -18,6 +18,8 @@ export interface LocalstripeOptions {
   verbose?: boolean;
   onOutput?: (line: string) => void;
   onSpawn?: (child: ChildProcess) => void;
+  /** Its own process group (a supervisor's child: a terminal's Ctrl-C reaches only the launcher). */
+  detached?: boolean;
 }
 
 export interface Localstripe {
@@ -57,6 +59,7 @@ export async function startLocalstripe(options: LocalstripeOptions): Promise<Loc
   const child = spawn(options.python, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, PYTHONUNBUFFERED: '1' },
+    detached: options.detached ?? false,
   });
   options.onSpawn?.(child);
   let exited: string | undefined;
