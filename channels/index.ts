@@ -3,6 +3,7 @@ import type { Config } from '../config';
 import type { Logger } from '../observability/logger';
 import { SandboxPayChannel } from './sandboxpay';
 import type { PaymentChannel } from './types';
+import { WechatPayChannel } from './wechatpay/adapter';
 
 export type ChannelRegistry = Record<string, PaymentChannel>;
 
@@ -17,7 +18,8 @@ export function findChannel(channels: ChannelRegistry, name: string): PaymentCha
 /** The registry: one adapter per enabled channel, by the name payments carry. */
 export function createChannels(config: Pick<Config, 'channels'>, logger: Logger): ChannelRegistry {
   const registry: ChannelRegistry = {};
-  const { sandboxpay } = config.channels;
+  const { sandboxpay, wechatpay } = config.channels;
   if (sandboxpay) registry.sandboxpay = new SandboxPayChannel(sandboxpay, logger);
+  if (wechatpay) registry.wechatpay = new WechatPayChannel(wechatpay, logger);
   return registry;
 }

@@ -26,6 +26,11 @@ export const REDACT_PATHS = [
   '*.password',
   'privateKey',
   '*.privateKey',
+  // WeChat Pay's API v3 key (it decrypts notifications), wherever a config section or channel object is logged.
+  'apiV3Key',
+  '*.apiV3Key',
+  '*.*.apiV3Key',
+  '*.*.privateKey',
   'payload',
   '*.payload',
   'body',
