@@ -12,11 +12,13 @@ export interface NotificationOptions {
   /** When it was signed, ms since the epoch; default now. */
   at?: number;
   nonce?: string;
+  /** The notification's id (what duplicates share); default a fixed one. */
+  id?: string;
 }
 
 export function platformNotification(options: NotificationOptions): { body: string; headers: Record<string, string> } {
   const body = JSON.stringify({
-    id: 'EV-2026112712000001',
+    id: options.id ?? 'EV-2026112712000001',
     create_time: '2026-11-27T12:00:01+08:00',
     resource_type: 'encrypt-resource',
     event_type: 'TRANSACTION.SUCCESS',
