@@ -138,6 +138,8 @@ const envSchema = z.object({
     .optional(),
   WECHATPAY_TIMEOUT: duration.optional(),
   WECHATPAY_EMULATOR_PORT: port.default(3101),
+  // Where buyers reach the emulator's wallet pages (the QR code's content): a phone needs the machine's address.
+  WECHATPAY_EMULATOR_PUBLIC_URL: url.optional(),
   WECHATPAY_EMULATOR_PLATFORM_PRIVATE_KEY_FILE: z.string().min(1).optional(),
   WECHATPAY_EMULATOR_MERCHANT_PUBLIC_KEY_FILE: z.string().min(1).optional(),
   // ---- end WeChat Pay ------------------------------------------------------------------------------------------
@@ -337,6 +339,8 @@ export interface WechatPayChannelConfig {
 /** The emulator's side of the same keys: the platform's private key, and the merchant's public key to check with. */
 export interface WechatPayEmulatorConfig {
   port: number;
+  /** Base URL of its wallet pages; default http://localhost:<port>. */
+  publicUrl: string;
   mchId: string;
   appId: string;
   apiV3Key: string;
@@ -477,6 +481,7 @@ function wechatPayConfig(env: Env, problems: string[]): WechatPayKeys {
     if (problems.length === before) {
       result.emulator = {
         port: env.WECHATPAY_EMULATOR_PORT,
+        publicUrl: env.WECHATPAY_EMULATOR_PUBLIC_URL ?? `http://localhost:${env.WECHATPAY_EMULATOR_PORT}`,
         mchId: env.WECHATPAY_MCHID!,
         appId: env.WECHATPAY_APPID!,
         apiV3Key: env.WECHATPAY_API_V3_KEY!,
