@@ -112,11 +112,29 @@ describe('WeChat Pay payments over HTTP, whole stack', () => {
     await s.eventually('the order to be paid', async () => (await s.order(orderId)).status === 'PAID');
   });
 
-  it('a payment never paid is closed at WeChat Pay at its expiry', async () => {
+  it('a payment never paid is closed at WeChat Pay at its expiry; paid there later anyway, it is refunded there', async () => {
     const created = await create(await s.createOrder());
     const closed = await until(created.paymentId, 'CLOSED', 45_000);
     expect(closed.resolvedBy).toBe('close');
-    expect(walletPayment(created.paymentId).status).toBe('CLOSED');
+    const p = walletPayment(created.paymentId);
+    expect(p.status).toBe('CLOSED');
+
+    // The channel settles the closed order after all (a payment in flight): its notification is a late success,
+    // and the money goes back through WeChat Pay's refund API, followed by refund queries to the end.
+    expect((await fetch(`${wp.url}/admin/payments/${p.channelPaymentId}/settle-late`, { method: 'POST' })).status).toBe(
+      200,
+    );
+    await until(created.paymentId, 'REFUNDED', 45_000);
+    expect(p.refunds).toEqual([
+      expect.objectContaining({ refundKey: `refund-${created.paymentId}`, amount: 2599, status: 'SUCCESS' }),
+    ]);
+  });
+
+  it('a buyer whose payment fails: no notification (WeChat Pay sends none), the query finds PAYERROR', async () => {
+    const created = await create(await s.createOrder());
+    expect((await buyer(created.paymentId, 'decline')).status).toBe(200);
+    expect((await until(created.paymentId, 'FAILED')).resolvedBy).toBe('query');
+    expect((await s.repo.listEvents(created.paymentId)).filter((e) => e.source === 'callback')).toHaveLength(0);
   });
 
   it('a forged notification is answered 401 {"code":"FAIL"} and changes nothing', async () => {
