@@ -4,6 +4,7 @@
 import { createPrivateKey, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { toOutTradeNo } from '../../channels/wechatpay/notification';
+import type { ReconcileInput, ReconcileResult } from '../../workflows/reconcile';
 import { call } from '../support/openapi';
 import { Stack } from '../support/stack';
 import { platformNotification } from '../support/wechatpay';
@@ -185,5 +186,29 @@ describe('WeChat Pay payments over HTTP, whole stack', () => {
     expect((await s.order(orderId)).transitions).toHaveLength(1);
     const eventId = JSON.parse(copy.body).id as string;
     expect(await s.t.db('payment_events').where({ channel_event_id: eventId })).toHaveLength(1);
+  });
+
+  it("the statement reconciliation reads WeChat Pay's trade bills and finds them agreeing with our payments", async () => {
+    const result = await s.workerTemporal.workflow.execute<(i: ReconcileInput) => Promise<ReconcileResult>>(
+      'reconcileWorkflow',
+      {
+        taskQueue: s.config.temporal.taskQueue,
+        workflowId: `reconcile-wechatpay-${randomUUID()}`,
+        args: [{ task: 'statement', channels: ['wechatpay'], lookbackMs: 3_600_000 }],
+      },
+    );
+    expect(result.statements).toEqual([
+      {
+        channel: 'wechatpay',
+        entries: expect.any(Number),
+        repaired: [],
+        lateSuccesses: [],
+        unknownAtChannel: [],
+        notAtChannel: [],
+      },
+    ]);
+    // Paid at the channel by now: the callback test, the lost notification, the forgery's, the five copies', the
+    // late one (refunded).
+    expect(result.statements![0]!.entries).toBeGreaterThanOrEqual(5);
   });
 });
