@@ -546,6 +546,23 @@ describe('the WeChat Pay adapter against the emulator ("WeChat Pay public key" m
       transaction: transaction({ amount: { total: 1, currency: 'CNY' } }),
     });
     expect(await verify(wrongAmount)).toMatchObject({ ok: true, callback: { amount: 1, state: 'SUCCESS' } });
+
+    // A trade_state word we do not know counts as pending, and says so loudly.
+    const lines: string[] = [];
+    const loud = new WechatPayChannel(
+      w.config.channels.wechatpay!,
+      pino({ level: 'error' }, { write: (line: string) => void lines.push(line) }),
+    );
+    const unknown = platformNotification({
+      privateKey: platformKey,
+      serial,
+      apiV3Key,
+      transaction: transaction({ trade_state: 'SOMETHING_NEW' }),
+    });
+    expect(
+      await loud.verifyCallback(Buffer.from(unknown.body), (n) => unknown.headers[n.toLowerCase()], Date.now()),
+    ).toMatchObject({ ok: true, callback: { state: 'PENDING', channelStatus: 'SOMETHING_NEW' } });
+    expect(lines.join('')).toMatch(/unknown WeChat Pay trade_state.*treated as pending/);
   });
 
   it('notifies a refund (REFUND.SUCCESS) to the notify_url the refund gave; the adapter acknowledges, ignores it', async () => {
