@@ -2,7 +2,8 @@
 // adapter signs with the merchant key and believes only replies signed with the platform key; the emulator believes
 // only requests signed with the merchant key. Notifications reach a small receiver that verifies them with the
 // adapter and answers with the adapter's own words, as the API does.
-import { createPrivateKey, generateKeyPairSync, randomUUID } from 'node:crypto';
+import { createHash, createPrivateKey, generateKeyPairSync, randomUUID } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
 import { readFileSync } from 'node:fs';
 import {
   createServer,
@@ -381,6 +382,14 @@ describe('the WeChat Pay adapter against the emulator ("WeChat Pay public key" m
     });
     const unsigned = await fetch(link.download_url);
     expect(unsigned.status).toBe(401);
+    const zipped = (await (await signedFetch('GET', `/v3/bill/tradebill?bill_date=${day}&tar_type=GZIP`)).json()) as {
+      download_url: string;
+      hash_value: string;
+    };
+    const zurl = new URL(zipped.download_url);
+    const gz = Buffer.from(await (await signedFetch('GET', zurl.pathname + zurl.search)).arrayBuffer());
+    expect(createHash('sha1').update(gz).digest('hex')).toBe(zipped.hash_value);
+    expect(gunzipSync(gz).toString('utf8')).toMatch(/^\ufeff交易时间,/);
   });
 
   it('refuses unsigned requests and requests signed with another key: 401 SIGN_ERROR', async () => {
