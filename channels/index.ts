@@ -4,6 +4,7 @@ import type { Logger } from '../observability/logger';
 import { SandboxPayChannel } from './sandboxpay';
 import { StripeChannel } from './stripe';
 import type { PaymentChannel } from './types';
+import { WechatPayChannel } from './wechatpay/adapter';
 
 export type ChannelRegistry = Record<string, PaymentChannel>;
 
@@ -18,8 +19,9 @@ export function findChannel(channels: ChannelRegistry, name: string): PaymentCha
 /** The registry: one adapter per enabled channel, by the name payments carry. */
 export function createChannels(config: Pick<Config, 'channels'>, logger: Logger): ChannelRegistry {
   const registry: ChannelRegistry = {};
-  const { sandboxpay, stripe } = config.channels;
+  const { sandboxpay, wechatpay, stripe } = config.channels;
   if (sandboxpay) registry.sandboxpay = new SandboxPayChannel(sandboxpay, logger);
+  if (wechatpay) registry.wechatpay = new WechatPayChannel(wechatpay, logger);
   if (stripe) registry.stripe = new StripeChannel(stripe, logger);
   return registry;
 }

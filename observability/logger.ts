@@ -33,6 +33,11 @@ export const REDACT_PATHS = [
   '*.webhookSecret',
   'clientSecret',
   '*.clientSecret',
+  // WeChat Pay's API v3 key (it decrypts notifications), wherever a config section or channel object is logged.
+  'apiV3Key',
+  '*.apiV3Key',
+  '*.*.apiV3Key',
+  '*.*.privateKey',
   'payload',
   '*.payload',
   'body',

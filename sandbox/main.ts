@@ -1,11 +1,13 @@
-// The simulated third parties for `npm start` and the chaos run: SandboxPay on SANDBOX_PORT, and the reference order
-// service with the demo shop (/shop) on ORDER_SERVICE_PORT (its tables live in the schema order_service).
+// The simulated third parties for `npm start` and the chaos run: SandboxPay on SANDBOX_PORT, the WeChat Pay v3
+// emulator on WECHATPAY_EMULATOR_PORT when its keys are configured (sandbox/wechatpay/dev-keys.ts), and the reference
+// order service with the demo shop (/shop) on ORDER_SERVICE_PORT (its tables live in the schema order_service).
 import { loadConfigOrExit } from '../config';
 import { createLogger } from '../observability/logger';
 import { createDb } from '../db/knex';
 import { createOrderService, ensureOrderServiceSchema } from './order-service';
 import { createSandboxPay } from './sandboxpay';
 import { createShopRouter } from './shop';
+import { createWechatPayEmulator, wechatPayEmulatorOptions } from './wechatpay/emulator';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit({ require: ['DATABASE_URL'] });
@@ -40,6 +42,20 @@ async function main(): Promise<void> {
       logger,
     }),
   );
+  // ---- WeChat Pay emulator (only when its keys are configured) ----
+  const wechatPay = config.sandbox.wechatpay
+    ? createWechatPayEmulator(
+        wechatPayEmulatorOptions(config.sandbox.wechatpay, {
+          // Its own wallet pages: the QR code's content, opened by a phone camera in the demo.
+          publicUrl: config.sandbox.wechatpay.publicUrl,
+          seed: config.sandbox.seed,
+          faults: config.sandbox.faults,
+          callbackRetryScale: config.sandbox.callbackRetryScale,
+          logger,
+        }),
+      )
+    : undefined;
+  // ---- end WeChat Pay ----
   const servers = [
     sandboxPay.app.listen(config.sandbox.sandboxpay.port, () =>
       logger.info({ port: config.sandbox.sandboxpay.port }, 'SandboxPay listening'),
@@ -47,9 +63,17 @@ async function main(): Promise<void> {
     orderService.app.listen(config.orders.port, () =>
       logger.info({ port: config.orders.port }, 'order service listening'),
     ),
+    ...(wechatPay && config.sandbox.wechatpay
+      ? [
+          wechatPay.app.listen(config.sandbox.wechatpay.port, () =>
+            logger.info({ port: config.sandbox.wechatpay?.port }, 'WeChat Pay emulator listening'),
+          ),
+        ]
+      : []),
   ];
   const stop = () => {
     sandboxPay.stop();
+    wechatPay?.stop();
     for (const s of servers) s.close();
     for (const s of servers) s.closeAllConnections();
     void db.destroy().then(() => process.exit(0));
