@@ -100,6 +100,8 @@ const envSchema = z.object({
   API_CORS_ORIGINS: z.string().optional(),
 
   SANDBOX_PORT: port.default(3100),
+  // Where `npm start` runs localstripe, the Stripe channel's double (scripts/stack/channels.ts).
+  LOCALSTRIPE_PORT: port.default(3103),
   // Payment channels: each is enabled by its own variables (see channels/index.ts for the registry built from them).
   SANDBOXPAY_ENABLED: bool.default(true),
   SANDBOXPAY_URL: url.optional(),
@@ -271,6 +273,8 @@ export interface StackConfig {
   embedDatabase: boolean;
   /** Absolute; where `npm start` keeps the dev server's SQLite file, the embedded database and its state file. */
   dataDir: string;
+  /** Where `npm start` runs the real channels' doubles (unless the channel is configured by hand). */
+  doublePorts: { wechatpay: number; localstripe: number };
 }
 
 export interface DatabaseConfig {
@@ -698,6 +702,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, options: Loa
       temporalPort: env.TEMPORAL_PORT,
       embedDatabase: env.DATABASE_URL === undefined,
       dataDir: stackDataDir(env.STACK_DATA_DIR),
+      doublePorts: { wechatpay: env.WECHATPAY_EMULATOR_PORT, localstripe: env.LOCALSTRIPE_PORT },
     },
   };
 }

@@ -7,6 +7,7 @@ import { createDb } from '../db/knex';
 import { createOrderService, ensureOrderServiceSchema } from './order-service';
 import { createSandboxPay } from './sandboxpay';
 import { createShopRouter } from './shop';
+import { createStripeCheckoutRouter } from './stripe/checkout';
 import { createWechatPayEmulator, wechatPayEmulatorOptions } from './wechatpay/emulator';
 
 async function main(): Promise<void> {
@@ -24,6 +25,16 @@ async function main(): Promise<void> {
     callbackRetryScale: config.sandbox.callbackRetryScale,
     logger,
   });
+  // Stripe's test checkout page (Stripe.js cannot load here) is served beside SandboxPay's wallet.
+  if (config.channels.stripe?.checkoutUrl) {
+    sandboxPay.app.use(
+      createStripeCheckoutRouter({
+        apiUrl: config.channels.stripe.apiUrl,
+        secretKey: config.channels.stripe.secretKey,
+        logger,
+      }),
+    );
+  }
   const orderService = createOrderService({
     db,
     seed: config.sandbox.seed,

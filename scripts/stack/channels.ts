@@ -5,7 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startLocalstripe } from './localstripe';
+import { ensureWechatPayDevKeys } from '../../sandbox/wechatpay/dev-keys';
+import { startLocalstripe, stripeEnv } from './localstripe';
 import type { ChildSpec } from './supervisor';
 
 export interface StripeDevKeys {
@@ -56,4 +57,56 @@ export function localstripeChild(options: LocalstripeChildOptions, name = 'local
       return started.process;
     },
   };
+}
+
+export interface DevChannelPorts {
+  wechatpay: number;
+  localstripe: number;
+}
+
+export interface DevChannels {
+  /** Variables to add to every service's environment (the adapters' and the emulators' configuration). */
+  env: Record<string, string>;
+  /** localstripe, when Stripe runs on it: the supervisor starts it before the API. */
+  localstripe?: Omit<LocalstripeChildOptions, 'webhookUrl'>;
+  /** The channels enabled on their doubles, for the banner. */
+  enabled: string[];
+}
+
+/**
+ * The real channels on their doubles, with development keys under `keysDir`, for each channel the user has not
+ * configured (an explicit WECHATPAY_ENABLED / STRIPE_ENABLED, true or false, is theirs to keep).
+ */
+export function devChannels(options: {
+  keysDir: string;
+  env: NodeJS.ProcessEnv;
+  ports: DevChannelPorts;
+  /** Where the Stripe test checkout page is served (the sandbox's SandboxPay server mounts it). */
+  checkoutUrl: string;
+  localstripePython: string | null | undefined;
+  localstripeStore?: string;
+}): DevChannels {
+  const { env, ports } = options;
+  const out: DevChannels = { env: {}, enabled: [] };
+  if (env.WECHATPAY_ENABLED === undefined) {
+    Object.assign(out.env, ensureWechatPayDevKeys(options.keysDir, { port: ports.wechatpay }));
+    out.enabled.push('wechatpay');
+  }
+  if (env.STRIPE_ENABLED === undefined && options.localstripePython) {
+    const keys = stripeDevKeys(options.keysDir);
+    Object.assign(
+      out.env,
+      stripeEnv({ url: `http://127.0.0.1:${ports.localstripe}`, ...keys }, keys.webhookSecret, {
+        checkoutUrl: options.checkoutUrl,
+      }),
+    );
+    out.localstripe = {
+      python: options.localstripePython,
+      port: ports.localstripe,
+      ...(options.localstripeStore ? { storeFile: options.localstripeStore } : {}),
+      webhookSecret: keys.webhookSecret,
+    };
+    out.enabled.push('stripe');
+  }
+  return out;
 }
