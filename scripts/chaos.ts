@@ -120,6 +120,16 @@ async function main(): Promise<void> {
     name: 'payments-chaos',
     taskQueue: 'payments-chaos',
     say,
+    seed,
+    // Stripe's double (localstripe) has no faults of its own: the fault proxy plays the same ones on both its sides.
+    stripeFaults: {
+      callbackDropRate: Number(FAULTS.SANDBOX_CALLBACK_DROP_RATE),
+      callbackDuplicateRate: Number(FAULTS.SANDBOX_CALLBACK_DUPLICATE_RATE),
+      callbackDelayRate: Number(FAULTS.SANDBOX_CALLBACK_DELAY_RATE),
+      callbackDelayMaxMs: Number(FAULTS.SANDBOX_CALLBACK_DELAY_MAX_MS),
+      queryErrorRate: Number(FAULTS.SANDBOX_QUERY_ERROR_RATE),
+      queryTimeoutRate: Number(FAULTS.SANDBOX_QUERY_TIMEOUT_RATE),
+    },
     env: {
       PAYMENT_QUERY_SCHEDULE: '1s,2s,3s,5s',
       PAYMENT_EXPIRY: `${EXPIRY_MS / S}s`,

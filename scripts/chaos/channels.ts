@@ -106,10 +106,12 @@ export function stripeChannel(localstripeUrl: string, secretKey: string): ChaosC
         if (status === 'SUCCESS' && chargeId) {
           const charge = await get(`/v1/charges/${chargeId}`);
           paidAt = new Date(Number(charge.created) * 1000).toISOString();
-          refunds = (((charge.refunds as { data?: Record<string, unknown>[] } | undefined)?.data ?? []) as {
-            status: string;
-            amount: number;
-          }[]).map((r) => ({ status: r.status === 'succeeded' ? 'SUCCESS' : r.status, amount: r.amount }));
+          refunds = (
+            ((charge.refunds as { data?: Record<string, unknown>[] } | undefined)?.data ?? []) as {
+              status: string;
+              amount: number;
+            }[]
+          ).map((r) => ({ status: r.status === 'succeeded' ? 'SUCCESS' : r.status, amount: r.amount }));
           if (charge.refunded === true) status = 'REFUND';
         }
         records.push({
