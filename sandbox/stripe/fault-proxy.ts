@@ -52,6 +52,8 @@ export interface StripeFaultProxy {
   setWebhookTarget(url: string): void;
   /** What was done, for a test or the chaos audit to check against. */
   counts: Record<'queryErrors' | 'queryHangs' | 'dropped' | 'delayed' | 'duplicated' | 'forwarded', number>;
+  /** Every webhook handed to our API: for which payment (metadata.payment_id), and our API's HTTP answer. */
+  deliveries: { paymentId?: string; eventId?: string; httpStatus: number }[];
   stop(): Promise<void>;
 }
 
@@ -152,17 +154,28 @@ export async function startStripeFaultProxy(options: StripeFaultProxyOptions): P
     })();
   });
 
+  const deliveries: StripeFaultProxy['deliveries'] = [];
   /** Sends one webhook on to our API; answers what it answered. */
-  async function deliver(body: Buffer, headers: Record<string, string>): Promise<{ status: number; text: string }> {
+  async function deliver(
+    body: Buffer,
+    headers: Record<string, string>,
+    about: { paymentId?: string; eventId?: string },
+  ): Promise<{ status: number; text: string }> {
     if (!webhookTarget) throw new Error('no webhook target set');
     counts.forwarded += 1;
-    const res = await fetch(webhookTarget, {
-      method: 'POST',
-      headers,
-      body,
-      signal: AbortSignal.timeout(10_000),
-    });
-    return { status: res.status, text: await res.text() };
+    let status = 0;
+    try {
+      const res = await fetch(webhookTarget, {
+        method: 'POST',
+        headers,
+        body,
+        signal: AbortSignal.timeout(10_000),
+      });
+      status = res.status;
+      return { status: res.status, text: await res.text() };
+    } finally {
+      deliveries.push({ ...about, httpStatus: status });
+    }
   }
 
   const webhooks = createServer((req, res) => {
@@ -172,6 +185,7 @@ export async function startStripeFaultProxy(options: StripeFaultProxyOptions): P
       if (req.headers['stripe-signature']) headers['stripe-signature'] = String(req.headers['stripe-signature']);
       // Keyed on our payment id where the event has one, so a seed picks the same payments' webhooks every run.
       let key = 'unreadable';
+      const about: { paymentId?: string; eventId?: string } = {};
       try {
         const event = JSON.parse(body.toString('utf8')) as {
           id?: string;
@@ -179,6 +193,8 @@ export async function startStripeFaultProxy(options: StripeFaultProxyOptions): P
           data?: { object?: { metadata?: { payment_id?: string } } };
         };
         key = `${event.data?.object?.metadata?.payment_id ?? event.id ?? 'unknown'}:${event.type ?? ''}`;
+        if (event.data?.object?.metadata?.payment_id) about.paymentId = event.data.object.metadata.payment_id;
+        if (event.id) about.eventId = event.id;
       } catch {
         // Forwarded as it is: the API refuses what it cannot read.
       }
@@ -202,7 +218,7 @@ export async function startStripeFaultProxy(options: StripeFaultProxyOptions): P
       if (delay === 0 && !twice) {
         // No fault: localstripe sees our API's own answer.
         try {
-          const answer = await deliver(body, headers);
+          const answer = await deliver(body, headers, about);
           res.writeHead(answer.status, { 'content-type': 'application/json' }).end(answer.text);
         } catch (err) {
           logger.warn({ err }, 'stripe fault proxy: our API unreachable');
@@ -215,7 +231,7 @@ export async function startStripeFaultProxy(options: StripeFaultProxyOptions): P
       const send = async (afterMs: number) => {
         if (afterMs > 0) await later(afterMs);
         if (stopped) return;
-        await deliver(body, headers).catch((err: unknown) =>
+        await deliver(body, headers, about).catch((err: unknown) =>
           logger.warn({ err }, 'stripe fault proxy: a delayed or duplicate webhook could not be delivered'),
         );
       };
@@ -234,6 +250,7 @@ export async function startStripeFaultProxy(options: StripeFaultProxyOptions): P
     apiUrl,
     webhookUrl: `${webhookBase}/webhooks/stripe`,
     counts,
+    deliveries,
     setFaults(next) {
       faults = { ...faults, ...next };
     },

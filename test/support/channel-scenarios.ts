@@ -38,8 +38,13 @@ export interface ChannelDriver {
   env?: Record<string, string>;
   /** Called once the stack is up. */
   attach(s: Stack): Promise<void>;
-  /** Sets the double's faults (the wallet's fault names); undefined when the double has none. */
-  setFaults?(faults: Partial<WalletFaults>): Promise<void>;
+  /** Sets the double's faults (the wallet's fault names). */
+  setFaults(faults: Partial<WalletFaults>): Promise<void>;
+  /**
+   * Scenarios that cannot happen on this channel, each with the reason (e.g. a Stripe PaymentIntent once canceled
+   * can never succeed: no late success after the close, no close racing a payment).
+   */
+  cannot?: Partial<Record<'closeRace' | 'lateSettle', string>>;
   /** The buyer pays or declines what they were handed. */
   act(payment: PaymentBody, action: 'pay' | 'decline'): Promise<void>;
   /** The channel's own record of the payment. */
@@ -62,8 +67,8 @@ const NO_FAULTS: Partial<WalletFaults> = {
 };
 
 export function describeChannelScenarios(driver: ChannelDriver): void {
-  // The scenarios that need the double's faults exist only for a double that has them (every one of ours does).
-  const faulty = driver.setFaults ? it : () => undefined;
+  // A scenario the channel cannot have is not declared at all (its reason is in the driver).
+  const unless = (what: keyof NonNullable<ChannelDriver['cannot']>) => (driver.cannot?.[what] ? () => undefined : it);
 
   describe(`${driver.channel}: the payment scenarios on its double, whole stack`, () => {
     let s: Stack;
@@ -83,7 +88,7 @@ export function describeChannelScenarios(driver: ChannelDriver): void {
       await s?.stop();
     });
     afterEach(async () => {
-      await driver.setFaults?.(NO_FAULTS);
+      await driver.setFaults(NO_FAULTS);
     });
 
     const currency = driver.currency ?? 'CNY';
@@ -125,8 +130,8 @@ export function describeChannelScenarios(driver: ChannelDriver): void {
       );
     });
 
-    faulty('callback lost: the scheduled query finds the payment', async () => {
-      await driver.setFaults!({ callbackDropRate: 1 });
+    it('callback lost: the scheduled query finds the payment', async () => {
+      await driver.setFaults({ callbackDropRate: 1 });
       const { orderId, payment } = await pay();
       await driver.act(payment, 'pay');
       expect((await until(payment.paymentId, 'SUCCESS')).resolvedBy).toBe('query');
@@ -139,16 +144,16 @@ export function describeChannelScenarios(driver: ChannelDriver): void {
       expect(await driver.truth(payment)).toBe('CLOSED');
     });
 
-    faulty('the close at expiry loses the race to the buyer paying: paid, not closed', async () => {
-      await driver.setFaults!({ closeRacePayRate: 1, callbackDropRate: 1 });
+    unless('closeRace')('the close at expiry loses the race to the buyer paying: paid, not closed', async () => {
+      await driver.setFaults({ closeRacePayRate: 1, callbackDropRate: 1 });
       const { orderId, payment } = await pay();
       await until(payment.paymentId, 'SUCCESS');
       expect(await driver.truth(payment)).toBe('SUCCESS');
       await s.eventually('the order to be paid', async () => (await s.order(orderId)).status === 'PAID');
     });
 
-    faulty('a late success after the close is refunded', async () => {
-      await driver.setFaults!({ lateSettleRate: 1, lateSettleDelayMs: 1000 });
+    unless('lateSettle')('a late success after the close is refunded', async () => {
+      await driver.setFaults({ lateSettleRate: 1, lateSettleDelayMs: 1000 });
       const { payment } = await pay();
       await until(payment.paymentId, 'CLOSED');
       await until(payment.paymentId, 'REFUNDED', 60_000);
@@ -164,8 +169,8 @@ export function describeChannelScenarios(driver: ChannelDriver): void {
       expect((await s.order(orderId)).status).toBe('CANCELLED');
     });
 
-    faulty('duplicate and delayed notifications make one transition', async () => {
-      await driver.setFaults!({
+    it('duplicate and delayed notifications make one transition', async () => {
+      await driver.setFaults({
         callbackDuplicateRate: 1,
         callbackDelayRate: 1,
         callbackDelayMinMs: 100,
@@ -181,7 +186,7 @@ export function describeChannelScenarios(driver: ChannelDriver): void {
     });
 
     it('forged, stale, wrong-merchant and wrong-amount notifications change nothing', async () => {
-      await driver.setFaults?.({ callbackDropRate: 1 });
+      await driver.setFaults({ callbackDropRate: 1 });
       const { payment } = await pay();
       const send = async (n: Notification) =>
         call(s.apiUrl, 'POST', `/callbacks/${driver.channel}`, { raw: n.body, headers: n.headers });
