@@ -2,7 +2,6 @@
 // localstripe, with the fault proxy (sandbox/stripe/fault-proxy.ts) on both of its sides playing the wallet's faults
 // (localstripe has none), and the buyer on the test checkout page.
 import { randomUUID } from 'node:crypto';
-import pino from 'pino';
 import Stripe from 'stripe';
 import { type ChaosChannel, stripeChannel } from '../../scripts/chaos/channels';
 import { type StripeFaultProxy, type StripeProxyFaults, startStripeFaultProxy } from '../../sandbox/stripe/fault-proxy';
