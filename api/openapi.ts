@@ -48,6 +48,19 @@ const unavailable = (description: string) => ({
 });
 const DATABASE_DOWN = 'the database is unavailable';
 
+/**
+ * A channel callback's answers are the channel's own: SandboxPay's and Stripe's are ours (JSON), WeChat Pay's are 204
+ * or `{"code":"FAIL","message":...}`, Alipay's are the plain text `success` or `fail`.
+ */
+const callbackFailure = (description: string, extra: object = {}) => ({
+  description,
+  ...extra,
+  content: {
+    'application/json': { schema: { oneOf: [ref('Error'), ref('ChannelFail')] } },
+    'text/plain': { schema: { type: 'string', const: 'fail' } },
+  },
+});
+
 /** Parameters of one location, from the zod object the handler parses them with. */
 function params(schema: z.ZodObject, where: 'path' | 'query', descriptions: Record<string, string> = {}) {
   const shape = json(schema, 'input') as { properties: Record<string, object>; required?: string[] };
@@ -109,6 +122,12 @@ export function buildOpenApi(): object {
         PaymentList: json(paymentList),
         Accepted: json(accepted),
         CallbackAck: json(callbackAck),
+        ChannelFail: {
+          type: 'object',
+          description: "WeChat Pay's answer to a notification it must send again",
+          properties: { code: { const: 'FAIL' }, message: { type: 'string' } },
+          required: ['code', 'message'],
+        },
         StatusEvent: json(statusEvent),
         StatusEventMessage: statusEventMessage,
         Cancel: json(cancelBody, 'input'),
@@ -221,26 +240,48 @@ export function buildOpenApi(): object {
           summary: "A payment channel's notification (signed); becomes a signal to the payment's workflow",
           description:
             '2xx only once the callback is durably accepted (recorded and signalled); 5xx when anything on our side ' +
-            'fails, so the channel retries. SandboxPay signs with X-SandboxPay-Timestamp and X-SandboxPay-Signature: ' +
-            'v1=hex(HMAC-SHA256(secret, timestamp + "." + rawBody)), 5 minutes of clock skew allowed.',
+            'fails, so the channel retries. Each channel is answered in its own words: SandboxPay and Stripe with ' +
+            'the JSON below, WeChat Pay with 204 or {"code":"FAIL","message":...}, Alipay with the text `success` ' +
+            '(anything else: it retries). SandboxPay signs with X-SandboxPay-Timestamp and X-SandboxPay-Signature: ' +
+            'v1=hex(HMAC-SHA256(secret, timestamp + "." + rawBody)), 5 minutes of clock skew allowed; WeChat Pay ' +
+            'with Wechatpay-Signature (RSA-SHA256, platform key by Wechatpay-Serial) over an AES-GCM encrypted ' +
+            'resource; Alipay with RSA2 over the form fields; Stripe with Stripe-Signature (t=...,v1=...).',
           parameters: params(channelParam, 'path'),
-          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object' } } } },
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': { schema: { type: 'object' } },
+              'application/x-www-form-urlencoded': { schema: { type: 'object' } },
+            },
+          },
           responses: {
             '200': {
               description: 'Durably accepted (or a duplicate, or answered from the database)',
-              content: content('CallbackAck'),
+              content: {
+                ...content('CallbackAck'),
+                'text/plain': { schema: { type: 'string', const: 'success', description: "Alipay's answer" } },
+              },
             },
-            '400': error(
+            '204': { description: "Durably accepted: WeChat Pay's answer" },
+            '400': callbackFailure(
               'Signed, but unreadable (not JSON, a field missing, a control character, ...); or a malformed channel name',
             ),
-            '401': error(
-              'Signature missing or wrong, or its timestamp outside the allowed clock skew: nothing changed ' +
-                '(the rejection is recorded)',
+            '401': callbackFailure(
+              'Signature missing or wrong, or its timestamp outside the allowed clock skew, or signed for another ' +
+                'merchant: nothing changed (the rejection is recorded)',
             ),
-            '404': error('Unknown channel or payment'),
+            '404': callbackFailure('Unknown channel or payment'),
             '413': error('Body too large'),
             '415': error('Content-Encoding not supported'),
-            '503': unavailable(`Not accepted now (${DATABASE_DOWN}, or Temporal did not answer): retry`),
+            '500': callbackFailure('Not accepted: our failure, retry'),
+            '503': callbackFailure(`Not accepted now (${DATABASE_DOWN}, or Temporal did not answer): retry`, {
+              headers: {
+                'Retry-After': {
+                  description: `Seconds to wait before retrying (${RETRY_AFTER_SECONDS}); absent in a channel's own answer`,
+                  schema: { type: 'integer', minimum: 1 },
+                },
+              },
+            }),
           },
         },
       },

@@ -1,6 +1,6 @@
 // The one place configuration is read. Every process calls loadConfig() once at start-up; it fails fast with one
 // line per bad variable, and hands each part of the program only the section it needs.
-import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import ms from 'ms';
@@ -100,12 +100,72 @@ const envSchema = z.object({
   API_CORS_ORIGINS: z.string().optional(),
 
   SANDBOX_PORT: port.default(3100),
+  // Where `npm start` runs localstripe, the Stripe channel's double (scripts/stack/channels.ts).
+  LOCALSTRIPE_PORT: port.default(3103),
   // Payment channels: each is enabled by its own variables (see channels/index.ts for the registry built from them).
   SANDBOXPAY_ENABLED: bool.default(true),
   SANDBOXPAY_URL: url.optional(),
   SANDBOXPAY_MERCHANT_ID: z.string().min(1).default('demo-shop'),
   SANDBOXPAY_SECRET: secret.default(DEV_CHANNEL_SECRET),
 
+  // --- Stripe (channels/stripe.ts) ---
+  STRIPE_ENABLED: bool.default(false),
+  // Where the Stripe API is: Stripe itself, or a double (localstripe) in tests and the demo.
+  STRIPE_API_URL: url.default('https://api.stripe.com'),
+  STRIPE_SECRET_KEY: z
+    .string()
+    .regex(/^(sk|rk)_(test|live)_\w+$/, 'must be a Stripe secret or restricted key (sk_test_..., rk_live_...)')
+    .optional(),
+  STRIPE_WEBHOOK_SECRET: z
+    .string()
+    .regex(/^whsec_\S+$/, "must be the endpoint's signing secret (whsec_...)")
+    .optional(),
+  STRIPE_PUBLISHABLE_KEY: z
+    .string()
+    .regex(/^pk_(test|live)_\w+$/, 'must be a Stripe publishable key (pk_test_... or pk_live_...)')
+    .optional(),
+  // Per-request timeout towards Stripe; default CHANNEL_TIMEOUT.
+  STRIPE_TIMEOUT: duration.optional(),
+  // Base URL of the demo's buyer page for Stripe (sandbox/stripe/checkout.ts), handed to buyers as pageUrl.
+  STRIPE_CHECKOUT_URL: url.optional(),
+  // --- end Stripe ---
+  // ---- WeChat Pay v3 (channels/wechatpay) -------------------------------------------------------------------------
+  WECHATPAY_ENABLED: bool.default(false),
+  WECHATPAY_API_URL: url.default('https://api.mch.weixin.qq.com'),
+  WECHATPAY_MCHID: z
+    .string()
+    .regex(/^[0-9A-Za-z_-]{1,32}$/, 'must be a merchant id (mchid)')
+    .optional(),
+  WECHATPAY_APPID: z
+    .string()
+    .regex(/^[0-9A-Za-z_-]{1,32}$/, 'must be an app id (appid)')
+    .optional(),
+  WECHATPAY_MERCHANT_SERIAL: z
+    .string()
+    .regex(/^[0-9A-Fa-f]{8,64}$/, 'must be a certificate serial (hex)')
+    .optional(),
+  WECHATPAY_MERCHANT_PRIVATE_KEY: z.string().min(1).optional(),
+  WECHATPAY_MERCHANT_PRIVATE_KEY_FILE: z.string().min(1).optional(),
+  WECHATPAY_API_V3_KEY: z
+    .string()
+    .refine(
+      (k) => [16, 24, 32].includes(Buffer.byteLength(k, 'utf8')),
+      'must be 32 bytes (16 or 24 outside production)',
+    )
+    .optional(),
+  WECHATPAY_PLATFORM_CERT_FILES: z.string().min(1).optional(),
+  WECHATPAY_PUBLIC_KEY_FILE: z.string().min(1).optional(),
+  WECHATPAY_PUBLIC_KEY_ID: z
+    .string()
+    .regex(/^PUB_KEY_ID_\w+$/, 'must be PUB_KEY_ID_...')
+    .optional(),
+  WECHATPAY_TIMEOUT: duration.optional(),
+  WECHATPAY_EMULATOR_PORT: port.default(3101),
+  // Where buyers reach the emulator's wallet pages (the QR code's content): a phone needs the machine's address.
+  WECHATPAY_EMULATOR_PUBLIC_URL: url.optional(),
+  WECHATPAY_EMULATOR_PLATFORM_PRIVATE_KEY_FILE: z.string().min(1).optional(),
+  WECHATPAY_EMULATOR_MERCHANT_PUBLIC_KEY_FILE: z.string().min(1).optional(),
+  // ---- end WeChat Pay ------------------------------------------------------------------------------------------
   // ---- Alipay (issue 12) -------------------------------------------------------------------------------------
   // The adapter: OpenAPI v2 gateway, our app's RSA2 key pair (private half here), Alipay's public key. Keys as PEM
   // (PKCS#1 or PKCS#8) or the bare base64 Alipay's key tool prints, inline or in a file; checked in loadConfig.
@@ -195,6 +255,8 @@ export interface TemporalConfig {
 export interface SandboxConfig {
   /** The SandboxPay emulator: its port, and the merchant and callback secret it shares with our adapter. */
   sandboxpay: { port: number; url: string; merchantId: string; secret: string };
+  /** The WeChat Pay v3 emulator, when its keys are configured (sandbox/wechatpay/dev-keys.ts makes them). */
+  wechatpay?: WechatPayEmulatorConfig;
   /** The Alipay emulator, when its keys are configured (sandbox/alipay/dev-keys.ts makes a set). */
   alipay?: AlipayEmulatorConfig;
   /** Where browsers reach SandboxPay (pay URLs); default SANDBOXPAY_URL. */
@@ -237,6 +299,8 @@ export interface StackConfig {
   embedDatabase: boolean;
   /** Absolute; where `npm start` keeps the dev server's SQLite file, the embedded database and its state file. */
   dataDir: string;
+  /** Where `npm start` runs the real channels' doubles (unless the channel is configured by hand). */
+  doublePorts: { wechatpay: number; localstripe: number };
 }
 
 export interface DatabaseConfig {
@@ -300,10 +364,208 @@ export interface SandboxPayChannelConfig {
   timeoutMs: number;
 }
 
+/** Stripe: the API (or its double), our keys and the webhook endpoint's signing secret. */
+export interface StripeChannelConfig {
+  apiUrl: string;
+  /** sk_/rk_ key: the adapter's credential; never logged. */
+  secretKey: string;
+  /** whsec_ secret of our webhook endpoint; never logged. */
+  webhookSecret: string;
+  /** Handed to the buyer's browser with the client secret (Stripe.js needs it). */
+  publishableKey?: string;
+  timeoutMs: number;
+  /** Base URL of the demo buyer page; when set, hand-offs carry a pageUrl there. */
+  checkoutUrl?: string;
+  /** Webhook timestamp tolerance in seconds; default 300 (Stripe's). */
+  webhookToleranceS?: number;
+}
+
 export interface ChannelsConfig {
   sandboxpay?: SandboxPayChannelConfig;
+  stripe?: StripeChannelConfig;
+  wechatpay?: WechatPayChannelConfig;
   alipay?: AlipayChannelConfig;
 }
+
+// ---- WeChat Pay v3 -----------------------------------------------------------------------------------------------
+
+/** WeChat Pay v3, direct merchant: who we are, our signing key, the platform's keys, the API v3 key (PEMs read). */
+export interface WechatPayChannelConfig {
+  apiUrl: string;
+  mchId: string;
+  appId: string;
+  merchantSerial: string;
+  /** PEM; never logged (the logger redacts privateKey and apiV3Key). */
+  privateKey: string;
+  apiV3Key: string;
+  /** Platform certificates (PEM), for the certificate mode. */
+  platformCertificates: string[];
+  /** The "WeChat Pay public key" (PEM) and its id, for the public-key mode. */
+  publicKey?: { id: string; pem: string };
+  timeoutMs: number;
+}
+
+/** The emulator's side of the same keys: the platform's private key, and the merchant's public key to check with. */
+export interface WechatPayEmulatorConfig {
+  port: number;
+  /** Base URL of its wallet pages; default http://localhost:<port>. */
+  publicUrl: string;
+  mchId: string;
+  appId: string;
+  apiV3Key: string;
+  merchantSerial: string;
+  merchantPublicKey: string;
+  platformPrivateKey: string;
+  /** The certificate mode when WECHATPAY_PUBLIC_KEY_ID is unset: the first platform certificate. */
+  platform: { mode: 'certificate'; certificatePem: string } | { mode: 'public_key'; publicKeyId: string };
+}
+
+type WechatPayKeys = { channel?: WechatPayChannelConfig; emulator?: WechatPayEmulatorConfig };
+
+/** Reads and checks the WeChat Pay variables and files; one problem line per missing or unreadable one. */
+function wechatPayConfig(env: Env, problems: string[]): WechatPayKeys {
+  const read = (name: keyof Env, path: string | undefined): string | undefined => {
+    if (!path) return undefined;
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (err) {
+      problems.push(`${name}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      return undefined;
+    }
+  };
+  /** A PEM that parses as `kind`, or a problem line naming the variable (never the key). */
+  const pem = (name: keyof Env, text: string | undefined, parse: (pem: string) => unknown): string | undefined => {
+    if (text === undefined) return undefined;
+    try {
+      parse(text);
+      return text;
+    } catch {
+      problems.push(`${name}: is not a readable PEM`);
+      return undefined;
+    }
+  };
+  const result: WechatPayKeys = {};
+
+  if (env.WECHATPAY_ENABLED) {
+    const before = problems.length;
+    for (const name of [
+      'WECHATPAY_MCHID',
+      'WECHATPAY_APPID',
+      'WECHATPAY_MERCHANT_SERIAL',
+      'WECHATPAY_API_V3_KEY',
+    ] as const) {
+      if (!env[name]) problems.push(`${name}: required when WECHATPAY_ENABLED=true`);
+    }
+    if (!env.WECHATPAY_MERCHANT_PRIVATE_KEY === !env.WECHATPAY_MERCHANT_PRIVATE_KEY_FILE) {
+      problems.push(
+        'WECHATPAY_MERCHANT_PRIVATE_KEY_FILE: set it (or WECHATPAY_MERCHANT_PRIVATE_KEY, the PEM itself), exactly one',
+      );
+    }
+    if (!env.WECHATPAY_PLATFORM_CERT_FILES && !env.WECHATPAY_PUBLIC_KEY_FILE) {
+      problems.push(
+        'WECHATPAY_PUBLIC_KEY_FILE: set it with WECHATPAY_PUBLIC_KEY_ID, or WECHATPAY_PLATFORM_CERT_FILES (the platform key)',
+      );
+    }
+    if (Boolean(env.WECHATPAY_PUBLIC_KEY_FILE) !== Boolean(env.WECHATPAY_PUBLIC_KEY_ID)) {
+      problems.push('WECHATPAY_PUBLIC_KEY_ID: set it together with WECHATPAY_PUBLIC_KEY_FILE');
+    }
+    if (
+      env.NODE_ENV === 'production' &&
+      env.WECHATPAY_API_V3_KEY &&
+      Buffer.byteLength(env.WECHATPAY_API_V3_KEY) !== 32
+    ) {
+      problems.push('WECHATPAY_API_V3_KEY: must be 32 bytes in production');
+    }
+    const privateKey = pem(
+      env.WECHATPAY_MERCHANT_PRIVATE_KEY ? 'WECHATPAY_MERCHANT_PRIVATE_KEY' : 'WECHATPAY_MERCHANT_PRIVATE_KEY_FILE',
+      env.WECHATPAY_MERCHANT_PRIVATE_KEY ??
+        read('WECHATPAY_MERCHANT_PRIVATE_KEY_FILE', env.WECHATPAY_MERCHANT_PRIVATE_KEY_FILE),
+      createPrivateKey,
+    );
+    const certificates = (env.WECHATPAY_PLATFORM_CERT_FILES ?? '')
+      .split(',')
+      .map((f) => f.trim())
+      .filter(Boolean)
+      .map((file) =>
+        pem(
+          'WECHATPAY_PLATFORM_CERT_FILES',
+          read('WECHATPAY_PLATFORM_CERT_FILES', file),
+          (t) => new X509Certificate(t),
+        ),
+      );
+    const publicKeyPem = pem(
+      'WECHATPAY_PUBLIC_KEY_FILE',
+      read('WECHATPAY_PUBLIC_KEY_FILE', env.WECHATPAY_PUBLIC_KEY_FILE),
+      createPublicKey,
+    );
+    if (problems.length === before) {
+      result.channel = {
+        apiUrl: env.WECHATPAY_API_URL,
+        mchId: env.WECHATPAY_MCHID!,
+        appId: env.WECHATPAY_APPID!,
+        merchantSerial: env.WECHATPAY_MERCHANT_SERIAL!.toUpperCase(),
+        privateKey: privateKey!,
+        apiV3Key: env.WECHATPAY_API_V3_KEY!,
+        platformCertificates: certificates as string[],
+        ...(publicKeyPem && env.WECHATPAY_PUBLIC_KEY_ID
+          ? { publicKey: { id: env.WECHATPAY_PUBLIC_KEY_ID, pem: publicKeyPem } }
+          : {}),
+        timeoutMs: env.WECHATPAY_TIMEOUT ?? env.CHANNEL_TIMEOUT,
+      };
+    }
+  }
+
+  if (env.WECHATPAY_EMULATOR_PLATFORM_PRIVATE_KEY_FILE) {
+    const before = problems.length;
+    for (const name of [
+      'WECHATPAY_MCHID',
+      'WECHATPAY_APPID',
+      'WECHATPAY_MERCHANT_SERIAL',
+      'WECHATPAY_API_V3_KEY',
+      'WECHATPAY_EMULATOR_MERCHANT_PUBLIC_KEY_FILE',
+    ] as const) {
+      if (!env[name]) problems.push(`${name}: required by the WeChat Pay emulator (its platform key is set)`);
+    }
+    const platformPrivateKey = pem(
+      'WECHATPAY_EMULATOR_PLATFORM_PRIVATE_KEY_FILE',
+      read('WECHATPAY_EMULATOR_PLATFORM_PRIVATE_KEY_FILE', env.WECHATPAY_EMULATOR_PLATFORM_PRIVATE_KEY_FILE),
+      createPrivateKey,
+    );
+    const merchantPublicKey = pem(
+      'WECHATPAY_EMULATOR_MERCHANT_PUBLIC_KEY_FILE',
+      read('WECHATPAY_EMULATOR_MERCHANT_PUBLIC_KEY_FILE', env.WECHATPAY_EMULATOR_MERCHANT_PUBLIC_KEY_FILE),
+      createPublicKey,
+    );
+    const firstCert = env.WECHATPAY_PLATFORM_CERT_FILES?.split(',')[0]?.trim();
+    if (!env.WECHATPAY_PUBLIC_KEY_ID && !firstCert) {
+      problems.push("WECHATPAY_PUBLIC_KEY_ID: the emulator signs as it, or as WECHATPAY_PLATFORM_CERT_FILES's first");
+    }
+    const certificatePem = env.WECHATPAY_PUBLIC_KEY_ID
+      ? undefined
+      : pem(
+          'WECHATPAY_PLATFORM_CERT_FILES',
+          read('WECHATPAY_PLATFORM_CERT_FILES', firstCert),
+          (t) => new X509Certificate(t),
+        );
+    if (problems.length === before) {
+      result.emulator = {
+        port: env.WECHATPAY_EMULATOR_PORT,
+        publicUrl: env.WECHATPAY_EMULATOR_PUBLIC_URL ?? `http://localhost:${env.WECHATPAY_EMULATOR_PORT}`,
+        mchId: env.WECHATPAY_MCHID!,
+        appId: env.WECHATPAY_APPID!,
+        apiV3Key: env.WECHATPAY_API_V3_KEY!,
+        merchantSerial: env.WECHATPAY_MERCHANT_SERIAL!.toUpperCase(),
+        merchantPublicKey: merchantPublicKey!,
+        platformPrivateKey: platformPrivateKey!,
+        platform: env.WECHATPAY_PUBLIC_KEY_ID
+          ? { mode: 'public_key', publicKeyId: env.WECHATPAY_PUBLIC_KEY_ID }
+          : { mode: 'certificate', certificatePem: certificatePem! },
+      };
+    }
+  }
+  return result;
+}
+// ---- end WeChat Pay ----------------------------------------------------------------------------------------------
 
 // ---- Alipay (issue 12) ---------------------------------------------------------------------------------------
 
@@ -493,7 +755,24 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, options: Loa
   if (env.ORDER_NOTIFY_MAX_BACKOFF < env.ORDER_NOTIFY_INITIAL_BACKOFF) {
     problems.push('ORDER_NOTIFY_MAX_BACKOFF: must not be shorter than ORDER_NOTIFY_INITIAL_BACKOFF');
   }
-  if (!env.SANDBOXPAY_ENABLED && !env.ALIPAY_ENABLED) {
+  // --- Stripe ---
+  if (env.STRIPE_ENABLED) {
+    if (!env.STRIPE_SECRET_KEY) problems.push('STRIPE_SECRET_KEY: required when STRIPE_ENABLED=true');
+    if (!env.STRIPE_WEBHOOK_SECRET) problems.push('STRIPE_WEBHOOK_SECRET: required when STRIPE_ENABLED=true');
+    const mode = (key: string | undefined) => /^[a-z]+_(test|live)_/.exec(key ?? '')?.[1];
+    if (
+      env.STRIPE_PUBLISHABLE_KEY &&
+      env.STRIPE_SECRET_KEY &&
+      mode(env.STRIPE_PUBLISHABLE_KEY) !== mode(env.STRIPE_SECRET_KEY)
+    ) {
+      problems.push("STRIPE_PUBLISHABLE_KEY: its mode (test/live) differs from STRIPE_SECRET_KEY's");
+    }
+  }
+  // --- end Stripe ---
+  // ---- WeChat Pay ----
+  const wechatpay = wechatPayConfig(env, problems);
+  // ---- end WeChat Pay ----
+  if (!env.SANDBOXPAY_ENABLED && !env.WECHATPAY_ENABLED && !env.STRIPE_ENABLED && !env.ALIPAY_ENABLED) {
     problems.push('SANDBOXPAY_ENABLED: no payment channel is enabled; enable at least one');
   }
   const alipay = alipayChannel(env, problems); // Alipay (issue 12)
@@ -535,6 +814,21 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, options: Loa
             },
           }
         : {}),
+      // --- Stripe ---
+      ...(env.STRIPE_ENABLED && env.STRIPE_SECRET_KEY && env.STRIPE_WEBHOOK_SECRET
+        ? {
+            stripe: {
+              apiUrl: env.STRIPE_API_URL,
+              secretKey: env.STRIPE_SECRET_KEY,
+              webhookSecret: env.STRIPE_WEBHOOK_SECRET,
+              ...(env.STRIPE_PUBLISHABLE_KEY ? { publishableKey: env.STRIPE_PUBLISHABLE_KEY } : {}),
+              timeoutMs: env.STRIPE_TIMEOUT ?? env.CHANNEL_TIMEOUT,
+              ...(env.STRIPE_CHECKOUT_URL ? { checkoutUrl: env.STRIPE_CHECKOUT_URL } : {}),
+            },
+          }
+        : {}),
+      // --- end Stripe ---
+      ...(wechatpay.channel ? { wechatpay: wechatpay.channel } : {}),
       ...(alipay ? { alipay } : {}), // Alipay (issue 12)
     },
     sandbox: {
@@ -544,6 +838,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, options: Loa
         merchantId: env.SANDBOXPAY_MERCHANT_ID,
         secret: env.SANDBOXPAY_SECRET,
       },
+      ...(wechatpay.emulator ? { wechatpay: wechatpay.emulator } : {}),
       ...(alipaySandbox ? { alipay: alipaySandbox } : {}), // Alipay (issue 12)
       publicUrl: env.SANDBOX_PUBLIC_URL ?? env.SANDBOXPAY_URL ?? `http://localhost:${env.SANDBOX_PORT}`,
       shopApiUrl: env.SHOP_API_URL ?? env.API_PUBLIC_URL ?? `http://localhost:${env.API_PORT}`,
@@ -597,6 +892,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, options: Loa
       temporalPort: env.TEMPORAL_PORT,
       embedDatabase: env.DATABASE_URL === undefined,
       dataDir: stackDataDir(env.STACK_DATA_DIR),
+      doublePorts: { wechatpay: env.WECHATPAY_EMULATOR_PORT, localstripe: env.LOCALSTRIPE_PORT },
     },
   };
 }

@@ -26,6 +26,18 @@ export const REDACT_PATHS = [
   '*.password',
   'privateKey',
   '*.privateKey',
+  // Stripe's adapter configuration (secret key, webhook signing secret) and the buyer's client secret.
+  'secretKey',
+  '*.secretKey',
+  'webhookSecret',
+  '*.webhookSecret',
+  'clientSecret',
+  '*.clientSecret',
+  // WeChat Pay's API v3 key (it decrypts notifications), wherever a config section or channel object is logged.
+  'apiV3Key',
+  '*.apiV3Key',
+  '*.*.apiV3Key',
+  '*.*.privateKey',
   'payload',
   '*.payload',
   'body',

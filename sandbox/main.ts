@@ -1,6 +1,7 @@
-// The simulated third parties for `npm start` and the chaos run: SandboxPay on SANDBOX_PORT, and the reference order
-// service with the demo shop (/shop) on ORDER_SERVICE_PORT (its tables live in the schema order_service); the Alipay
-// emulator on ALIPAY_EMULATOR_PORT when its keys are configured (sandbox/alipay/dev-keys.ts).
+// The simulated third parties for `npm start` and the chaos run: SandboxPay on SANDBOX_PORT, the WeChat Pay v3
+// emulator on WECHATPAY_EMULATOR_PORT when its keys are configured (sandbox/wechatpay/dev-keys.ts), the Alipay
+// emulator on ALIPAY_EMULATOR_PORT likewise (sandbox/alipay/dev-keys.ts), and the reference order service with the
+// demo shop (/shop) on ORDER_SERVICE_PORT (its tables live in the schema order_service).
 import { loadConfigOrExit } from '../config';
 import { createLogger } from '../observability/logger';
 import { createDb } from '../db/knex';
@@ -8,6 +9,8 @@ import { createOrderService, ensureOrderServiceSchema } from './order-service';
 import { createAlipayEmulator } from './alipay/emulator';
 import { createSandboxPay } from './sandboxpay';
 import { createShopRouter } from './shop';
+import { createStripeCheckoutRouter } from './stripe/checkout';
+import { createWechatPayEmulator, wechatPayEmulatorOptions } from './wechatpay/emulator';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit({ require: ['DATABASE_URL'] });
@@ -24,6 +27,16 @@ async function main(): Promise<void> {
     callbackRetryScale: config.sandbox.callbackRetryScale,
     logger,
   });
+  // Stripe's test checkout page (Stripe.js cannot load here) is served beside SandboxPay's wallet.
+  if (config.channels.stripe?.checkoutUrl) {
+    sandboxPay.app.use(
+      createStripeCheckoutRouter({
+        apiUrl: config.channels.stripe.apiUrl,
+        secretKey: config.channels.stripe.secretKey,
+        logger,
+      }),
+    );
+  }
   const orderService = createOrderService({
     db,
     seed: config.sandbox.seed,
@@ -36,9 +49,26 @@ async function main(): Promise<void> {
       paymentsApiUrl: config.sandbox.shopApiUrl,
       browserApiUrl: config.api.publicUrl,
       publicUrl: config.orders.url,
+      channels: Object.entries(config.channels)
+        .filter(([, enabled]) => enabled)
+        .map(([name]) => name),
       logger,
     }),
   );
+  // ---- WeChat Pay emulator (only when its keys are configured) ----
+  const wechatPay = config.sandbox.wechatpay
+    ? createWechatPayEmulator(
+        wechatPayEmulatorOptions(config.sandbox.wechatpay, {
+          // Its own wallet pages: the QR code's content, opened by a phone camera in the demo.
+          publicUrl: config.sandbox.wechatpay.publicUrl,
+          seed: config.sandbox.seed,
+          faults: config.sandbox.faults,
+          callbackRetryScale: config.sandbox.callbackRetryScale,
+          logger,
+        }),
+      )
+    : undefined;
+  // ---- end WeChat Pay ----
   const servers = [
     sandboxPay.app.listen(config.sandbox.sandboxpay.port, () =>
       logger.info({ port: config.sandbox.sandboxpay.port }, 'SandboxPay listening'),
@@ -46,6 +76,13 @@ async function main(): Promise<void> {
     orderService.app.listen(config.orders.port, () =>
       logger.info({ port: config.orders.port }, 'order service listening'),
     ),
+    ...(wechatPay && config.sandbox.wechatpay
+      ? [
+          wechatPay.app.listen(config.sandbox.wechatpay.port, () =>
+            logger.info({ port: config.sandbox.wechatpay?.port }, 'WeChat Pay emulator listening'),
+          ),
+        ]
+      : []),
   ];
   // ---- Alipay (issue 12): the gateway emulator, sharing the sandbox's seed and faults -------------------------
   const alipaySettings = config.sandbox.alipay;
@@ -68,6 +105,7 @@ async function main(): Promise<void> {
   // ---- end Alipay ----------------------------------------------------------------------------------------------
   const stop = () => {
     sandboxPay.stop();
+    wechatPay?.stop();
     alipay?.stop();
     for (const s of servers) s.close();
     for (const s of servers) s.closeAllConnections();

@@ -212,7 +212,7 @@ async function act(kind) {
   const body = await res.json().catch(() => ({}));
   document.getElementById('result').textContent = res.ok ? 'Wallet says: ' + body.status : 'Wallet error: ' + (body.error || res.status);
   document.getElementById('status').dataset.status = body.status || '';
-  if (ret && res.ok) setTimeout(() => { location.href = ret; }, 600);
+  if (ret && /^https?:\\/\\//.test(ret) && res.ok) setTimeout(() => { location.href = ret; }, 600);
 }
 document.getElementById('pay').onclick = () => act('pay');
 document.getElementById('decline').onclick = () => act('decline');

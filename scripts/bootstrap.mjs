@@ -217,6 +217,67 @@ function ensureWechatpayGoSdk() {
   return { go, dir };
 }
 
+// 7. localstripe, the Stripe channel's test double (a stateful fake Stripe API that sends signed webhooks), in both
+// modes: `npm start` runs it for the demo's Stripe channel, the tests run the adapter against it. Pinned, from PyPI
+// into the same virtualenv; scripts/stack/localstripe_main.py runs it (bound to 127.0.0.1, its own store).
+const LOCALSTRIPE_WHEEL = 'localstripe==1.15.10';
+
+function ensureLocalstripe() {
+  const venv = join(root, '.venv');
+  const [name, version] = LOCALSTRIPE_WHEEL.split('==');
+  const python = join(venv, 'bin', 'python');
+  const installed = () =>
+    isExecutable(python) &&
+    existsSync(join(venv, 'lib')) &&
+    readdirSync(join(venv, 'lib')).some((dir) =>
+      existsSync(join(venv, 'lib', dir, 'site-packages', `${name}-${version}.dist-info`)),
+    );
+  if (!installed()) {
+    installWheels(
+      [LOCALSTRIPE_WHEEL],
+      'localstripe',
+      'make python3 with venv + pip available (PyPI must be reachable)',
+    );
+  }
+  if (!installed()) fail(`${LOCALSTRIPE_WHEEL} is still missing from .venv after installing it`);
+  // The interpreter that has it: the wrapper is run with it (`python localstripe_main.py`).
+  return python;
+}
+
+// 8. stripe-mock, Stripe's own stateless API mock, for the test that checks our Stripe requests' shapes against
+// Stripe's OpenAPI spec (test mode only). v0.203.0 embeds the spec of 2026-08-26.dahlia, the API version the adapter
+// pins. Built with the machine's Go into .data/go (about 20 s cold), once.
+const STRIPE_MOCK_MODULE = 'github.com/stripe/stripe-mock@v0.203.0';
+
+function ensureStripeMock() {
+  const go = onPath('go') ?? (isExecutable('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
+  if (!go)
+    fail(`the Go toolchain is needed to build ${STRIPE_MOCK_MODULE} (the Stripe request-shape test); install Go`);
+  const bin = join(root, '.data', 'go', 'bin', 'stripe-mock');
+  const [module, version] = STRIPE_MOCK_MODULE.split('@');
+  const env = {
+    ...process.env,
+    GOPATH: join(root, '.data', 'go'),
+    GOMODCACHE: join(root, '.data', 'go', 'pkg', 'mod'),
+    GOFLAGS: '-modcacherw',
+    GOTOOLCHAIN: 'local',
+  };
+  const built = () => {
+    if (!isExecutable(bin)) return false;
+    const r = spawnSync(go, ['version', '-m', bin], { encoding: 'utf8' });
+    return r.status === 0 && new RegExp(`\\bmod\\s+${module}\\s+${version}\\b`).test(r.stdout);
+  };
+  if (!built()) {
+    log(`building ${STRIPE_MOCK_MODULE}...`);
+    const t0 = Date.now();
+    const r = spawnSync(go, ['install', STRIPE_MOCK_MODULE], { cwd: root, env, encoding: 'utf8' });
+    if (r.status !== 0) fail(`go install ${STRIPE_MOCK_MODULE} failed: ${r.stderr || r.stdout}`);
+    log(`stripe-mock built in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+  }
+  if (!built()) fail(`${bin} is not ${STRIPE_MOCK_MODULE} after building it`);
+  return bin;
+}
+
 ensureNodeModules();
 const temporal = ensureTemporal();
 // Each mode refreshes what it resolved and keeps the rest, so `npm start` does not hide the test tools from a
@@ -228,6 +289,7 @@ const toolchain = {
   pgBinDir: null,
   ...previous,
   temporalCli: temporal['temporal'],
+  localstripe: ensureLocalstripe(),
   ...(mode === 'test'
     ? {
         temporalTestServer: temporal['temporal-test-server'],
@@ -235,6 +297,7 @@ const toolchain = {
         chromium: ensureChromium(),
         schemathesis: ensureSchemathesis(),
         ...(({ go, dir }) => ({ go, wechatpayGoSdk: dir }))(ensureWechatpayGoSdk()),
+        stripeMock: ensureStripeMock(),
       }
     : {}),
 };

@@ -1,6 +1,7 @@
-// npm run chaos -- --payments 200 --seed chaos-1
-// Starts the whole stack with short schedules and expiries, sends payments through it like shops and buyers would,
-// and breaks things at the same time: SandboxPay drops, duplicates, delays and reorders callbacks, fails and hangs
+// npm run chaos -- --payments 200 --seed chaos-1 [--channels sandboxpay,wechatpay,alipay,stripe]
+// Starts the whole stack with short schedules and expiries, sends payments through it like shops and buyers would
+// (spread over the channels, all of them by default), and breaks things at the same time: every channel's double
+// drops, duplicates, delays and reorders callbacks, fails and hangs
 // queries, leaves payments stuck, races closes with payments and settles some closed payments late; the order
 // service fails 10% of calls and has a one-minute outage; the worker is SIGKILLed every ~20 s, the API once, and
 // the Temporal dev server is stopped and restarted on the same SQLite file, and an operator terminates a few
@@ -17,7 +18,8 @@ import { Chance } from '../sandbox/chance';
 import { paymentWorkflowId } from '../workflows/definitions';
 import { DECIDED_STATUSES } from '../workflows/states';
 import type { ReconcileInput, ReconcileResult } from '../workflows/reconcile';
-import { audit, type AuditReport, type ChannelRecord, type OrderRecord } from './chaos/audit';
+import { audit, type AuditReport, type OrderRecord } from './chaos/audit';
+import type { ChaosChannelRecord } from './chaos/channels';
 import { startRunStack } from './stack/run-stack';
 import { projectRoot } from './stack/toolchain';
 
@@ -27,12 +29,15 @@ const { values: args } = parseArgs({
     seed: { type: 'string', default: 'chaos-1' },
     report: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    channels: { type: 'string' },
   },
 });
 const N = Number(args.payments);
 const seed = args.seed!;
 if (!Number.isInteger(N) || N < 1) {
-  process.stderr.write('usage: npm run chaos -- --payments N --seed S [--report file.json] [--keep]\n');
+  process.stderr.write(
+    'usage: npm run chaos -- --payments N --seed S [--channels a,b,...] [--report file.json] [--keep]\n',
+  );
   process.exit(2);
 }
 
@@ -61,6 +66,7 @@ const chance = new Chance(`buyers:${seed}`);
 
 interface Buyer {
   index: number;
+  channel: string;
   decision: 'pay' | 'decline' | 'abandon';
   /** The shop cancels the order just before the buyer pays (the order service will refuse the money). */
   shopCancels: boolean;
@@ -114,6 +120,16 @@ async function main(): Promise<void> {
     name: 'payments-chaos',
     taskQueue: 'payments-chaos',
     say,
+    seed,
+    // Stripe's double (localstripe) has no faults of its own: the fault proxy plays the same ones on both its sides.
+    stripeFaults: {
+      callbackDropRate: Number(FAULTS.SANDBOX_CALLBACK_DROP_RATE),
+      callbackDuplicateRate: Number(FAULTS.SANDBOX_CALLBACK_DUPLICATE_RATE),
+      callbackDelayRate: Number(FAULTS.SANDBOX_CALLBACK_DELAY_RATE),
+      callbackDelayMaxMs: Number(FAULTS.SANDBOX_CALLBACK_DELAY_MAX_MS),
+      queryErrorRate: Number(FAULTS.SANDBOX_QUERY_ERROR_RATE),
+      queryTimeoutRate: Number(FAULTS.SANDBOX_QUERY_TIMEOUT_RATE),
+    },
     env: {
       PAYMENT_QUERY_SCHEDULE: '1s,2s,3s,5s',
       PAYMENT_EXPIRY: `${EXPIRY_MS / S}s`,
@@ -131,7 +147,15 @@ async function main(): Promise<void> {
     },
   });
   const { supervisor, knex } = stack;
-  const { api, sandbox, orders } = stack.urls;
+  const { api, orders } = stack.urls;
+  const channelNames = args.channels ? args.channels.split(',').map((c) => c.trim()) : Object.keys(stack.channels);
+  const unknown = channelNames.filter((c) => !stack.channels[c]);
+  if (unknown.length > 0 || channelNames.length === 0) {
+    throw new Error(
+      `unknown channel(s) ${unknown.join(', ')}; this stack has ${Object.keys(stack.channels).join(', ')}`,
+    );
+  }
+  say(`channels: ${channelNames.join(', ')}`);
   say(
     `stack up; faults ${Object.entries(FAULTS)
       .map(([k, v]) => `${k.replace(/^(SANDBOX|ORDER_SERVICE)_/, '')}=${v}`)
@@ -214,6 +238,7 @@ async function main(): Promise<void> {
     const u = chance.unit('decision', String(index));
     return {
       index,
+      channel: channelNames[index % channelNames.length]!,
       decision: u < 0.7 ? 'pay' : u < 0.8 ? 'decline' : 'abandon',
       shopCancels: chance.happens(0.05, 'shop-cancels', String(index)),
     };
@@ -236,32 +261,30 @@ async function main(): Promise<void> {
       const r = await http(`${api}/payments`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'idempotency-key': key },
-        body: JSON.stringify({ orderId: b.orderId, amount, currency: 'CNY', channel: 'sandboxpay' }),
+        body: JSON.stringify({ orderId: b.orderId, amount, currency: 'CNY', channel: b.channel }),
       });
       if (r.status >= 500) return undefined;
       if (r.status >= 400) throw new Error(`POST /payments answered ${r.status}: ${JSON.stringify(r.body)}`);
       return r.body;
     });
     b.paymentId = String(payment.paymentId);
-    if (!payment.payUrl) {
+    if (!payment.handoff) {
       payment = await retrying(
-        'the pay URL',
+        'what the buyer pays with',
         async () => {
           const r = await http(`${api}/payments/${b.paymentId}`);
-          return r.status === 200 && (r.body.payUrl || r.body.status !== 'UNPAID') ? r.body : undefined;
+          return r.status === 200 && (r.body.handoff || r.body.status !== 'UNPAID') ? r.body : undefined;
         },
         60_000,
       );
     }
-    if (b.decision === 'abandon' || !payment.payUrl) {
+    if (b.decision === 'abandon' || !payment.handoff) {
       b.outcome = 'abandoned';
       return;
     }
     await sleep(1000 + chance.between(0, 7000, 'think', String(b.index)));
     if (b.decision === 'pay' && b.shopCancels) await http(`${orders}/orders/${b.orderId}/cancel`, { method: 'POST' });
-    const channelPaymentId = String(payment.payUrl).split('/pay/')[1];
-    const r = await http(`${sandbox}/v1/payments/${channelPaymentId}/${b.decision}`, { method: 'POST' });
-    b.outcome = `${b.decision}: ${r.status === 200 ? String(r.body.status) : `refused ${r.status}`}`;
+    b.outcome = await stack.channels[b.channel]!.act(payment, b.decision);
   }
 
   let failedBuyers = 0;
@@ -311,20 +334,31 @@ async function main(): Promise<void> {
       workflowId: `chaos-reconcile-${input.task}-${Date.now()}`,
       args: [input],
     });
-  const statement = await reconcile({ task: 'statement', channels: ['sandboxpay'], lookbackMs: 3_600_000 });
-  const s0 = statement.statements![0]!;
+  const statement = await reconcile({ task: 'statement', channels: channelNames, lookbackMs: 3_600_000 });
+  const statements = statement.statements ?? [];
+  const total = (pick: (s: (typeof statements)[number]) => number) => statements.reduce((n, s) => n + pick(s), 0);
+  const s0 = {
+    entries: total((s) => s.entries),
+    repaired: total((s) => s.repaired.length),
+    lateSuccesses: total((s) => s.lateSuccesses.length),
+    unknownAtChannel: total((s) => s.unknownAtChannel.length),
+    notAtChannel: total((s) => s.notAtChannel.length),
+  };
   say(
-    `statement reconciliation: ${s0.entries} paid at the channel; repaired ${s0.repaired.length}, late successes ${s0.lateSuccesses.length}, unknown ${s0.unknownAtChannel.length}, not at channel ${s0.notAtChannel.length}`,
+    `statement reconciliation (${statements.length} channels): ${s0.entries} paid at the channels; repaired ${s0.repaired}, late successes ${s0.lateSuccesses}, unknown ${s0.unknownAtChannel}, not at channel ${s0.notAtChannel}`,
   );
   await settle('after the statement run', 120_000);
   clearInterval(progress);
   await connection.close();
 
   // ---- audit ---------------------------------------------------------------------------------------------------
-  const channel = (await http(`${sandbox}/admin/payments`, { timeoutMs: 30_000 })).body as unknown as ChannelRecord[];
+  const channelRecords = new Map<string, ChaosChannelRecord[]>();
+  for (const name of channelNames) channelRecords.set(name, await stack.channels[name]!.records());
+  const channel = [...channelRecords.values()].flat();
   const orderRecords = (await http(`${orders}/orders`, { timeoutMs: 30_000 })).body as unknown as OrderRecord[];
   const payments = await knex('payments').select(
     'id',
+    'channel',
     'order_id',
     'status',
     'resolved_by',
@@ -341,10 +375,35 @@ async function main(): Promise<void> {
     now: new Date(),
     graceMs: 120_000,
   });
-  const callbacks = channel.flatMap((c) => (c as unknown as { deliveries: { httpStatus: number }[] }).deliveries ?? []);
+  // Per channel: the same audit over its payments, their orders and its records (callback -> order paid by path).
+  const perChannel = Object.fromEntries(
+    channelNames.map((name) => {
+      const mine = payments.filter((p: { channel: string }) => p.channel === name);
+      const orderIds = new Set(mine.map((p: { order_id: string }) => p.order_id));
+      const r = audit({
+        channel: channelRecords.get(name) ?? [],
+        payments: mine,
+        orders: orderRecords.filter((o) => orderIds.has(o.orderId)),
+        events,
+        now: new Date(),
+        graceMs: 120_000,
+      });
+      return [
+        name,
+        {
+          payments: mine.length,
+          byStatus: r.counts.byStatus,
+          totalViolations: r.totalViolations,
+          channelSuccessToOrderPaidMs: r.channelSuccessToOrderPaidMs,
+        },
+      ];
+    }),
+  );
+  const callbacks = channel.flatMap((c) => c.deliveries ?? []);
   const full = {
     at: new Date().toISOString(),
-    command: `npm run chaos -- --payments ${N} --seed ${seed}`,
+    command: `npm run chaos -- --payments ${N} --seed ${seed}${args.channels ? ` --channels ${args.channels}` : ''}`,
+    channels: channelNames,
     machine: { cores: cpus().length, node: process.version },
     durationSeconds: Math.round((Date.now() - t0) / 1000),
     payments: N,
@@ -358,14 +417,15 @@ async function main(): Promise<void> {
     }, {}),
     callbackDeliveries: {
       total: callbacks.length,
-      non2xx: callbacks.filter((d) => d.httpStatus < 200 || d.httpStatus >= 300).length,
+      notAccepted: callbacks.filter((d) => !(d.accepted ?? (d.httpStatus >= 200 && d.httpStatus < 300))).length,
     },
     statement: {
-      repaired: s0.repaired.length,
-      lateSuccesses: s0.lateSuccesses.length,
-      unknownAtChannel: s0.unknownAtChannel.length,
-      notAtChannel: s0.notAtChannel.length,
+      repaired: s0.repaired,
+      lateSuccesses: s0.lateSuccesses,
+      unknownAtChannel: s0.unknownAtChannel,
+      notAtChannel: s0.notAtChannel,
     },
+    perChannel,
     ...report,
   };
   const reportFile =
@@ -385,6 +445,14 @@ function printReport(
     chaosEvents: { what: string }[];
     restarts: Record<string, number>;
     buyers: Record<string, number>;
+    perChannel: Record<
+      string,
+      {
+        payments: number;
+        totalViolations: number;
+        channelSuccessToOrderPaidMs: AuditReport['channelSuccessToOrderPaidMs'];
+      }
+    >;
   },
 ): void {
   const fmt = (s: { n: number; p50: number | null; p95: number | null; p99: number | null; max: number | null }) =>
@@ -402,6 +470,11 @@ function printReport(
         `    ${list.length === 0 ? 'ok  ' : 'FAIL'} ${k.padEnd(26)} ${list.length}${list.length ? `  ${list.slice(0, 5).join(', ')}` : ''}`,
     ),
     `  late successes: ${r.lateSuccesses.payments}, now ${JSON.stringify(r.lateSuccesses.outcomes)}`,
+    '  per channel (payments, violations; channel success -> order paid by callback):',
+    ...Object.entries(r.perChannel).map(
+      ([name, c]) =>
+        `    ${name.padEnd(11)} ${String(c.payments).padStart(4)} payments, ${c.totalViolations} violations; ${c.channelSuccessToOrderPaidMs.callback ? fmt(c.channelSuccessToOrderPaidMs.callback) : 'none by callback'}`,
+    ),
     '  channel success -> order paid, by recovery path:',
     ...Object.entries(r.channelSuccessToOrderPaidMs).map(([path, s]) => `    ${path.padEnd(15)} ${fmt(s)}`),
     `  VERDICT: ${r.totalViolations === 0 ? 'no drop orders, no double payments, nothing left open' : `${r.totalViolations} VIOLATIONS`}`,

@@ -13,6 +13,7 @@ import { devServerChild } from './stack/temporal-dev-server';
 import { embeddedDbChild } from './stack/embedded-postgres';
 import { Supervisor, tsxService } from './stack/supervisor';
 import { waitFor } from './stack/net';
+import { devChannels, localstripeChild } from './stack/channels';
 
 function say(msg: string): void {
   process.stdout.write(`[start] ${msg}\n`);
@@ -38,10 +39,21 @@ function shown(path: string): string {
 
 async function main(): Promise<void> {
   const started = Date.now();
-  const config = loadConfigOrExit();
   const toolchain = readToolchain();
-  const dataDir = config.stack.dataDir;
+  const dataDir = loadConfigOrExit().stack.dataDir;
   mkdirSync(dataDir, { recursive: true });
+  // Every real channel the user has not configured runs on its double, with development keys made once under .data/.
+  const first = loadConfigOrExit();
+  const dev = devChannels({
+    keysDir: join(dataDir, 'keys'),
+    env: process.env,
+    ports: first.stack.doublePorts,
+    checkoutUrl: first.sandbox.sandboxpay.url,
+    localstripePython: toolchain.localstripe,
+    localstripeStore: join(dataDir, 'localstripe.pickle'),
+  });
+  Object.assign(process.env, dev.env);
+  const config = loadConfigOrExit();
   const stateFile = join(dataDir, 'stack.json');
 
   let shuttingDown = false;
@@ -67,6 +79,10 @@ async function main(): Promise<void> {
     await assertPortFree(config.api.port, 'API', 'API_PORT');
     await assertPortFree(config.sandbox.sandboxpay.port, 'SandboxPay', 'SANDBOX_PORT');
     await assertPortFree(config.orders.port, 'order service', 'ORDER_SERVICE_PORT');
+    if (config.sandbox.wechatpay) {
+      await assertPortFree(config.sandbox.wechatpay.port, 'WeChat Pay emulator', 'WECHATPAY_EMULATOR_PORT');
+    }
+    if (dev.localstripe) await assertPortFree(dev.localstripe.port, 'localstripe', 'LOCALSTRIPE_PORT');
     let temporalAddress = config.temporal.address;
     if (config.stack.embedTemporal) {
       await assertPortFree(config.stack.temporalPort, 'Temporal', 'TEMPORAL_PORT');
@@ -109,6 +125,12 @@ async function main(): Promise<void> {
     }
 
     const env = { ...process.env, TEMPORAL_ADDRESS: temporalAddress, DATABASE_URL: databaseUrl };
+    if (dev.localstripe) {
+      say('starting localstripe (the Stripe channel on its double)...');
+      await supervisor.start(
+        localstripeChild({ ...dev.localstripe, webhookUrl: `${config.api.publicUrl}/callbacks/stripe` }),
+      );
+    }
     await supervisor.start(tsxService({ name: 'sandbox', entry: join(projectRoot, 'sandbox', 'main.ts'), env }));
     await supervisor.start(tsxService({ name: 'worker', entry: join(projectRoot, 'worker', 'main.ts'), env }));
     await supervisor.start(tsxService({ name: 'api', entry: join(projectRoot, 'api', 'main.ts'), env }));
@@ -136,7 +158,17 @@ async function main(): Promise<void> {
         ? `  Temporal Web UI  http://localhost:${config.temporal.uiPort}  (workflows, timers, search attributes)`
         : `  Temporal         ${temporalAddress} (external; open your cluster's Web UI)`,
       `  Temporal         ${temporalAddress}  namespace ${config.temporal.namespace}, task queue ${config.temporal.taskQueue}`,
+      `  Channels         ${Object.entries(config.channels)
+        .filter(([, c]) => c)
+        .map(([name]) => name)
+        .join(', ')}  (dev keys in ${shown(join(dataDir, 'keys'))})`,
       `  SandboxPay       ${config.sandbox.sandboxpay.url}  (simulated wallet channel; faults: GET/PUT /admin/faults)`,
+      config.sandbox.wechatpay
+        ? `  WeChat Pay       ${config.sandbox.wechatpay.publicUrl}  (API v3 emulator, mchid ${config.channels.wechatpay?.mchId ?? '?'}; faults: /admin/faults)`
+        : '',
+      dev.localstripe
+        ? `  Stripe           http://127.0.0.1:${dev.localstripe.port}  (localstripe; test checkout ${config.sandbox.sandboxpay.url}/stripe/checkout/{pi})`
+        : '',
       `  Order service    ${config.orders.url}/orders  (the shop's orders we keep in sync)`,
       `  Demo shop        ${config.orders.url}/shop  (buy something, pay in the wallet, watch the order turn Paid)`,
       `  PostgreSQL       ${shownDb}${config.stack.embedDatabase ? `  (embedded, data in ${shown(embeddedDataDir)})` : ''}`,

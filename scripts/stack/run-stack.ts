@@ -7,6 +7,10 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Knex } from 'knex';
+import pino from 'pino';
+import { type ChaosChannel, stripeChannel, walletChannel } from '../chaos/channels';
+import { type StripeFaultProxy, type StripeProxyFaults, startStripeFaultProxy } from '../../sandbox/stripe/fault-proxy';
+import { devChannels, localstripeChild } from './channels';
 import { freePort, waitFor } from './net';
 import { type EmbeddedDb, embeddedDbChild } from './embedded-postgres';
 import { createDb, migrateLatest } from '../../db/knex';
@@ -23,11 +27,17 @@ export interface RunStackOptions {
   env: Record<string, string>;
   say: (msg: string) => void;
   restartDelayMs?: number;
+  /** Stripe's faults (localstripe has none: a fault proxy on both of its sides plays them); none: no proxy. */
+  stripeFaults?: Partial<StripeProxyFaults>;
+  /** Seeds the Stripe fault proxy's decisions. */
+  seed?: string;
 }
 
 export interface RunStack {
   dir: string;
   urls: { api: string; sandbox: string; orders: string; workerMetrics: string; sdkMetrics: string };
+  /** Every channel the stack runs, with its double: how a buyer acts there and what it records. */
+  channels: Record<string, ChaosChannel>;
   /** The dev server; `process` is the current one (a new one after a restart). */
   temporal: { address: string; readonly process: ChildProcess };
   /** The embedded PostgreSQL; `process` is the current postmaster. */
@@ -53,6 +63,8 @@ export async function startRunStack(options: RunStackOptions): Promise<RunStack>
     db: await freePort(),
     workerMetrics: await freePort(),
     sdkMetrics: await freePort(),
+    wechatpay: await freePort(),
+    localstripe: await freePort(),
   };
   const bundle = await buildWorkflowBundle(join(dir, 'workflows.js'));
   const supervisor = new Supervisor(options.say, {
@@ -93,8 +105,35 @@ export async function startRunStack(options: RunStackOptions): Promise<RunStack>
     workerMetrics: `http://127.0.0.1:${ports.workerMetrics}/metrics`,
     sdkMetrics: `http://127.0.0.1:${ports.sdkMetrics}/metrics`,
   };
+  // The real channels on their doubles, with keys of the run's own: WeChat Pay's emulator (in the sandbox process) and
+  // localstripe (behind the fault proxy when Stripe faults are asked for).
+  const dev = devChannels({
+    keysDir: join(dir, 'keys'),
+    env: {},
+    ports: { wechatpay: ports.wechatpay, localstripe: ports.localstripe },
+    checkoutUrl: urls.sandbox,
+    localstripePython: toolchain.localstripe,
+  });
+  let stripeProxy: StripeFaultProxy | undefined;
+  const localstripeUrl = `http://127.0.0.1:${ports.localstripe}`;
+  if (dev.localstripe) {
+    let webhookUrl = `${urls.api}/callbacks/stripe`;
+    if (options.stripeFaults) {
+      stripeProxy = await startStripeFaultProxy({
+        upstream: localstripeUrl,
+        webhookTarget: webhookUrl,
+        seed: options.seed ?? options.name,
+        faults: options.stripeFaults,
+        logger: pino({ level: 'silent' }),
+      });
+      webhookUrl = stripeProxy.webhookUrl;
+      dev.env.STRIPE_API_URL = stripeProxy.apiUrl;
+    }
+    await supervisor.start(localstripeChild({ ...dev.localstripe, webhookUrl }));
+  }
   const env = {
     ...process.env,
+    ...dev.env,
     LOG_LEVEL: 'warn',
     TEMPORAL_ADDRESS: temporal.address,
     TEMPORAL_TASK_QUEUE: options.taskQueue,
@@ -124,9 +163,15 @@ export async function startRunStack(options: RunStackOptions): Promise<RunStack>
     500,
   );
 
+  const channels: Record<string, ChaosChannel> = { sandboxpay: walletChannel('sandboxpay', urls.sandbox) };
+  if (dev.enabled.includes('wechatpay'))
+    channels.wechatpay = walletChannel('wechatpay', `http://127.0.0.1:${ports.wechatpay}`);
+  if (dev.localstripe) channels.stripe = stripeChannel(localstripeUrl, dev.env.STRIPE_SECRET_KEY!);
+
   const stack: RunStack = {
     dir,
     urls,
+    channels,
     temporal,
     db,
     knex,
@@ -138,6 +183,7 @@ export async function startRunStack(options: RunStackOptions): Promise<RunStack>
       await knex.destroy().catch(() => undefined);
       // The services first, then PostgreSQL, then Temporal (reverse start order).
       await supervisor.stopAll(10_000);
+      await stripeProxy?.stop();
       if (!keep) rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -14,6 +14,10 @@ export interface Toolchain {
   wechatpayGoSdk?: string | null;
   /** The Go toolchain (test mode only): builds the WeChat Pay cross-check driver over the vendor's SDK. */
   go?: string | null;
+  /** The Python that has localstripe (the Stripe channel's test double; both modes): runs localstripe_main.py. */
+  localstripe?: string | null;
+  /** stripe-mock (test mode only): checks the Stripe adapter's requests against Stripe's OpenAPI spec. */
+  stripeMock?: string | null;
 }
 
 export const projectRoot = join(__dirname, '..', '..');

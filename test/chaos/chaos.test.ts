@@ -40,7 +40,8 @@ describe('the chaos run (100 payments, seed ci-42)', () => {
       chaosEvents: { what: string }[];
       restarts: Record<string, number>;
       counts: { payments: number; byStatus: Record<string, number> };
-      callbackDeliveries: { total: number; non2xx: number };
+      callbackDeliveries: { total: number; notAccepted: number };
+      perChannel: Record<string, { payments: number; totalViolations: number; byStatus: Record<string, number> }>;
     };
     expect(r.violations).toEqual({
       dropOrders: [],
@@ -64,5 +65,9 @@ describe('the chaos run (100 payments, seed ci-42)', () => {
     expect(r.counts.payments).toBe(100);
     expect(r.counts.byStatus.SUCCESS).toBeGreaterThan(0);
     expect(r.counts.byStatus.CLOSED).toBeGreaterThan(0);
+    // Spread over every channel the stack runs, each paid and clean on its own.
+    for (const [name, c] of Object.entries(r.perChannel)) {
+      expect([name, c.payments > 0, (c.byStatus.SUCCESS ?? 0) > 0, c.totalViolations]).toEqual([name, true, true, 0]);
+    }
   });
 });

@@ -114,14 +114,6 @@ export class Stack {
     const orders = await listen(this.orderService.app);
     this.ordersUrl = orders.url;
     this.closers.push(orders.close);
-    this.orderService.app.use(
-      createShopRouter({
-        db: this.t.db,
-        paymentsApiUrl: `http://127.0.0.1:${apiPort}`,
-        publicUrl: this.ordersUrl,
-        logger: this.logger,
-      }),
-    );
 
     const doubleEnv: Record<string, string> = {};
     for (const start of options.channelDoubles ?? []) {
@@ -145,6 +137,19 @@ export class Stack {
       ...doubleEnv,
       ...options.env,
     });
+
+    // The demo shop offers the channels the API has.
+    this.orderService.app.use(
+      createShopRouter({
+        db: this.t.db,
+        paymentsApiUrl: `http://127.0.0.1:${apiPort}`,
+        publicUrl: this.ordersUrl,
+        channels: Object.entries(this.config.channels)
+          .filter(([, enabled]) => enabled)
+          .map(([name]) => name),
+        logger: this.logger,
+      }),
+    );
 
     this.sandbox = createSandboxPay({
       merchantId: this.config.sandbox.sandboxpay.merchantId,
