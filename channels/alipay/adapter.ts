@@ -67,8 +67,17 @@ const field = z
   .max(1024)
   .refine((s) => !hasControlCharacters(s) && isWellFormed(s), 'control character or lone surrogate');
 
+/**
+ * How old a notification may be: Alipay retries for about 25 hours (4m, 10m, 10m, 1h, 2h, 6h, 15h), and whether a
+ * retry carries a fresh notify_time or the first one, it is younger than this. Older is a replay.
+ */
+const NOTIFY_MAX_AGE_MS = 26 * 3600_000;
+/** How far ahead of our clock notify_time may be (Alipay's clock, or ours, a little off). */
+const NOTIFY_MAX_AHEAD_MS = 5 * 60_000;
+
 const notificationSchema = z.object({
   notify_id: field.min(1).max(128),
+  notify_time: field,
   notify_type: field,
   app_id: field,
   seller_id: field,
@@ -327,13 +336,14 @@ export class AlipayChannel implements PaymentChannel {
   }
 
   /**
-   * Alipay signs inside the form (no headers) and sends no timestamp to bound skew by; duplicates and replays are
-   * caught by notify_id (the event id) and by the workflow, which trusts only what matches the payment.
+   * Alipay signs inside the form (no headers). Its signed notify_time bounds a replay (26 hours: longer than its
+   * retries); duplicates within that are caught by notify_id (the event id) and by the workflow, which trusts only what
+   * matches the payment.
    */
   async verifyCallback(
     rawBody: Buffer,
     _header?: (name: string) => string | undefined,
-    _nowMs?: number,
+    nowMs?: number,
   ): Promise<CallbackVerification> {
     // The form as Alipay posted it (application/x-www-form-urlencoded, utf-8): values decoded once, as signed.
     const params: Record<string, string> = {};
@@ -358,6 +368,18 @@ export class AlipayChannel implements PaymentChannel {
     const storable = Object.values(params).every((v) => !v.includes('\u0000') && isWellFormed(v));
     if (repeated || !parsed.success || !storable) return { ok: false, reason: 'malformed_body' };
     const n = parsed.data;
+    // notify_time is signed: a notification older than Alipay's retries last (or from the future) is a replay.
+    const sentAt = fromBeijingTime(n.notify_time);
+    if (!sentAt) return { ok: false, reason: 'malformed_body', detail: 'notify_time is not a time' };
+    const skewMs = (nowMs ?? Date.now()) - Date.parse(sentAt);
+    if (skewMs > NOTIFY_MAX_AGE_MS || skewMs < -NOTIFY_MAX_AHEAD_MS) {
+      const off = `${Math.round(Math.abs(skewMs) / 1000)} s ${skewMs > 0 ? 'behind' : 'ahead of'} our clock`;
+      return {
+        ok: false,
+        reason: 'stale_timestamp',
+        detail: `notify_time is ${off}; at most ${NOTIFY_MAX_AGE_MS / 1000} s behind or ${NOTIFY_MAX_AHEAD_MS / 1000} s ahead allowed`,
+      };
+    }
     // Alipay mandates both: the notification is for our app, and the money went to our account.
     if (n.app_id !== this.config.appId || n.seller_id !== this.config.sellerId) {
       return { ok: false, reason: 'wrong_merchant' };

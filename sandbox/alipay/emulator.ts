@@ -332,12 +332,11 @@ export function createAlipayEmulator(options: AlipayEmulatorOptions): AlipayEmul
       const p = tradeOf(biz);
       if (!p) return NOT_EXIST;
       if (!exists(p)) {
-        // Never scanned: Alipay has no trade to close. Its code dies (as it would at time_expire), so the sandbox
-        // cannot take a payment the merchant has given up on.
-        if (p.status === 'NOTPAY') {
-          p.status = 'CLOSED';
-          p.closedAt = new Date().toISOString();
-        }
+        // Never scanned: Alipay has no trade to close, and says so. The emulator voids the code anyway (as its
+        // time_expire would), through the wallet's close and its faults: a buyer who scanned and paid at that very
+        // moment wins the race (the trade now exists, paid), and a late settlement still happens.
+        if (p.status === 'NOTPAY') wallet.close(p);
+        if ((p.status as WalletStatus) === 'SUCCESS') return businessFailed('ACQ.TRADE_STATUS_ERROR', '交易状态不合法');
         return NOT_EXIST;
       }
       if (p.status === 'NOTPAY' || p.status === 'USERPAYING') {

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { AlipaySdk } from 'alipay-sdk';
 import pino from 'pino';
 import type { AlipayChannel } from '../../channels/alipay/adapter';
-import { toOutTradeNo } from '../../channels/alipay/fields';
+import { toBeijingTime, toOutTradeNo } from '../../channels/alipay/fields';
 import { createChannels } from '../../channels';
 import { ChannelUnavailableError } from '../../channels/types';
 import { loadConfig } from '../../config';
@@ -245,6 +245,14 @@ describe('the Alipay adapter against the emulator', () => {
       channelStatus: 'TRADE_SUCCESS',
     });
     expect(running.emulator.wallet.find(p.tradeNo)!.status).toBe('SUCCESS');
+    // A buyer who scans and pays at the very moment we close a code nobody had scanned yet wins too.
+    const unscanned = await precreate();
+    expect(
+      await channel.close({ paymentId: unscanned.paymentId, channelPaymentId: unscanned.outTradeNo }),
+    ).toMatchObject({
+      state: 'SUCCESS',
+      channelStatus: 'TRADE_SUCCESS',
+    });
   });
 
   it('refunds (idempotent on out_request_no), confirms by refund query, and a full refund closes the trade, paid', async () => {
@@ -461,7 +469,7 @@ describe('the Alipay adapter while a refund is still going through', () => {
 describe("the Alipay adapter's verdict on notifications", () => {
   const fields = (paymentId: string, overrides: Record<string, string> = {}) => ({
     notify_id: `nid_${randomUUID().replace(/-/g, '')}`,
-    notify_time: '2026-11-27 20:00:05',
+    notify_time: toBeijingTime(Date.now()),
     notify_type: 'trade_status_sync',
     app_id: running.env.ALIPAY_APP_ID!,
     seller_id: running.env.ALIPAY_SELLER_ID!,
@@ -524,6 +532,26 @@ describe("the Alipay adapter's verdict on notifications", () => {
     expect(await verify({ ...signed(fields(paymentId)), subject: 'order o-1: 100% tea' })).toEqual({
       ok: false,
       reason: 'bad_signature',
+    });
+    // Replays: signed long ago (beyond Alipay's 25 hours of retries), or "from the future".
+    const stale = await verify(signed(fields(paymentId, { notify_time: toBeijingTime(Date.now() - 27 * 3600_000) })));
+    expect(stale).toMatchObject({
+      ok: false,
+      reason: 'stale_timestamp',
+      detail: expect.stringMatching(/^notify_time is 972\d\d s behind our clock/),
+    });
+    expect(
+      await verify(signed(fields(paymentId, { notify_time: toBeijingTime(Date.now() - 24 * 3600_000) }))),
+    ).toMatchObject({ ok: true });
+    expect(await verify(signed(fields(paymentId, { notify_time: toBeijingTime(Date.now() + 600_000) })))).toMatchObject(
+      {
+        ok: false,
+        reason: 'stale_timestamp',
+      },
+    );
+    expect(await verify(signed(fields(paymentId, { notify_time: 'yesterday' })))).toMatchObject({
+      ok: false,
+      reason: 'malformed_body',
     });
     const { sign: _sign, ...unsigned } = signed(fields(paymentId));
     expect(await verify(unsigned)).toEqual({ ok: false, reason: 'missing_signature' });
