@@ -73,13 +73,13 @@ describe('Alipay over HTTP, whole stack', () => {
     const signed = signNotification(fields, key ?? readFileSync(alipay.env.ALIPAY_EMULATOR_PRIVATE_KEY_FILE!, 'utf8'));
     return new URLSearchParams(signed).toString();
   }
+  /** POST /callbacks/alipay, the answer checked against the OpenAPI document (text/plain in Alipay's words). */
   const post = async (form: string) => {
-    const res = await fetch(`${s.apiUrl}/callbacks/alipay`, {
-      method: 'POST',
+    const res = await call(s.apiUrl, 'POST', '/callbacks/alipay', {
+      raw: form,
       headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' },
-      body: form,
     });
-    return { status: res.status, type: res.headers.get('content-type'), body: await res.text() };
+    return { status: res.status, type: res.headers.get('content-type'), body: res.body as string };
   };
 
   it('paid by callback: the buyer scans and pays, the notification is answered `success`, the order turns paid', async () => {
