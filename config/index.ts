@@ -1,6 +1,6 @@
 // The one place configuration is read. Every process calls loadConfig() once at start-up; it fails fast with one
 // line per bad variable, and hands each part of the program only the section it needs.
-import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import ms from 'ms';
@@ -166,6 +166,30 @@ const envSchema = z.object({
   WECHATPAY_EMULATOR_PLATFORM_PRIVATE_KEY_FILE: z.string().min(1).optional(),
   WECHATPAY_EMULATOR_MERCHANT_PUBLIC_KEY_FILE: z.string().min(1).optional(),
   // ---- end WeChat Pay ------------------------------------------------------------------------------------------
+  // ---- Alipay (issue 12) -------------------------------------------------------------------------------------
+  // The adapter: OpenAPI v2 gateway, our app's RSA2 key pair (private half here), Alipay's public key. Keys as PEM
+  // (PKCS#1 or PKCS#8) or the bare base64 Alipay's key tool prints, inline or in a file; checked in loadConfig.
+  ALIPAY_ENABLED: bool.default(false),
+  ALIPAY_GATEWAY: url.default('https://openapi.alipay.com/gateway.do'),
+  ALIPAY_APP_ID: z
+    .string()
+    .regex(/^\d{16}$/, 'must be the 16-digit app id Alipay assigned')
+    .optional(),
+  ALIPAY_SELLER_ID: z
+    .string()
+    .regex(/^2088\d{12}$/, "must be the merchant's 16-digit pid, starting 2088")
+    .optional(),
+  ALIPAY_APP_PRIVATE_KEY: z.string().min(1).optional(),
+  ALIPAY_APP_PRIVATE_KEY_FILE: z.string().min(1).optional(),
+  ALIPAY_PUBLIC_KEY: z.string().min(1).optional(),
+  ALIPAY_PUBLIC_KEY_FILE: z.string().min(1).optional(),
+  ALIPAY_TIMEOUT: duration.optional(),
+  // The emulator (sandbox/alipay): its port, the "Alipay" private key it signs with, the app public key it checks.
+  ALIPAY_EMULATOR_PORT: port.default(3102),
+  ALIPAY_EMULATOR_PUBLIC_URL: url.optional(),
+  ALIPAY_EMULATOR_PRIVATE_KEY_FILE: z.string().min(1).optional(),
+  ALIPAY_EMULATOR_APP_PUBLIC_KEY_FILE: z.string().min(1).optional(),
+  // ---- end Alipay --------------------------------------------------------------------------------------------
 
   SANDBOX_PUBLIC_URL: url.optional(),
   SHOP_API_URL: url.optional(),
@@ -233,6 +257,8 @@ export interface SandboxConfig {
   sandboxpay: { port: number; url: string; merchantId: string; secret: string };
   /** The WeChat Pay v3 emulator, when its keys are configured (sandbox/wechatpay/dev-keys.ts makes them). */
   wechatpay?: WechatPayEmulatorConfig;
+  /** The Alipay emulator, when its keys are configured (sandbox/alipay/dev-keys.ts makes a set). */
+  alipay?: AlipayEmulatorConfig;
   /** Where browsers reach SandboxPay (pay URLs); default SANDBOXPAY_URL. */
   publicUrl: string;
   /** Where the demo shop's backend reaches the payments API; default API_PUBLIC_URL. */
@@ -358,6 +384,7 @@ export interface ChannelsConfig {
   sandboxpay?: SandboxPayChannelConfig;
   stripe?: StripeChannelConfig;
   wechatpay?: WechatPayChannelConfig;
+  alipay?: AlipayChannelConfig;
 }
 
 // ---- WeChat Pay v3 -----------------------------------------------------------------------------------------------
@@ -540,6 +567,165 @@ function wechatPayConfig(env: Env, problems: string[]): WechatPayKeys {
 }
 // ---- end WeChat Pay ----------------------------------------------------------------------------------------------
 
+// ---- Alipay (issue 12) ---------------------------------------------------------------------------------------
+
+/**
+ * Alipay through the OpenAPI v2 gateway. Keys are KeyObjects, never PEM text: a KeyObject serializes as {}, so
+ * logging a configuration (or an adapter holding one) cannot print a private key.
+ */
+export interface AlipayChannelConfig {
+  gateway: string;
+  appId: string;
+  /** Our Alipay account (pid): notifications must name it as seller_id. */
+  sellerId: string;
+  appPrivateKey: KeyObject;
+  alipayPublicKey: KeyObject;
+  /** Per-request timeout towards the gateway. */
+  timeoutMs: number;
+  /** How long a precreated QR code stays payable (timeout_express): the payment expiry, in whole minutes. */
+  qrTimeoutMinutes: number;
+}
+
+/** The Alipay emulator: where it listens, the app it serves, and both keys it needs. */
+export interface AlipayEmulatorConfig {
+  port: number;
+  /** Where buyers reach its wallet page (the QR codes' content) and bill downloads. */
+  publicUrl: string;
+  appId: string;
+  sellerId: string;
+  alipayPrivateKey: KeyObject;
+  appPublicKey: KeyObject;
+}
+
+/** A key from its variable or its _FILE variant (exactly one), as text; problems are reported by name. */
+function keyText(
+  env: Env,
+  name: 'ALIPAY_APP_PRIVATE_KEY' | 'ALIPAY_PUBLIC_KEY',
+  problems: string[],
+): string | undefined {
+  const inline = env[name];
+  const file = env[`${name}_FILE`];
+  if (inline && file) {
+    problems.push(`${name}: set it or ${name}_FILE, not both`);
+    return undefined;
+  }
+  if (file) return readKeyFile(`${name}_FILE`, file, problems);
+  return inline;
+}
+
+function readKeyFile(name: string, path: string, problems: string[]): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    problems.push(`${name}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    return undefined;
+  }
+}
+
+/** PEM, or the bare base64 body Alipay's key tool prints (PKCS#8 or PKCS#1); RSA of at least 2048 bits. */
+function rsaKey(text: string, kind: 'private' | 'public'): KeyObject | undefined {
+  const trimmed = text.trim();
+  const candidates = trimmed.includes('-----BEGIN')
+    ? [trimmed]
+    : (kind === 'private' ? ['PRIVATE KEY', 'RSA PRIVATE KEY'] : ['PUBLIC KEY', 'RSA PUBLIC KEY']).map(
+        (label) => `-----BEGIN ${label}-----\n${trimmed.replace(/\s+/g, '')}\n-----END ${label}-----`,
+      );
+  for (const pem of candidates) {
+    try {
+      const key = kind === 'private' ? createPrivateKey(pem) : createPublicKey(pem);
+      if (key.asymmetricKeyType === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048) return key;
+    } catch {
+      // the next form, if any
+    }
+  }
+  return undefined;
+}
+
+/** The Alipay variables, checked together: one line per problem, never a key's content. */
+function alipayChannel(env: Env, problems: string[]): AlipayChannelConfig | undefined {
+  if (!env.ALIPAY_ENABLED) return undefined;
+  const before = problems.length;
+  for (const name of ['ALIPAY_APP_ID', 'ALIPAY_SELLER_ID'] as const) {
+    if (!env[name]) problems.push(`${name}: required when ALIPAY_ENABLED=true`);
+  }
+  const privateText = keyText(env, 'ALIPAY_APP_PRIVATE_KEY', problems);
+  const publicText = keyText(env, 'ALIPAY_PUBLIC_KEY', problems);
+  let appPrivateKey: KeyObject | undefined;
+  let alipayPublicKey: KeyObject | undefined;
+  if (privateText === undefined) {
+    if (!env.ALIPAY_APP_PRIVATE_KEY_FILE) {
+      problems.push('ALIPAY_APP_PRIVATE_KEY: required when ALIPAY_ENABLED=true (or ALIPAY_APP_PRIVATE_KEY_FILE)');
+    }
+  } else if (!(appPrivateKey = rsaKey(privateText, 'private'))) {
+    problems.push(
+      'ALIPAY_APP_PRIVATE_KEY: not an RSA private key of 2048 bits or more (PKCS#1 or PKCS#8, PEM or base64)',
+    );
+  }
+  if (publicText === undefined) {
+    if (!env.ALIPAY_PUBLIC_KEY_FILE) {
+      problems.push('ALIPAY_PUBLIC_KEY: required when ALIPAY_ENABLED=true (or ALIPAY_PUBLIC_KEY_FILE)');
+    }
+  } else if (!(alipayPublicKey = rsaKey(publicText, 'public'))) {
+    problems.push('ALIPAY_PUBLIC_KEY: not an RSA public key of 2048 bits or more (PEM or base64)');
+  }
+  // The usual mistake: the app's own public key pasted where Alipay's belongs. Every reply would then fail to verify.
+  if (
+    appPrivateKey &&
+    alipayPublicKey &&
+    createPublicKey(appPrivateKey)
+      .export({ type: 'spki', format: 'der' })
+      .equals(alipayPublicKey.export({ type: 'spki', format: 'der' }))
+  ) {
+    problems.push("ALIPAY_PUBLIC_KEY: is the app's own public key; it must be Alipay's public key");
+  }
+  if (env.NODE_ENV === 'production' && !env.ALIPAY_GATEWAY.startsWith('https://')) {
+    problems.push('ALIPAY_GATEWAY: must be https in production');
+  }
+  if (problems.length > before || !appPrivateKey || !alipayPublicKey) return undefined;
+  return {
+    gateway: env.ALIPAY_GATEWAY,
+    appId: env.ALIPAY_APP_ID!,
+    sellerId: env.ALIPAY_SELLER_ID!,
+    appPrivateKey,
+    alipayPublicKey,
+    timeoutMs: env.ALIPAY_TIMEOUT ?? env.CHANNEL_TIMEOUT,
+    qrTimeoutMinutes: Math.max(1, Math.ceil(env.PAYMENT_EXPIRY / 60_000)),
+  };
+}
+
+/** The emulator's settings, when both its key files are given. */
+function alipayEmulator(env: Env, problems: string[]): AlipayEmulatorConfig | undefined {
+  const { ALIPAY_EMULATOR_PRIVATE_KEY_FILE: privateFile, ALIPAY_EMULATOR_APP_PUBLIC_KEY_FILE: publicFile } = env;
+  if (!privateFile && !publicFile) return undefined;
+  if (!privateFile || !publicFile) {
+    problems.push('ALIPAY_EMULATOR_PRIVATE_KEY_FILE: set it together with ALIPAY_EMULATOR_APP_PUBLIC_KEY_FILE');
+    return undefined;
+  }
+  const privateText = readKeyFile('ALIPAY_EMULATOR_PRIVATE_KEY_FILE', privateFile, problems);
+  const publicText = readKeyFile('ALIPAY_EMULATOR_APP_PUBLIC_KEY_FILE', publicFile, problems);
+  const alipayPrivateKey = privateText === undefined ? undefined : rsaKey(privateText, 'private');
+  const appPublicKey = publicText === undefined ? undefined : rsaKey(publicText, 'public');
+  if (privateText !== undefined && !alipayPrivateKey) {
+    problems.push('ALIPAY_EMULATOR_PRIVATE_KEY_FILE: not an RSA private key of 2048 bits or more');
+  }
+  if (publicText !== undefined && !appPublicKey) {
+    problems.push('ALIPAY_EMULATOR_APP_PUBLIC_KEY_FILE: not an RSA public key of 2048 bits or more');
+  }
+  for (const name of ['ALIPAY_APP_ID', 'ALIPAY_SELLER_ID'] as const) {
+    if (!env[name]) problems.push(`${name}: required by the Alipay emulator (the app and account it serves)`);
+  }
+  if (!alipayPrivateKey || !appPublicKey || !env.ALIPAY_APP_ID || !env.ALIPAY_SELLER_ID) return undefined;
+  return {
+    port: env.ALIPAY_EMULATOR_PORT,
+    publicUrl: env.ALIPAY_EMULATOR_PUBLIC_URL ?? `http://localhost:${env.ALIPAY_EMULATOR_PORT}`,
+    appId: env.ALIPAY_APP_ID,
+    sellerId: env.ALIPAY_SELLER_ID,
+    alipayPrivateKey,
+    appPublicKey,
+  };
+}
+// ---- end Alipay ----------------------------------------------------------------------------------------------
+
 export interface LoadOptions {
   /** Variables this process cannot run without (e.g. the worker needs DATABASE_URL). */
   require?: (keyof Env)[];
@@ -586,9 +772,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, options: Loa
   // ---- WeChat Pay ----
   const wechatpay = wechatPayConfig(env, problems);
   // ---- end WeChat Pay ----
-  if (!env.SANDBOXPAY_ENABLED && !env.WECHATPAY_ENABLED && !env.STRIPE_ENABLED) {
+  if (!env.SANDBOXPAY_ENABLED && !env.WECHATPAY_ENABLED && !env.STRIPE_ENABLED && !env.ALIPAY_ENABLED) {
     problems.push('SANDBOXPAY_ENABLED: no payment channel is enabled; enable at least one');
   }
+  const alipay = alipayChannel(env, problems); // Alipay (issue 12)
+  const alipaySandbox = alipayEmulator(env, problems); // Alipay (issue 12)
   if (problems.length > 0) throw new ConfigError(problems);
 
   const useTls = env.TEMPORAL_TLS || Boolean(env.TEMPORAL_TLS_CERT_PATH) || Boolean(env.TEMPORAL_API_KEY);
@@ -641,6 +829,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, options: Loa
         : {}),
       // --- end Stripe ---
       ...(wechatpay.channel ? { wechatpay: wechatpay.channel } : {}),
+      ...(alipay ? { alipay } : {}), // Alipay (issue 12)
     },
     sandbox: {
       sandboxpay: {
@@ -650,6 +839,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, options: Loa
         secret: env.SANDBOXPAY_SECRET,
       },
       ...(wechatpay.emulator ? { wechatpay: wechatpay.emulator } : {}),
+      ...(alipaySandbox ? { alipay: alipaySandbox } : {}), // Alipay (issue 12)
       publicUrl: env.SANDBOX_PUBLIC_URL ?? env.SANDBOXPAY_URL ?? `http://localhost:${env.SANDBOX_PORT}`,
       shopApiUrl: env.SHOP_API_URL ?? env.API_PUBLIC_URL ?? `http://localhost:${env.API_PORT}`,
       seed: env.SANDBOX_SEED,

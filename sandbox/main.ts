@@ -1,10 +1,12 @@
 // The simulated third parties for `npm start` and the chaos run: SandboxPay on SANDBOX_PORT, the WeChat Pay v3
-// emulator on WECHATPAY_EMULATOR_PORT when its keys are configured (sandbox/wechatpay/dev-keys.ts), and the reference
-// order service with the demo shop (/shop) on ORDER_SERVICE_PORT (its tables live in the schema order_service).
+// emulator on WECHATPAY_EMULATOR_PORT when its keys are configured (sandbox/wechatpay/dev-keys.ts), the Alipay
+// emulator on ALIPAY_EMULATOR_PORT likewise (sandbox/alipay/dev-keys.ts), and the reference order service with the
+// demo shop (/shop) on ORDER_SERVICE_PORT (its tables live in the schema order_service).
 import { loadConfigOrExit } from '../config';
 import { createLogger } from '../observability/logger';
 import { createDb } from '../db/knex';
 import { createOrderService, ensureOrderServiceSchema } from './order-service';
+import { createAlipayEmulator } from './alipay/emulator';
 import { createSandboxPay } from './sandboxpay';
 import { createShopRouter } from './shop';
 import { createStripeCheckoutRouter } from './stripe/checkout';
@@ -82,9 +84,29 @@ async function main(): Promise<void> {
         ]
       : []),
   ];
+  // ---- Alipay (issue 12): the gateway emulator, sharing the sandbox's seed and faults -------------------------
+  const alipaySettings = config.sandbox.alipay;
+  const alipay = alipaySettings
+    ? createAlipayEmulator({
+        ...alipaySettings,
+        seed: config.sandbox.seed,
+        faults: config.sandbox.faults,
+        callbackRetryScale: config.sandbox.callbackRetryScale,
+        logger,
+      })
+    : undefined;
+  if (alipay && alipaySettings) {
+    servers.push(
+      alipay.app.listen(alipaySettings.port, () =>
+        logger.info({ port: alipaySettings.port, publicUrl: alipaySettings.publicUrl }, 'Alipay emulator listening'),
+      ),
+    );
+  }
+  // ---- end Alipay ----------------------------------------------------------------------------------------------
   const stop = () => {
     sandboxPay.stop();
     wechatPay?.stop();
+    alipay?.stop();
     for (const s of servers) s.close();
     for (const s of servers) s.closeAllConnections();
     void db.destroy().then(() => process.exit(0));
