@@ -300,7 +300,7 @@ export interface StackConfig {
   /** Absolute; where `npm start` keeps the dev server's SQLite file, the embedded database and its state file. */
   dataDir: string;
   /** Where `npm start` runs the real channels' doubles (unless the channel is configured by hand). */
-  doublePorts: { wechatpay: number; localstripe: number };
+  doublePorts: { wechatpay: number; alipay: number; localstripe: number };
 }
 
 export interface DatabaseConfig {
@@ -892,7 +892,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, options: Loa
       temporalPort: env.TEMPORAL_PORT,
       embedDatabase: env.DATABASE_URL === undefined,
       dataDir: stackDataDir(env.STACK_DATA_DIR),
-      doublePorts: { wechatpay: env.WECHATPAY_EMULATOR_PORT, localstripe: env.LOCALSTRIPE_PORT },
+      doublePorts: {
+        wechatpay: env.WECHATPAY_EMULATOR_PORT,
+        alipay: env.ALIPAY_EMULATOR_PORT,
+        localstripe: env.LOCALSTRIPE_PORT,
+      },
     },
   };
 }

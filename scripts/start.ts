@@ -82,6 +82,9 @@ async function main(): Promise<void> {
     if (config.sandbox.wechatpay) {
       await assertPortFree(config.sandbox.wechatpay.port, 'WeChat Pay emulator', 'WECHATPAY_EMULATOR_PORT');
     }
+    if (config.sandbox.alipay) {
+      await assertPortFree(config.sandbox.alipay.port, 'Alipay emulator', 'ALIPAY_EMULATOR_PORT');
+    }
     if (dev.localstripe) await assertPortFree(dev.localstripe.port, 'localstripe', 'LOCALSTRIPE_PORT');
     let temporalAddress = config.temporal.address;
     if (config.stack.embedTemporal) {
@@ -165,6 +168,9 @@ async function main(): Promise<void> {
       `  SandboxPay       ${config.sandbox.sandboxpay.url}  (simulated wallet channel; faults: GET/PUT /admin/faults)`,
       config.sandbox.wechatpay
         ? `  WeChat Pay       ${config.sandbox.wechatpay.publicUrl}  (API v3 emulator, mchid ${config.channels.wechatpay?.mchId ?? '?'}; faults: /admin/faults)`
+        : '',
+      config.sandbox.alipay
+        ? `  Alipay           ${config.sandbox.alipay.publicUrl}  (OpenAPI v2 gateway emulator at /gateway.do, app ${config.sandbox.alipay.appId}; faults: /admin/faults)`
         : '',
       dev.localstripe
         ? `  Stripe           http://127.0.0.1:${dev.localstripe.port}  (localstripe; test checkout ${config.sandbox.sandboxpay.url}/stripe/checkout/{pi})`

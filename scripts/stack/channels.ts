@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ensureAlipayDevKeys } from '../../sandbox/alipay/dev-keys';
 import { ensureWechatPayDevKeys } from '../../sandbox/wechatpay/dev-keys';
 import { startLocalstripe, stripeEnv } from './localstripe';
 import type { ChildSpec } from './supervisor';
@@ -61,6 +62,7 @@ export function localstripeChild(options: LocalstripeChildOptions, name = 'local
 
 export interface DevChannelPorts {
   wechatpay: number;
+  alipay: number;
   localstripe: number;
 }
 
@@ -75,7 +77,7 @@ export interface DevChannels {
 
 /**
  * The real channels on their doubles, with development keys under `keysDir`, for each channel the user has not
- * configured (an explicit WECHATPAY_ENABLED / STRIPE_ENABLED, true or false, is theirs to keep).
+ * configured (an explicit WECHATPAY_ENABLED / ALIPAY_ENABLED / STRIPE_ENABLED, true or false, is theirs to keep).
  */
 export function devChannels(options: {
   keysDir: string;
@@ -91,6 +93,10 @@ export function devChannels(options: {
   if (env.WECHATPAY_ENABLED === undefined) {
     Object.assign(out.env, ensureWechatPayDevKeys(options.keysDir, { port: ports.wechatpay }));
     out.enabled.push('wechatpay');
+  }
+  if (env.ALIPAY_ENABLED === undefined) {
+    Object.assign(out.env, ensureAlipayDevKeys(options.keysDir, { port: ports.alipay }));
+    out.enabled.push('alipay');
   }
   if (env.STRIPE_ENABLED === undefined && options.localstripePython) {
     const keys = stripeDevKeys(options.keysDir);

@@ -64,6 +64,7 @@ export async function startRunStack(options: RunStackOptions): Promise<RunStack>
     workerMetrics: await freePort(),
     sdkMetrics: await freePort(),
     wechatpay: await freePort(),
+    alipay: await freePort(),
     localstripe: await freePort(),
   };
   const bundle = await buildWorkflowBundle(join(dir, 'workflows.js'));
@@ -110,7 +111,7 @@ export async function startRunStack(options: RunStackOptions): Promise<RunStack>
   const dev = devChannels({
     keysDir: join(dir, 'keys'),
     env: {},
-    ports: { wechatpay: ports.wechatpay, localstripe: ports.localstripe },
+    ports: { wechatpay: ports.wechatpay, alipay: ports.alipay, localstripe: ports.localstripe },
     checkoutUrl: urls.sandbox,
     localstripePython: toolchain.localstripe,
   });
@@ -166,6 +167,7 @@ export async function startRunStack(options: RunStackOptions): Promise<RunStack>
   const channels: Record<string, ChaosChannel> = { sandboxpay: walletChannel('sandboxpay', urls.sandbox) };
   if (dev.enabled.includes('wechatpay'))
     channels.wechatpay = walletChannel('wechatpay', `http://127.0.0.1:${ports.wechatpay}`);
+  if (dev.enabled.includes('alipay')) channels.alipay = walletChannel('alipay', `http://127.0.0.1:${ports.alipay}`);
   if (dev.localstripe) channels.stripe = stripeChannel(localstripeUrl, dev.env.STRIPE_SECRET_KEY!);
 
   const stack: RunStack = {

@@ -26,6 +26,7 @@ describe('configuration', () => {
       temporalPort: 7233,
       embedDatabase: true,
       dataDir: join(__dirname, '..', '..', '.data'),
+      doublePorts: { wechatpay: 3101, alipay: 3102, localstripe: 3103 },
     });
     expect(config.api.port).toBe(3000);
     expect(config.channels.sandboxpay?.url).toBe('http://localhost:3100');
