@@ -74,7 +74,10 @@ function nextUrl(handoff: Handoff | undefined, payUrl: string | undefined, order
 export function createShopRouter(options: ShopOptions): Router {
   const router = Router();
 
-  const channels = options.channels?.length ? options.channels : ['sandboxpay'];
+  // In the order buyers expect them (the labels' order), any channel we have no label for last.
+  const order = Object.keys(CHANNEL_LABELS);
+  const rank = (c: string) => (order.includes(c) ? order.indexOf(c) : order.length);
+  const channels = options.channels?.length ? [...options.channels].sort((a, b) => rank(a) - rank(b)) : ['sandboxpay'];
 
   router.get('/shop', (_req, res) => {
     const items = CATALOGUE.map(

@@ -1,11 +1,15 @@
 // The article's client flow in a real browser (Debian's Chromium driven by playwright-core), against the whole
-// stack: pick an item in the demo shop, pay in the SandboxPay wallet, come back to the order page, and watch it turn
-// Paid by itself. Screenshots of each final page go to test-results/screenshots/.
+// stack with every channel on its double: pick an item and a way to pay in the demo shop, pay (the SandboxPay wallet;
+// the QR code of WeChat Pay or Alipay on the order page, opened in their emulator's wallet; Stripe's test checkout),
+// come back to the order page, and watch it turn Paid by itself. Screenshots go to test-results/screenshots/.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { readToolchain } from '../../scripts/stack/toolchain';
+import { alipayDouble } from '../support/alipay';
 import { Stack } from '../support/stack';
+import { stripeChannelDouble } from '../support/stripe';
+import { wechatPayDouble } from '../support/wechatpay-emulator';
 
 const screenshots = join(__dirname, '..', '..', 'test-results', 'screenshots');
 
@@ -14,7 +18,14 @@ describe('the demo shop in a browser', () => {
   let browser: Browser;
   beforeAll(async () => {
     mkdirSync(screenshots, { recursive: true });
-    s = await Stack.start({ env: { PAYMENT_QUERY_SCHEDULE: '2s,3s' } });
+    s = await Stack.start({
+      env: { PAYMENT_QUERY_SCHEDULE: '2s,3s' },
+      channelDoubles: [
+        wechatPayDouble({ callbackRetryScale: 0.01 }),
+        alipayDouble(() => undefined, { callbackRetryScale: 0.01 }),
+        stripeChannelDouble({}),
+      ],
+    });
     const executablePath = readToolchain().chromium;
     if (!executablePath) throw new Error('no Chromium: run the tests through npm test (bootstrap installs it)');
     browser = await chromium.launch({
@@ -98,6 +109,48 @@ describe('the demo shop in a browser', () => {
     await buy(page, 'pay');
     await waitForStatus(page, 'Paid');
     expect(await page.locator('#via').textContent()).toBe('updated by polling');
+    await page.close();
+  });
+
+  for (const channel of ['wechatpay', 'alipay'] as const) {
+    it(`${channel}: the order page shows the QR code; opened in the wallet and paid, the order turns Paid`, async () => {
+      const page = await browser.newPage({ viewport: { width: 760, height: 640 } });
+      await page.goto(`${s.ordersUrl}/shop`);
+      await page.check(`input[name=channel][value=${channel}]`);
+      await page.click('button[data-sku="cup"]');
+      await page.waitForURL(/\/shop\/orders\//);
+      await page.locator('#qr svg').waitFor();
+      const codeUrl = await page.locator('#qr').getAttribute('data-code-url');
+      expect(codeUrl).toMatch(/^http:\/\/(localhost|127\.0\.0\.1):\d+\/pay\//);
+      await page.screenshot({ path: join(screenshots, `order-qr-${channel}.png`) });
+      await page.click('#open-wallet');
+      await page.waitForURL(/\/pay\//);
+      await page.getByText('88.00 CNY').waitFor();
+      await page.click('#pay');
+      await page.waitForURL(/\/shop\/orders\//);
+      await waitForStatus(page, 'Paid');
+      expect(await page.locator('#qr').count()).toBe(0);
+      const paymentId = new URL(page.url()).searchParams.get('payment')!;
+      expect((await s.repo.get(paymentId))!.channel).toBe(channel);
+      await page.screenshot({ path: join(screenshots, `order-paid-${channel}.png`) });
+      await page.close();
+    });
+  }
+
+  it('stripe: the test checkout page takes the card, and the order turns Paid', async () => {
+    const page = await browser.newPage({ viewport: { width: 760, height: 560 } });
+    await page.goto(`${s.ordersUrl}/shop`);
+    await page.check('input[name=channel][value=stripe]');
+    await page.screenshot({ path: join(screenshots, 'shop-channels.png') });
+    await page.click('button[data-sku="tea"]');
+    await page.waitForURL(/\/stripe\/checkout\/pi_/);
+    await page.getByText('25.99 CNY').waitFor();
+    await page.screenshot({ path: join(screenshots, 'stripe-checkout.png') });
+    await page.click('#pay');
+    await page.waitForURL(/\/shop\/orders\//);
+    await waitForStatus(page, 'Paid');
+    const paymentId = new URL(page.url()).searchParams.get('payment')!;
+    expect((await s.repo.get(paymentId))!.channel).toBe('stripe');
     await page.close();
   });
 
