@@ -286,9 +286,9 @@ async function main(): Promise<void> {
     if (b.decision === 'pay' && b.shopCancels) await http(`${orders}/orders/${b.orderId}/cancel`, { method: 'POST' });
     // The buyer's page is the channel's, not ours: one that fails or hangs (Stripe's test checkout goes through the
     // fault proxy too) leaves a buyer who gave up, as a real one would, not an error of this run.
-    b.outcome = await stack.channels[b.channel]!
-      .act(payment, b.decision)
-      .catch((err: unknown) => `${b.decision}: gave up (${err instanceof Error ? err.message : String(err)})`);
+    b.outcome = await stack.channels[b.channel]!.act(payment, b.decision).catch(
+      (err: unknown) => `${b.decision}: gave up (${err instanceof Error ? err.message : String(err)})`,
+    );
   }
 
   let failedBuyers = 0;

@@ -1,6 +1,7 @@
-// npm run load -- --payments 200 --concurrency 10
+// npm run load -- --payments 200 --concurrency 10 [--channel wechatpay]
 // Drives full payments through a running stack (npm start, or the URLs in the environment), as shops and buyers
-// would: create the order, POST /payments, pay in the SandboxPay wallet, wait for the order to turn PAID. Then
+// would: create the order, POST /payments on the channel (default SandboxPay), pay what the buyer was handed (the
+// emulator's wallet, or Stripe's test checkout), wait for the order to turn PAID. Then
 // reads the timestamps the system recorded and prints latency percentiles:
 //   - POST /payments, as the client saw it;
 //   - callback received (our event row) -> order service acknowledged (its transition row).
@@ -13,18 +14,20 @@ import { parseArgs } from 'node:util';
 import { loadConfigOrExit } from '../config';
 import { embeddedDatabaseUrl } from './stack/embedded-postgres';
 import { createDb } from '../db/knex';
+import { actAsBuyer } from './chaos/channels';
 
 const { values: args } = parseArgs({
   options: {
     payments: { type: 'string', default: '200' },
     concurrency: { type: 'string', default: '10' },
     timeout: { type: 'string', default: '120' },
+    channel: { type: 'string', default: 'sandboxpay' },
   },
 });
 const total = Number(args.payments);
 const concurrency = Number(args.concurrency);
 if (!(total > 0) || !(concurrency > 0)) {
-  process.stderr.write('usage: npm run load -- --payments N --concurrency C\n');
+  process.stderr.write('usage: npm run load -- --payments N --concurrency C [--channel NAME]\n');
   process.exit(2);
 }
 
@@ -69,14 +72,13 @@ async function onePayment(): Promise<Done> {
   const created = await json(`${api}/payments`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID() },
-    body: JSON.stringify({ orderId, amount: order.body.amount, currency: 'CNY', channel: 'sandboxpay' }),
+    body: JSON.stringify({ orderId, amount: order.body.amount, currency: 'CNY', channel: args.channel }),
   });
   const createMs = performance.now() - t0;
   if (created.status !== 201)
     throw new Error(`POST /payments answered ${created.status}: ${JSON.stringify(created.body)}`);
-  const channelPaymentId = String(created.body.payUrl).split('/pay/')[1];
-  const paid = await fetch(`${config.sandbox.sandboxpay.url}/v1/payments/${channelPaymentId}/pay`, { method: 'POST' });
-  if (!paid.ok) throw new Error(`the wallet refused to pay: ${paid.status}`);
+  const paid = await actAsBuyer(created.body, 'pay');
+  if (!/^pay: (SUCCESS|succeeded)$/.test(paid)) throw new Error(`the buyer could not pay: ${paid}`);
   const deadline = Date.now() + Number(args.timeout) * 1000;
   for (;;) {
     const o = await json(`${config.orders.url}/orders/${orderId}`);
@@ -135,6 +137,7 @@ async function main(): Promise<void> {
     const result = {
       at: new Date().toISOString(),
       machine: { cores: cpus().length, node: process.version },
+      channel: args.channel,
       payments: total,
       concurrency,
       paid: done.length,
@@ -149,7 +152,7 @@ async function main(): Promise<void> {
       `n=${s.n}  p50 ${s.p50.toFixed(1)}  p95 ${s.p95.toFixed(1)}  p99 ${s.p99.toFixed(1)}  max ${s.max.toFixed(1)} ms`;
     process.stdout.write(
       [
-        `payments: ${done.length} paid of ${total} (${failed} failed) in ${wallS.toFixed(1)} s, concurrency ${concurrency}` +
+        `${args.channel}: ${done.length} paid of ${total} (${failed} failed) in ${wallS.toFixed(1)} s, concurrency ${concurrency}` +
           ` (${result.paymentsPerSecond.toFixed(1)}/s), resolved by ${JSON.stringify(byPath)}`,
         `POST /payments                      ${fmt(result.createPaymentMs)}`,
         `callback received -> order acked    ${fmt(result.callbackToOrderAckMs)}`,

@@ -127,3 +127,16 @@ export function stripeChannel(localstripeUrl: string, secretKey: string): ChaosC
     },
   };
 }
+
+/**
+ * The buyer of any of our doubles, from what they were handed alone: Stripe's test checkout page for a client secret,
+ * else the wallet (every emulator serves it where its page is). For tools that run beside `npm start` (the load
+ * generator), which know the API but not the doubles' keys.
+ */
+export async function actAsBuyer(payment: Record<string, unknown>, decision: 'pay' | 'decline'): Promise<string> {
+  const handoff = (payment.handoff ?? {}) as { kind?: string; url?: string; pageUrl?: string; codeUrl?: string };
+  if (handoff.kind === 'client_secret') return stripeChannel('', '').act(payment, decision);
+  const page = handoff.url ?? handoff.pageUrl ?? handoff.codeUrl;
+  if (!page) return `${decision}: nothing to pay with`;
+  return walletChannel('wallet', new URL(page).origin).act(payment, decision);
+}
