@@ -19,7 +19,9 @@ async function main(): Promise<void> {
   const statusFeed = new StatusFeed(config.database.url!, logger);
   await statusFeed.start();
   const app = createApp({ db, temporal, config, logger, channels: createChannels(config, logger), statusFeed });
-  const server = app.listen(config.api.port, () => logger.info({ port: config.api.port }, 'api listening'));
+  const server = app.listen(config.api.port, config.listenHost, () =>
+    logger.info({ host: config.listenHost, port: config.api.port }, 'api listening'),
+  );
 
   let stopping = false;
   const stop = (signal: string) => {

@@ -68,6 +68,11 @@ const DEV_ADMIN_API_KEY = 'admin-dev-key-not-for-production';
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // The address every server of ours listens on (API, metrics, sandbox): loopback unless told otherwise (containers).
+  LISTEN_HOST: z
+    .string()
+    .regex(/^[0-9A-Za-z.:-]+$/, 'must be an address such as 127.0.0.1 or 0.0.0.0')
+    .default('127.0.0.1'),
 
   TEMPORAL_ADDRESS: z
     .string()
@@ -337,6 +342,8 @@ export interface ReconcileConfig {
 export interface Config {
   env: Env['NODE_ENV'];
   logLevel: Env['LOG_LEVEL'];
+  /** Where our servers listen (LISTEN_HOST). */
+  listenHost: string;
   temporal: TemporalConfig;
   database: DatabaseConfig;
   /** corsOrigins: browser origins (buyers' apps, the demo shop) allowed to read payment status and its stream. */
@@ -783,6 +790,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, options: Loa
   return {
     env: env.NODE_ENV,
     logLevel: env.LOG_LEVEL,
+    listenHost: env.LISTEN_HOST,
     temporal: {
       address: env.TEMPORAL_ADDRESS ?? `localhost:${env.TEMPORAL_PORT}`,
       namespace: env.TEMPORAL_NAMESPACE,

@@ -70,15 +70,15 @@ async function main(): Promise<void> {
     : undefined;
   // ---- end WeChat Pay ----
   const servers = [
-    sandboxPay.app.listen(config.sandbox.sandboxpay.port, () =>
+    sandboxPay.app.listen(config.sandbox.sandboxpay.port, config.listenHost, () =>
       logger.info({ port: config.sandbox.sandboxpay.port }, 'SandboxPay listening'),
     ),
-    orderService.app.listen(config.orders.port, () =>
+    orderService.app.listen(config.orders.port, config.listenHost, () =>
       logger.info({ port: config.orders.port }, 'order service listening'),
     ),
     ...(wechatPay && config.sandbox.wechatpay
       ? [
-          wechatPay.app.listen(config.sandbox.wechatpay.port, () =>
+          wechatPay.app.listen(config.sandbox.wechatpay.port, config.listenHost, () =>
             logger.info({ port: config.sandbox.wechatpay?.port }, 'WeChat Pay emulator listening'),
           ),
         ]
@@ -97,7 +97,7 @@ async function main(): Promise<void> {
     : undefined;
   if (alipay && alipaySettings) {
     servers.push(
-      alipay.app.listen(alipaySettings.port, () =>
+      alipay.app.listen(alipaySettings.port, config.listenHost, () =>
         logger.info({ port: alipaySettings.port, publicUrl: alipaySettings.publicUrl }, 'Alipay emulator listening'),
       ),
     );

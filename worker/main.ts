@@ -14,7 +14,7 @@ import { ensureReconcileSchedules } from './schedules';
 import { createPaymentWorker } from './worker';
 
 /** Our metrics at http://<host>:<port>/metrics. A busy port is reported, not fatal: payments matter more. */
-function serveMetrics(port: number, logger: ReturnType<typeof createLogger>): Server {
+function serveMetrics(host: string, port: number, logger: ReturnType<typeof createLogger>): Server {
   const server = createServer((req, res) => {
     if (req.url !== '/metrics') {
       res.writeHead(404).end();
@@ -26,7 +26,7 @@ function serveMetrics(port: number, logger: ReturnType<typeof createLogger>): Se
     );
   });
   server.on('error', (err) => logger.error({ err, port }, 'worker metrics endpoint could not start'));
-  server.listen(port, () => logger.info({ port }, 'worker metrics at /metrics'));
+  server.listen(port, host, () => logger.info({ host, port }, 'worker metrics at /metrics'));
   return server;
 }
 
@@ -41,7 +41,11 @@ async function main(): Promise<void> {
     }),
     // The SDK's own metrics (task latencies, slots, sticky cache, polls...) on their own port.
     ...(config.workerMetrics.sdkPort
-      ? { telemetryOptions: { metrics: { prometheus: { bindAddress: `0.0.0.0:${config.workerMetrics.sdkPort}` } } } }
+      ? {
+          telemetryOptions: {
+            metrics: { prometheus: { bindAddress: `${config.listenHost}:${config.workerMetrics.sdkPort}` } },
+          },
+        }
       : {}),
   });
 
@@ -51,7 +55,9 @@ async function main(): Promise<void> {
     applicationName: 'payments-worker',
   });
   registerNotificationBacklogGauges(db, config.payments.notifyAlertAfterMs);
-  const metricsServer = config.workerMetrics.port ? serveMetrics(config.workerMetrics.port, logger) : undefined;
+  const metricsServer = config.workerMetrics.port
+    ? serveMetrics(config.listenHost, config.workerMetrics.port, logger)
+    : undefined;
   const connectionOptions = temporalConnectionOptions(config.temporal);
   const nativeConnection = await NativeConnection.connect(connectionOptions);
   // A client too: reconciliation finds, restarts and signals workflows, and the worker keeps the schedules.
