@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CONFIG_VARIABLES } from '../../config';
+import { actAsBuyer } from '../../scripts/chaos/channels';
 import { freePort } from '../../scripts/stack/net';
 import type { ProcessState } from '../../scripts/stack/supervisor';
 
@@ -136,6 +137,9 @@ describe('npm start', () => {
       EMBEDDED_DB_PORT: await freePort(),
       WORKER_METRICS_PORT: await freePort(),
       TEMPORAL_SDK_METRICS_PORT: await freePort(),
+      WECHATPAY_EMULATOR_PORT: await freePort(),
+      ALIPAY_EMULATOR_PORT: await freePort(),
+      LOCALSTRIPE_PORT: await freePort(),
     };
     apiUrl = `http://127.0.0.1:${ports.API_PORT}`;
     temporalPort = ports.TEMPORAL_PORT;
@@ -256,7 +260,7 @@ describe('npm start', () => {
   it('runs every process as a child of the launcher, pids in the state file', () => {
     const s = state();
     expect(s.launcherPid).toBe(launcher.pid);
-    expect(Object.keys(s.processes)).toEqual(['temporal', 'postgres', 'sandbox', 'worker', 'api']);
+    expect(Object.keys(s.processes)).toEqual(['temporal', 'postgres', 'localstripe', 'sandbox', 'worker', 'api']);
     const children = processTree(launcher.pid!);
     for (const p of Object.values(s.processes)) {
       expect(p.state).toBe('running');
@@ -287,6 +291,41 @@ describe('npm start', () => {
     expect([201, 202]).toContain(res.status);
     paymentId = body.paymentId;
     expect(paymentId).toBeTruthy();
+  });
+
+  it('brings every channel up on its double, with development keys it made under its data directory', async () => {
+    const banner = /Channels +([a-z, ]+?) +\(/.exec(output)?.[1]?.split(', ');
+    expect(banner?.sort()).toEqual(['alipay', 'sandboxpay', 'stripe', 'wechatpay']);
+    for (const channel of ['wechatpay', 'alipay', 'stripe']) {
+      const orderId = `npm-start-${channel}-${Date.now()}`;
+      await fetch(`${ordersUrl}/orders`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ orderId, amount: 2599, currency: 'CNY' }),
+      });
+      const res = await fetch(`${apiUrl}/payments`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': `${orderId}-attempt-1` },
+        body: JSON.stringify({ orderId, amount: 2599, currency: 'CNY', channel }),
+      });
+      const body = (await res.json()) as { paymentId: string; handoff?: { kind: string } };
+      expect([channel, res.status, body.handoff?.kind]).toEqual([
+        channel,
+        201,
+        channel === 'stripe' ? 'client_secret' : 'qr_code',
+      ]);
+      const paid = await actAsBuyer(body as unknown as Record<string, unknown>, 'pay');
+      expect(paid).toMatch(/^pay: (SUCCESS|succeeded)$/);
+      await until(
+        `the ${channel} order to be paid`,
+        async () => {
+          const order = (await (await fetch(`${ordersUrl}/orders/${orderId}`)).json()) as { status: string };
+          return order.status === 'PAID' ? true : undefined;
+        },
+        30_000,
+      );
+    }
+    expect(existsSync(join(dir, 'keys', 'stripe.json'))).toBe(true);
   });
 
   it('restarts the Temporal dev server when it is SIGKILLed, until its port is free; /readyz recovers by itself', async () => {
@@ -321,8 +360,8 @@ describe('npm start', () => {
     );
     expect(how).toEqual({ code: 0, signal: null });
     // API, worker and sandbox first (in that order), then PostgreSQL, then Temporal
-    expect(Object.keys(goneAt)).toHaveLength(5);
-    const order = ['api', 'worker', 'sandbox', 'postgres', 'temporal'].map((name) => goneAt[name]!);
+    expect(Object.keys(goneAt)).toHaveLength(6);
+    const order = ['api', 'worker', 'sandbox', 'localstripe', 'postgres', 'temporal'].map((name) => goneAt[name]!);
     expect([...order].sort((x, y) => x - y)).toEqual(order);
     const tail = output.slice(stopping);
     expect(tail).toContain('Ctrl-C: stopping...');
