@@ -43,6 +43,8 @@ export interface CreateAtChannelInput extends ChannelCallInput {
   orderId: string;
   amount: number;
   currency: string;
+  /** ISO; passed on to channels that can end the trade themselves at that moment. */
+  expiresAt?: string;
 }
 
 export interface QueryAtChannelInput extends ChannelCallInput {
@@ -100,6 +102,7 @@ export function createActivities(deps: ActivityDeps) {
         amount: input.amount,
         currency: input.currency,
         description: `order ${input.orderId}`,
+        ...(input.expiresAt ? { expiresAt: input.expiresAt } : {}),
         notifyUrl: `${deps.callbackBaseUrl ?? ''}/callbacks/${input.channel}`,
       });
       await repo.recordEvent({

@@ -127,7 +127,7 @@ export function createCallbacksRouter(deps: CallbacksRouterDeps): Router {
 
     // Signal even a duplicate: an earlier copy may have been recorded and then failed to reach the workflow.
     // The workflow ignores event ids it has seen.
-    let outcome: 'accepted' | 'late' | 'answered_from_database';
+    let outcome: 'accepted' | 'late' | 'mismatch' | 'answered_from_database';
     try {
       await withinDeadline(temporal, () =>
         paymentHandle(temporal, payment.id).signal(channelCallbackSignal, {
@@ -152,7 +152,28 @@ export function createCallbacksRouter(deps: CallbacksRouterDeps): Router {
       // The workflow has finished. The database answers; a success after an unpaid final state is never dropped:
       // it is refunded (the refund workflow is started before we answer) or left for review, by policy.
       const current = (await repo.get(payment.id)) ?? payment;
-      if (cb.state === 'SUCCESS' && isUnpaidFinal(current.status)) {
+      // Trusted as the workflow would: its channel payment id (when we know it), amount and currency agree. One that
+      // does not is recorded for a person and the statement reconciliation, never acted on.
+      const agrees =
+        (!current.channel_payment_id || current.channel_payment_id === cb.channelPaymentId) &&
+        cb.amount === current.amount &&
+        cb.currency === current.currency;
+      if (cb.state === 'SUCCESS' && isUnpaidFinal(current.status) && !agrees) {
+        await repo.recordEvent({
+          paymentId: payment.id,
+          channel: channelName,
+          source: 'system',
+          type: 'anomaly:callback_mismatch',
+          payload: {
+            eventId: cb.eventId,
+            statusBefore: current.status,
+            said: { channelPaymentId: cb.channelPaymentId, amount: cb.amount, currency: cb.currency },
+          },
+          outcome: 'anomaly',
+        });
+        logger.error({ paymentId: payment.id }, 'late success that does not match the payment: left for review');
+        outcome = 'mismatch';
+      } else if (cb.state === 'SUCCESS' && isUnpaidFinal(current.status)) {
         let action: string;
         try {
           action = await withinDeadline(temporal, () =>

@@ -192,7 +192,13 @@ export const accepted = z.object({ paymentId: z.uuid(), status: paymentStatus, m
 export const callbackAck = z.object({
   received: z.literal(true),
   duplicate: z.boolean(),
-  outcome: z.enum(['accepted', 'late', 'answered_from_database']),
+  outcome: z
+    .enum(['accepted', 'late', 'mismatch', 'answered_from_database', 'ignored'])
+    .describe(
+      'accepted: signalled to the workflow; late: a success after an unpaid end, its money sent back; mismatch: a late ' +
+        'success that does not match the payment, left for review; answered_from_database: the workflow had ended; ' +
+        'ignored: genuine, but nothing a payment waits for (e.g. a refund notice)',
+    ),
 });
 
 export const statusEvent = z

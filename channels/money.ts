@@ -64,8 +64,17 @@ const STRIPE_ZERO_DECIMAL = new Set([
   'XPF',
 ]);
 
-/** Digits Stripe counts for a currency: none for its zero-decimal currencies, two for the rest. */
-const stripeDigits = (currency: string) => (STRIPE_ZERO_DECIMAL.has(currency.toUpperCase()) ? 0 : 2);
+/**
+ * Currencies Stripe counts in three decimals, as ISO 4217 does, but whose last digit it requires to be 0 (amounts
+ * are charged to the hundredth): 5.120 KWD is 5120, 5.125 KWD cannot be charged.
+ */
+const STRIPE_THREE_DECIMAL = new Set(['BHD', 'JOD', 'KWD', 'OMR', 'TND']);
+
+/** Digits Stripe counts for a currency: none for its zero-decimal currencies, three for five, two for the rest. */
+const stripeDigits = (currency: string) => {
+  const code = currency.toUpperCase();
+  return STRIPE_ZERO_DECIMAL.has(code) ? 0 : STRIPE_THREE_DECIMAL.has(code) ? 3 : 2;
+};
 
 /** `amount` counted in 10^-from units, recounted in 10^-to units: exactly, or refused. */
 function rescale(amount: number, from: number, to: number, what: string): number {
@@ -80,12 +89,18 @@ function rescale(amount: number, from: number, to: number, what: string): number
  * Stripe 2; MGA: ISO 2, Stripe 0) the amount is rescaled exactly, and refused if it cannot be.
  */
 export function toStripeAmount(amount: number, currency: string): number {
-  return rescale(
+  const stripeAmount = rescale(
     amount,
     minorDigits(currency),
     stripeDigits(currency),
     `${amount} minor units of ${currency} in Stripe's units`,
   );
+  if (STRIPE_THREE_DECIMAL.has(currency.toUpperCase()) && stripeAmount % 10 !== 0) {
+    throw new MoneyFormatError(
+      `${amount} minor units of ${currency}: Stripe charges ${currency} to the hundredth only`,
+    );
+  }
+  return stripeAmount;
 }
 
 /** The inverse of toStripeAmount: Stripe's integer `amount` -> our minor units. */

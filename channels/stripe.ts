@@ -154,6 +154,11 @@ export class StripeChannel implements PaymentChannel {
           err instanceof Stripe.errors.StripeAPIError ||
           err instanceof Stripe.errors.StripeRateLimitError ||
           err instanceof Stripe.errors.StripeAuthenticationError ||
+          // The same idempotency key still in flight at Stripe (our first try timed out, its retry came): 409
+          // idempotency_key_in_use, or lock_timeout. Not a refusal: the first request may well succeed.
+          err instanceof Stripe.errors.StripeIdempotencyError ||
+          status === 409 ||
+          err.code === 'lock_timeout' ||
           status === 0 ||
           status >= 500 ||
           status === 429 ||

@@ -17,6 +17,11 @@ export interface CreateChannelPaymentRequest {
   currency: string;
   description?: string;
   notifyUrl: string;
+  /**
+   * When the payment expires here (ISO). A channel that can end its own trade then is told (WeChat Pay's and Alipay's
+   * time_expire), so a code handed out late in a payment's life does not stay payable after we have closed it.
+   */
+  expiresAt?: string;
 }
 
 /**

@@ -314,7 +314,19 @@ async function main(): Promise<void> {
   await chaos;
 
   // ---- settle, then run the statement reconciliation once more, and settle again --------------------------------
+  const connection = await Connection.connect({ address: stack.temporal.address });
+  const client = new Client({ connection });
+  /**
+   * Nothing open in our table, nothing unacknowledged, and no payment workflow still running: a final payment's
+   * workflow keeps watching through its late window, and a success it finds there (or one the statement run's requery
+   * makes it find) is refunded only then; the audit must not judge before.
+   */
   const settled = async () => {
+    const running = await client.workflow
+      .count(`WorkflowType = 'paymentWorkflow' AND ExecutionStatus = 'Running'`)
+      .then((c) => c.count)
+      .catch(() => 1); // Temporal not answering: not settled yet
+    if (running > 0) return false;
     const open = await knex('payments').whereIn('status', ['UNPAID', 'PAYING', 'REFUNDING']).count({ n: '*' }).first();
     const unacked = await knex('payments')
       .whereIn('status', DECIDED_STATUSES)
@@ -330,8 +342,6 @@ async function main(): Promise<void> {
   };
   await sleep(LATE_WINDOW_MS);
   await settle('after the late windows', 180_000);
-  const connection = await Connection.connect({ address: stack.temporal.address });
-  const client = new Client({ connection });
   const reconcile = (input: ReconcileInput) =>
     client.workflow.execute<(i: ReconcileInput) => Promise<ReconcileResult>>('reconcileWorkflow', {
       taskQueue: 'payments-chaos',

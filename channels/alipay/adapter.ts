@@ -34,7 +34,14 @@ import {
   type StatementEntry,
 } from '../types';
 import { BillFormatError, readTradeBill } from './bill';
-import { beijingDaysBetween, fromBeijingTime, fromOutTradeNo, toOutTradeNo, TRADE_STATUSES } from './fields';
+import {
+  beijingDaysBetween,
+  fromBeijingTime,
+  fromOutTradeNo,
+  toBeijingTime,
+  toOutTradeNo,
+  TRADE_STATUSES,
+} from './fields';
 
 export interface AlipayConfig {
   gateway: string;
@@ -183,8 +190,11 @@ export class AlipayChannel implements PaymentChannel {
         out_trade_no: outTradeNo,
         total_amount: toDecimalString(request.amount, 'CNY'),
         subject: subjectOf(request),
-        // The code dies when the payment expires here, so a buyer cannot pay what we have given up on.
-        timeout_express: `${this.config.qrTimeoutMinutes}m`,
+        // The code dies when the payment expires here, so a buyer cannot pay what we have given up on: at our expiry
+        // itself (time_expire, Beijing time), however late in the payment's life this create runs; else the window.
+        ...(request.expiresAt
+          ? { time_expire: toBeijingTime(Date.parse(request.expiresAt)) }
+          : { timeout_express: `${this.config.qrTimeoutMinutes}m` }),
       },
       { notifyUrl: request.notifyUrl },
     );

@@ -92,6 +92,11 @@ export function toOutRefundNo(refundKey: string): string {
 }
 
 /** A China calendar day (YYYY-MM-DD) of an instant: the trade bill's day. */
+/** A moment as WeChat Pay writes it: RFC 3339 in China time, e.g. 2026-11-27T20:30:00+08:00. */
+function chinaTime(ms: number): string {
+  return `${new Date(ms + 8 * 3600_000).toISOString().slice(0, 19)}+08:00`;
+}
+
 function chinaDay(ms: number): string {
   return new Date(ms + 8 * 3600_000).toISOString().slice(0, 10);
 }
@@ -194,6 +199,14 @@ export class WechatPayChannel implements PaymentChannel {
   }
 
   private unexpected(what: string, reply: Reply): ChannelUnavailableError {
+    // Retried (Temporal's policy has no attempt limit for these), so a 4xx that will never change (NO_AUTH,
+    // PARAM_ERROR: our configuration) must at least be loud.
+    if (reply.status >= 400 && reply.status < 500 && reply.status !== 429) {
+      this.logger.error(
+        { channel: this.name, status: reply.status, code: reply.code },
+        `${what}: WeChat Pay refused the request; retrying, but a person should look`,
+      );
+    }
     return new ChannelUnavailableError(`${what} answered HTTP ${reply.status} ${reply.code ?? ''}`.trim());
   }
 
@@ -212,6 +225,9 @@ export class WechatPayChannel implements PaymentChannel {
       description: [...(request.description ?? `payment ${request.paymentId}`)].slice(0, 127).join(''),
       out_trade_no: outTradeNo,
       notify_url: request.notifyUrl,
+      // The order ends at WeChat Pay when it expires here (RFC 3339, China time), so a code handed out late in the
+      // payment's life is not payable after we have closed it.
+      ...(request.expiresAt ? { time_expire: chinaTime(Date.parse(request.expiresAt)) } : {}),
       // CNY has two decimals: our minor units are WeChat Pay's fen as they are.
       amount: { total: request.amount, currency: 'CNY' },
     });
@@ -534,7 +550,12 @@ export function parseTradeBill(text: string): BillRow[] {
   const rows: BillRow[] = [];
   for (const line of lines.slice(1)) {
     if (line.startsWith('总交易单数')) break; // the summary follows
-    const fields = line.split(',').map((f) => f.replace(/^`/, '').trim());
+    // Split on the backtick that starts every field, not on bare commas: a description (商品名称) may hold commas, and
+    // the vendor does not quote it.
+    const fields = line
+      .replace(/^`/, '')
+      .split(',`')
+      .map((f) => f.trim());
     const get = (name: string) => (col(name) >= 0 ? fields[col(name)] : undefined);
     const time = get('交易时间') ?? '';
     if (!/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/.test(time)) throw new BillFormatError(`bad 交易时间 "${time}"`);

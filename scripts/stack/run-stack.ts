@@ -150,8 +150,11 @@ export async function startRunStack(options: RunStackOptions): Promise<RunStack>
     TEMPORAL_SDK_METRICS_PORT: String(ports.sdkMetrics),
     ...options.env,
   };
-  const service = (name: string) => tsxService({ name, entry: join(projectRoot, name, 'main.ts'), env });
-  await supervisor.start(service('sandbox'));
+  const service = (name: string, extra: Record<string, string> = {}) =>
+    tsxService({ name, entry: join(projectRoot, name, 'main.ts'), env: { ...env, ...extra } });
+  // The sandbox serves Stripe's test checkout: the buyer's page talks to Stripe (localstripe) directly, not through
+  // the fault proxy, whose faults are the channel's answers to our adapter.
+  await supervisor.start(service('sandbox', dev.localstripe ? { STRIPE_API_URL: localstripeUrl } : {}));
   await supervisor.start(service('worker'));
   await supervisor.start(service('api'));
   await waitFor(

@@ -7,7 +7,8 @@ import { paymentWorkflowId } from '../../workflows/definitions';
 import type { ReconcileInput, ReconcileResult } from '../../workflows/reconcile';
 import { ensureReconcileSchedules, statementScheduleId, sweepScheduleId } from '../../worker/schedules';
 import { call } from '../support/openapi';
-import { channelIdOf, Stack } from '../support/stack';
+import { signCallback } from '../../sandbox/sandboxpay';
+import { channelIdOf, SECRET, Stack } from '../support/stack';
 
 describe('reconciliation', () => {
   let s: Stack;
@@ -183,6 +184,37 @@ describe('reconciliation', () => {
     expect(text).toMatch(/^payments_callbacks_total\{channel="sandboxpay",outcome="late"\} [1-9]/m);
     expect(text).toMatch(/^payments_refunds_total\{outcome="accepted"\} [1-9]/m);
     expect(text).toMatch(/^payments_finished_total\{status="REFUNDED",resolved_by="[a-z]+"\} [1-9]/m);
+  });
+
+  it('a late success that does not match the payment (another amount) is recorded for review, never refunded', async () => {
+    const orderId = await s.createOrder(1500, 'USD');
+    const created = await create(orderId);
+    const channelPaymentId = channelIdOf(created.payUrl);
+    await workflowEnded(created.paymentId);
+    const body = JSON.stringify({
+      eventId: `evt_${randomUUID()}`,
+      eventType: 'payment.succeeded',
+      merchantId: s.config.sandbox.sandboxpay.merchantId,
+      merchantOrderId: created.paymentId,
+      channelPaymentId,
+      status: 'SUCCESS',
+      amount: 1, // genuinely signed, but not what this payment asked for
+      currency: 'USD',
+    });
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    const answer = await call(s.apiUrl, 'POST', '/callbacks/sandboxpay', {
+      raw: body,
+      headers: {
+        'content-type': 'application/json',
+        'x-sandboxpay-timestamp': timestamp,
+        'x-sandboxpay-signature': signCallback(SECRET, timestamp, body),
+      },
+    });
+    expect([answer.status, answer.body.outcome]).toEqual([200, 'mismatch']);
+    expect(await status(created.paymentId)).toBe('CLOSED');
+    const events = await s.repo.listEvents(created.paymentId);
+    expect(events.map((e) => e.type)).toContain('anomaly:callback_mismatch');
+    expect(events.map((e) => e.type)).not.toContain('anomaly:late_success');
   });
 
   it('flags a payment paid here that the channel has no record of', async () => {

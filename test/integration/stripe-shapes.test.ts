@@ -59,11 +59,7 @@ describe('Stripe request shapes (stripe-mock)', () => {
     });
     await channel.queryRefund({ channelPaymentId: 'pi_123', refundId: 're_123' });
     await channel.statement({ from: new Date(Date.now() - 3_600_000), to: new Date() });
-    await waitFor('the last request to be logged', async () => {
-      if (!requests.at(-1)?.includes('->')) throw new Error('not yet');
-    });
-    // The readiness probe's own GET /v1/balance may be logged after the reset above: the adapter never asks for it.
-    expect(requests.filter((r) => !r.startsWith('GET /v1/balance '))).toEqual([
+    const expected = [
       'POST /v1/payment_intents -> 200',
       'GET /v1/payment_intents/pi_123 -> 200',
       'GET /v1/payment_intents/search -> 200',
@@ -72,7 +68,14 @@ describe('Stripe request shapes (stripe-mock)', () => {
       'POST /v1/refunds -> 200',
       'GET /v1/refunds/re_123 -> 200',
       'GET /v1/charges -> 200',
-    ]);
+    ];
+    // The readiness probe's own GET /v1/balance may be logged after the reset above: the adapter never asks for it.
+    // stripe-mock logs after it answers: wait until every request (and its status) is in the log.
+    const ours = () => requests.filter((r) => !r.startsWith('GET /v1/balance '));
+    await waitFor('every request to be logged', async () => {
+      if (ours().length < expected.length || !ours().at(-1)?.includes('->')) throw new Error('not yet');
+    });
+    expect(ours()).toEqual(expected);
   });
 
   it('would catch a request Stripe refuses (the check is not vacuous)', async () => {

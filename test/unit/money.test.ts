@@ -63,6 +63,11 @@ describe("money at a channel's edge, exactly", () => {
     expect(toStripeAmount(5, 'ISK')).toBe(500); // ISO 0 digits, Stripe counts ISK in hundredths
     expect(fromStripeAmount(500, 'ISK')).toBe(5);
     expect(() => fromStripeAmount(550, 'ISK')).toThrow(MoneyFormatError);
+    // Stripe counts KWD (and BHD, JOD, OMR, TND) in thousandths, as ISO does, but charges to the hundredth only:
+    // 5.120 KWD is 5120 (not 512, a tenth of the price), 5.125 KWD cannot be charged.
+    expect(toStripeAmount(5120, 'KWD')).toBe(5120);
+    expect(fromStripeAmount(5120, 'KWD')).toBe(5120);
+    expect(() => toStripeAmount(5125, 'KWD')).toThrow(MoneyFormatError);
     for (const currency of PAYABLE_CURRENCIES) {
       for (const amount of [0, 1000, 2599000]) {
         expect(fromStripeAmount(toStripeAmount(amount, currency), currency)).toBe(amount);

@@ -160,6 +160,14 @@ describe('the trade bill parser', () => {
     ]);
   });
 
+  it('keeps a description with commas in its column (the vendor does not quote it; every field starts with a backtick)', () => {
+    const withCommas = paidRow.replace('`order 1,', '`order 1, gift wrap, rush,');
+    expect(withCommas).not.toBe(paidRow);
+    expect(parseTradeBill(`${header}\n${withCommas}\n`)).toEqual([
+      expect.objectContaining({ amount: 2599, refundAmount: 0 }),
+    ]);
+  });
+
   it('takes ¥-prefixed amounts and reordered columns; refuses amounts finer than a fen', () => {
     const reordered = '商户订单号,交易状态,交易时间,微信订单号,订单金额';
     expect(

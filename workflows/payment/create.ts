@@ -12,7 +12,7 @@ export async function createAtChannel(p: PaymentState): Promise<void> {
   try {
     const created = await creation(Date.parse(expiresAt) - workflowNow()).createChannelPayment.executeWithOptions(
       { summary: 'create the payment at the channel' },
-      [{ paymentId, channel, orderId, amount, currency }],
+      [{ paymentId, channel, orderId, amount, currency, expiresAt }],
     );
     if (created.outcome === 'created') {
       p.channelPaymentId = created.channelPaymentId;
