@@ -198,9 +198,13 @@ export function createReconcileActivities(partial: Partial<ReconcileDeps> & Pick
     async reconcileStatement(input: { channel: string; lookbackMs: number }): Promise<StatementResult> {
       const channel = findChannel(d().channels, input.channel);
       if (!channel) throw new Error(`no channel named ${input.channel}`);
-      const to = new Date();
-      const from = new Date(to.getTime() - input.lookbackMs);
-      const entries = await channel.statement({ from, to });
+      const now = new Date();
+      const from = new Date(now.getTime() - input.lookbackMs);
+      // A channel whose statement lags (daily bills out the next morning) is compared only as far as it is final:
+      // "no bill yet" is not "no money".
+      const readyUntil = channel.statementReadyUntil?.(now);
+      const to = readyUntil && readyUntil < now ? readyUntil : now;
+      const entries = to > from ? await channel.statement({ from, to }) : [];
       const result: StatementResult = {
         channel: input.channel,
         entries: entries.length,

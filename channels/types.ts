@@ -150,6 +150,11 @@ export interface PaymentChannel {
   /** Payments the channel says were paid in [from, to). */
   statement(range: { from: Date; to: Date }): Promise<StatementEntry[]>;
   /**
+   * Where the channel's statement is final at `now`, for a channel whose statement lags (daily bills published the
+   * next morning): the reconciler compares nothing later than this. Absent: the statement is live.
+   */
+  statementReadyUntil?(now: Date): Date;
+  /**
    * Checks the signature first (constant time, bounded clock skew), then parses. Never rejects. Asynchronous: a
    * channel may have to find the key first (WeChat Pay picks its platform key by the Wechatpay-Serial header).
    */

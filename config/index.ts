@@ -53,6 +53,17 @@ const schedule = z.string().transform((text, ctx) => {
   return values;
 });
 
+/** A delay that may be zero: "0", or a duration such as 10h. */
+const delay = z.string().transform((text, ctx) => {
+  if (text.trim() === '0') return 0;
+  const value = parseDuration(text);
+  if (value === undefined) {
+    ctx.addIssue({ code: 'custom', message: `"${text}" is not 0 or a duration such as 30m, 10h` });
+    return z.NEVER;
+  }
+  return value;
+});
+
 const port = z.coerce.number().int().min(0).max(65535);
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 const url = z.url({ protocol: /^https?$/ });
@@ -165,6 +176,8 @@ const envSchema = z.object({
     .regex(/^PUB_KEY_ID_\w+$/, 'must be PUB_KEY_ID_...')
     .optional(),
   WECHATPAY_TIMEOUT: duration.optional(),
+  // A day's trade bill is out this long after the day ends (China time): the vendor's is the next morning, ~10:00.
+  WECHATPAY_BILL_DELAY: delay.prefault('10h'),
   WECHATPAY_EMULATOR_PORT: port.default(3101),
   // Where buyers reach the emulator's wallet pages (the QR code's content): a phone needs the machine's address.
   WECHATPAY_EMULATOR_PUBLIC_URL: url.optional(),
@@ -189,6 +202,8 @@ const envSchema = z.object({
   ALIPAY_PUBLIC_KEY: z.string().min(1).optional(),
   ALIPAY_PUBLIC_KEY_FILE: z.string().min(1).optional(),
   ALIPAY_TIMEOUT: duration.optional(),
+  // A day's bill is out this long after the day ends (China time): Alipay's is the next morning.
+  ALIPAY_BILL_DELAY: delay.prefault('10h'),
   // The emulator (sandbox/alipay): its port, the "Alipay" private key it signs with, the app public key it checks.
   ALIPAY_EMULATOR_PORT: port.default(3102),
   ALIPAY_EMULATOR_PUBLIC_URL: url.optional(),
@@ -410,6 +425,8 @@ export interface WechatPayChannelConfig {
   /** The "WeChat Pay public key" (PEM) and its id, for the public-key mode. */
   publicKey?: { id: string; pem: string };
   timeoutMs: number;
+  /** How long after a China day ends its trade bill is out (0: at once, as the emulator serves it). */
+  billDelayMs: number;
 }
 
 /** The emulator's side of the same keys: the platform's private key, and the merchant's public key to check with. */
@@ -518,6 +535,7 @@ function wechatPayConfig(env: Env, problems: string[]): WechatPayKeys {
           ? { publicKey: { id: env.WECHATPAY_PUBLIC_KEY_ID, pem: publicKeyPem } }
           : {}),
         timeoutMs: env.WECHATPAY_TIMEOUT ?? env.CHANNEL_TIMEOUT,
+        billDelayMs: env.WECHATPAY_BILL_DELAY,
       };
     }
   }
@@ -589,6 +607,8 @@ export interface AlipayChannelConfig {
   alipayPublicKey: KeyObject;
   /** Per-request timeout towards the gateway. */
   timeoutMs: number;
+  /** How long after a China day ends its bill is out (0: at once, as the emulator serves it). */
+  billDelayMs: number;
   /** How long a precreated QR code stays payable (timeout_express): the payment expiry, in whole minutes. */
   qrTimeoutMinutes: number;
 }
@@ -696,6 +716,7 @@ function alipayChannel(env: Env, problems: string[]): AlipayChannelConfig | unde
     appPrivateKey,
     alipayPublicKey,
     timeoutMs: env.ALIPAY_TIMEOUT ?? env.CHANNEL_TIMEOUT,
+    billDelayMs: env.ALIPAY_BILL_DELAY,
     qrTimeoutMinutes: Math.max(1, Math.ceil(env.PAYMENT_EXPIRY / 60_000)),
   };
 }

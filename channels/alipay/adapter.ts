@@ -16,6 +16,7 @@ import { z } from 'zod';
 import { hasControlCharacters, isWellFormed } from '../../db/text';
 import type { Logger } from '../../observability/logger';
 import type { ChannelState } from '../../workflows/states';
+import { billsReadyUntil } from '../bills';
 import { fromDecimalString, toDecimalString } from '../money';
 import {
   type CallbackAnswer,
@@ -53,6 +54,8 @@ export interface AlipayConfig {
   timeoutMs: number;
   /** timeout_express of a precreated code, in minutes. */
   qrTimeoutMinutes: number;
+  /** How long after a China day ends its bill is out (0: at once; default the next morning). */
+  billDelayMs?: number;
 }
 
 /** One gateway reply node (snake_case, as the gateway writes it: the SDK's camelcase is off). */
@@ -291,6 +294,11 @@ export class AlipayChannel implements PaymentChannel {
    * bill for yet (isp.bill_not_exist: today, until tomorrow morning) is skipped; the next run's lookback covers it.
    * refundedAmount counts the refunds in the bills fetched.
    */
+  /** A day's bill is out the next morning: the statement is final up to the end of the last such day. */
+  statementReadyUntil(now: Date): Date {
+    return billsReadyUntil(now, this.config.billDelayMs ?? 10 * 3600_000);
+  }
+
   async statement(range: { from: Date; to: Date }): Promise<StatementEntry[]> {
     const days = beijingDaysBetween(range.from, range.to);
     if (days.length > MAX_BILL_DAYS)

@@ -19,6 +19,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Logger } from '../../observability/logger';
 import type { ChannelState } from '../../workflows/states';
+import { billsReadyUntil } from '../bills';
 import { fromDecimalString, MoneyFormatError } from '../money';
 import {
   type CallbackAnswer,
@@ -63,6 +64,8 @@ export interface WechatPayConfig {
   publicKey?: { id: string; pem: string };
   /** Per-request timeout; a hung channel becomes a retryable failure. */
   timeoutMs?: number;
+  /** How long after a China day ends its trade bill is out (0: at once; default the next morning). */
+  billDelayMs?: number;
 }
 
 const REFUND_STATES: Record<string, RefundState> = {
@@ -330,6 +333,11 @@ export class WechatPayChannel implements PaymentChannel {
    * Payments paid in [from, to), from the trade bills (ALL) of every China day the range touches: SUCCESS rows are
    * payments, REFUND rows refunds (a refund's own row, on the day it was accepted; counted when it succeeded).
    */
+  /** A day's trade bill is out the next morning: the statement is final up to the end of the last such day. */
+  statementReadyUntil(now: Date): Date {
+    return billsReadyUntil(now, this.config.billDelayMs ?? 10 * 3600_000);
+  }
+
   async statement(range: { from: Date; to: Date }): Promise<StatementEntry[]> {
     const from = range.from.getTime();
     const to = range.to.getTime();

@@ -65,6 +65,8 @@ export function ensureAlipayDevKeys(dir: string, options: { port?: number } = {}
   const port = options.port ?? 3102;
   return {
     ALIPAY_ENABLED: 'true',
+    // The emulator serves a day's bill as the day goes (Alipay's is out the next morning).
+    ALIPAY_BILL_DELAY: '0',
     ALIPAY_GATEWAY: `http://localhost:${port}/gateway.do`,
     ALIPAY_APP_ID: DEV_APP_ID,
     ALIPAY_SELLER_ID: DEV_SELLER_ID,

@@ -179,6 +179,8 @@ export function ensureWechatPayDevKeys(dir: string, options: DevKeyOptions = {})
     WECHATPAY_MERCHANT_SERIAL: state.merchantSerial,
     WECHATPAY_MERCHANT_PRIVATE_KEY_FILE: join(dir, FILES.merchantKey),
     WECHATPAY_API_V3_KEY: state.apiV3Key,
+    // The emulator serves a day's trade bill as the day goes (WeChat Pay's is out the next morning).
+    WECHATPAY_BILL_DELAY: '0',
     ...platform,
     ...(options.port !== undefined ? { WECHATPAY_EMULATOR_PORT: String(options.port) } : {}),
     WECHATPAY_EMULATOR_PLATFORM_PRIVATE_KEY_FILE: join(dir, FILES.platformKey),
