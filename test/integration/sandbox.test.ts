@@ -81,7 +81,10 @@ describe('SandboxPay', () => {
       expect(received).toHaveLength(3); // 500, 500, then 200
       expect(new Set(received.map((r) => JSON.parse(r.body).eventId)).size).toBe(1);
       for (const r of received) expect(r.signature).toBe(signCallback(SECRET, r.timestamp, r.body));
-      expect(sandbox.payments.get(id)!.deliveries.map((d) => d.httpStatus)).toEqual([500, 500, 200]);
+      // The wallet records an attempt once its answer is back, a moment after the merchant has seen it.
+      const deliveries = () => sandbox.payments.get(id)!.deliveries;
+      for (let i = 0; i < 100 && deliveries().length < 3; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(deliveries().map((d) => d.httpStatus)).toEqual([500, 500, 200]);
 
       // Closing a paid payment leaves it paid; the close answers the state.
       expect((await call(`${http.url}/v1/payments/${id}/close`, 'POST')).body.status).toBe('SUCCESS');
