@@ -8,7 +8,8 @@ import { parseDuration } from '../config';
 import { requerySignal } from '../workflows/definitions';
 import { ConflictError, NotFoundError, UnauthorizedError, UnavailableError } from './errors';
 import { toPaymentResponse, requireJsonBody } from './payments';
-import { adminListQuery, paymentIdParam } from './schemas';
+import { adminListQuery, paymentIdParam, type paymentEvents } from './schemas';
+import type { z } from 'zod';
 import { paymentHandle, withinDeadline } from './temporal-calls';
 import { parse } from './validation';
 
@@ -54,9 +55,34 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
     const rows = await repo.list({
       ...(query.status ? { status: query.status } : {}),
       ...(olderThanMs ? { createdBefore: new Date(Date.now() - olderThanMs) } : {}),
+      ...(query.unacknowledged === 'true' ? { unacknowledged: true } : {}),
       limit: query.limit,
     });
     res.json({ payments: rows.map((r) => toPaymentResponse(r)), count: rows.length });
+  });
+
+  /** A payment's story in one place: the audit log (callbacks, queries, operator actions, anomalies, repairs). */
+  router.get('/admin/payments/:id/events', async (req, res) => {
+    const { id } = parse(paymentIdParam, req.params, 'path');
+    const row = await repo.get(id);
+    if (!row) throw new NotFoundError('no such payment');
+    const [events, transitions] = await Promise.all([repo.listEvents(id), repo.statusHistory(id, 0)]);
+    const body: z.infer<typeof paymentEvents> = {
+      paymentId: id,
+      status: row.status,
+      events: events.map((e) => ({
+        id: Number(e.id),
+        at: e.received_at.toISOString(),
+        source: e.source,
+        type: e.type,
+        channelEventId: e.channel_event_id,
+        outcome: e.outcome,
+        signatureValid: e.signature_valid,
+        payload: e.payload,
+      })),
+      transitions: transitions.map((t) => ({ status: t.status, resolvedBy: t.resolved_by, at: t.at.toISOString() })),
+    };
+    res.json(body);
   });
 
   return router;

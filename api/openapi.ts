@@ -14,6 +14,7 @@ import {
   idempotencyKeyHeader,
   liveQuery,
   paymentIdParam,
+  paymentEvents,
   paymentList,
   paymentResponse,
   readiness,
@@ -120,6 +121,7 @@ export function buildOpenApi(): object {
         CreatePayment: json(createPaymentBody, 'input'),
         Payment: json(paymentResponse),
         PaymentList: json(paymentList),
+        PaymentEvents: json(paymentEvents),
         Accepted: json(accepted),
         CallbackAck: json(callbackAck),
         ChannelFail: {
@@ -288,13 +290,28 @@ export function buildOpenApi(): object {
       '/admin/payments': {
         get: {
           operationId: 'listPayments',
-          summary: 'Find payments, e.g. ?status=PAYING&olderThan=10m (oldest first)',
+          summary: 'Find payments, e.g. ?status=PAYING&olderThan=10m, or ?unacknowledged=true (oldest first)',
           security: adminKey,
           parameters: params(adminListQuery, 'query'),
           responses: {
             '200': { description: 'Matching payments', content: content('PaymentList') },
             '400': error('Invalid query'),
             '401': error('Missing or wrong X-Api-Key'),
+            '503': unavailable(DATABASE_DOWN),
+          },
+        },
+      },
+      '/admin/payments/{id}/events': {
+        get: {
+          operationId: 'paymentAuditLog',
+          summary: "A payment's story: every callback, query, operator action, anomaly and repair, and its transitions",
+          security: adminKey,
+          parameters: paymentIdParams,
+          responses: {
+            '200': { description: 'The audit log, oldest first', content: content('PaymentEvents') },
+            '400': error('Malformed id'),
+            '401': error('Missing or wrong X-Api-Key'),
+            '404': error('No such payment'),
             '503': unavailable(DATABASE_DOWN),
           },
         },

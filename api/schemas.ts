@@ -182,7 +182,33 @@ export const adminListQuery = z.object({
     .regex(boundedDuration, `must be a duration such as 10m or 2h, at most ${MAX_API_DURATION_DAYS}d`)
     .optional()
     .describe(`Only payments created longer ago than this (ms, s, m, h or d; at most ${MAX_API_DURATION_DAYS}d)`),
+  unacknowledged: z
+    .enum(['true', 'false'])
+    .optional()
+    .describe(
+      'true: only payments decided (paid, closed, failed, cancelled, refunded) that the order service has not ' +
+        'acknowledged yet: "paid, but the shop does not know yet"',
+    ),
   limit: z.coerce.number().int().min(1).max(500).default(100),
+});
+
+/** A payment's story: every event of its audit log and every status change, in order. */
+export const paymentEvents = z.object({
+  paymentId: z.uuid(),
+  status: paymentStatus,
+  events: z.array(
+    z.object({
+      id: z.number().int(),
+      at: z.string(),
+      source: z.enum(['callback', 'query', 'operator', 'system']).describe('who: the channel, our query, a person, us'),
+      type: z.string().describe('what: a callback event type, create, query, anomaly:<kind>, reconcile:<repair>, ...'),
+      channelEventId: z.string().nullable(),
+      outcome: z.string().describe('how it went: accepted, duplicate, rejected:<reason>, the channel state, ...'),
+      signatureValid: z.boolean().nullable(),
+      payload: z.unknown().describe('what the channel (or we) said, as recorded'),
+    }),
+  ),
+  transitions: z.array(z.object({ status: paymentStatus, resolvedBy: resolvedBy.nullable(), at: z.string() })),
 });
 
 export const cancelBody = z.object({ reason: text({ min: 0, max: 200 }).optional() }).strict();

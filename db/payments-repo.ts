@@ -3,7 +3,7 @@
 import type { BuyerHandoff } from '../channels/types';
 import type { Db } from './knex';
 import { storableJsonText } from './text';
-import { allowedPredecessors, type PaymentStatus, type ResolvedBy } from '../workflows/states';
+import { allowedPredecessors, DECIDED_STATUSES, type PaymentStatus, type ResolvedBy } from '../workflows/states';
 
 export interface PaymentRow {
   id: string;
@@ -193,10 +193,17 @@ export class PaymentsRepository {
   }
 
   /** Oldest first: what an operator looking for stuck payments wants to see. */
-  list(filter: { status?: PaymentStatus; createdBefore?: Date; limit: number }): Promise<PaymentRow[]> {
+  list(filter: {
+    status?: PaymentStatus;
+    createdBefore?: Date;
+    /** Decided (the order must hear it) but the order service has not acknowledged it yet. */
+    unacknowledged?: boolean;
+    limit: number;
+  }): Promise<PaymentRow[]> {
     const q = this.db<PaymentRow>('payments').orderBy('created_at').limit(filter.limit);
     if (filter.status) q.where({ status: filter.status });
     if (filter.createdBefore) q.where('created_at', '<', filter.createdBefore);
+    if (filter.unacknowledged) q.whereIn('status', DECIDED_STATUSES).whereNull('order_notified_at');
     return q;
   }
 

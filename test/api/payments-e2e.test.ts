@@ -366,6 +366,37 @@ describe('payments over HTTP, whole stack', () => {
     expect((await call(s.apiUrl, 'POST', `/admin/payments/${randomUUID()}/requery`, { headers: key })).status).toBe(
       404,
     );
+
+    // The payment's story: its creation, the operator's query and who asked, and its transitions.
+    const story = await call(s.apiUrl, 'GET', `/admin/payments/${created.body.paymentId}/events`, { headers: key });
+    expect(story.status).toBe(200);
+    expect(story.body.events.map((e: { type: string }) => e.type)).toEqual(
+      expect.arrayContaining(['create', 'query:operator']),
+    );
+    expect(story.body.transitions.map((t: { status: string }) => t.status)).toEqual(['UNPAID', 'PAYING']);
+    expect((await call(s.apiUrl, 'GET', `/admin/payments/${created.body.paymentId}/events`)).status).toBe(401);
+    expect((await call(s.apiUrl, 'GET', `/admin/payments/${randomUUID()}/events`, { headers: key })).status).toBe(404);
+    expect((await call(s.apiUrl, 'GET', '/admin/payments/not-a-uuid/events', { headers: key })).status).toBe(400);
+  });
+
+  it('answers "paid, but the shop does not know yet": ?unacknowledged=true lists it until the order service acknowledges', async () => {
+    const key = { 'x-api-key': s.config.api.adminApiKey };
+    const orderId = await s.createOrder();
+    const created = await create(orderId);
+    s.orderService.setFaults({ outageForMs: 4000 });
+    await s.buyer(channelIdOf(created.body.payUrl), 'pay');
+    await until(created.body.paymentId, 'SUCCESS');
+    const unacked = await call(s.apiUrl, 'GET', '/admin/payments?unacknowledged=true', { headers: key });
+    expect(unacked.status).toBe(200);
+    expect(unacked.body.payments.map((p: { paymentId: string }) => p.paymentId)).toContain(created.body.paymentId);
+    expect(unacked.body.payments.every((p: { orderNotifiedAt: string | null }) => p.orderNotifiedAt === null)).toBe(
+      true,
+    );
+    await s.eventually('the order service to acknowledge', async () => (await s.order(orderId)).status === 'PAID');
+    await s.eventually('the payment to leave the list', async () => {
+      const after = await call(s.apiUrl, 'GET', '/admin/payments?unacknowledged=true', { headers: key });
+      return !after.body.payments.some((p: { paymentId: string }) => p.paymentId === created.body.paymentId);
+    });
   });
 
   it('answers health and its own document, and every documented operation was called and matched the document', async () => {
