@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, loadConfig, parseDuration } from '../../config';
+import { CONFIG_VARIABLES, ConfigError, loadConfig, parseDuration } from '../../config';
 import { tuningOptions } from '../../worker/worker';
 
 function problemsOf(env: Record<string, string>, options?: Parameters<typeof loadConfig>[1]): string[] {
@@ -131,5 +132,14 @@ describe('configuration', () => {
     expect(problemsOf({ WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '1' })[0]).toMatch(
       /^WORKER_MAX_CONCURRENT_WORKFLOW_TASKS:/,
     );
+  });
+});
+
+describe('the documentation of the configuration', () => {
+  it('names every variable the configuration reads (README, or docs/wechatpay.md for WeChat Pay)', () => {
+    const docs = ['README.md', join('docs', 'wechatpay.md')]
+      .map((f) => readFileSync(join(__dirname, '..', '..', f), 'utf8'))
+      .join('\n');
+    expect(CONFIG_VARIABLES.filter((name) => !docs.includes(`\`${name}\``))).toEqual([]);
   });
 });
