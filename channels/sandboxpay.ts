@@ -19,6 +19,7 @@ import {
   type RefundState,
   type StatementEntry,
 } from './types';
+import { stateOfWord } from './status';
 
 export interface SandboxPayConfig {
   url: string;
@@ -78,14 +79,12 @@ export class SandboxPayChannel implements PaymentChannel {
   ) {}
 
   private mapStatus(status: string, channelPaymentId: string): ChannelState {
-    const state = STATUS_MAP[status];
-    if (state) return state;
-    // Unknown words count as pending (the next query will tell), loudly.
-    this.logger.error(
-      { channel: this.name, channelPaymentId, channelStatus: status },
-      'unknown channel status, treated as pending',
-    );
-    return 'PENDING';
+    return stateOfWord(STATUS_MAP, status, 'PENDING', {
+      logger: this.logger,
+      channel: this.name,
+      what: 'channel status',
+      context: { channelPaymentId },
+    });
   }
 
   private async call(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {

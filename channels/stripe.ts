@@ -28,6 +28,7 @@ import {
   type RefundState,
   type StatementEntry,
 } from './types';
+import { stateOfWord } from './status';
 
 /**
  * The API version every request names (Stripe-Version), so a change of the account's default version cannot change
@@ -128,14 +129,12 @@ export class StripeChannel implements PaymentChannel {
   }
 
   private mapStatus(status: string, channelPaymentId: string): ChannelState {
-    const state = STATUS_MAP[status];
-    if (state) return state;
-    // Unknown words count as pending (the next query will tell), loudly.
-    this.logger.error(
-      { channel: this.name, channelPaymentId, channelStatus: status },
-      'unknown channel status, treated as pending',
-    );
-    return 'PENDING';
+    return stateOfWord(STATUS_MAP, status, 'PENDING', {
+      logger: this.logger,
+      channel: this.name,
+      what: 'PaymentIntent status',
+      context: { channelPaymentId },
+    });
   }
 
   /**
@@ -333,13 +332,12 @@ export class StripeChannel implements PaymentChannel {
   }
 
   private refundState(refund: Stripe.Refund): RefundState {
-    const state = refund.status ? REFUND_STATUS_MAP[refund.status] : undefined;
-    if (state) return state;
-    this.logger.error(
-      { channel: this.name, refundId: refund.id, channelStatus: refund.status },
-      'unknown refund status, treated as processing',
-    );
-    return 'PROCESSING';
+    return stateOfWord(REFUND_STATUS_MAP, refund.status, 'PROCESSING', {
+      logger: this.logger,
+      channel: this.name,
+      what: 'refund status',
+      context: { refundId: refund.id },
+    });
   }
 
   async queryRefund(ref: RefundRef): Promise<RefundState> {

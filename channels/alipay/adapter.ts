@@ -43,6 +43,7 @@ import {
   toOutTradeNo,
   TRADE_STATUSES,
 } from './fields';
+import { stateOfWord } from '../status';
 
 export interface AlipayConfig {
   gateway: string;
@@ -164,14 +165,12 @@ export class AlipayChannel implements PaymentChannel {
   }
 
   private mapStatus(status: string, channelPaymentId: string): ChannelState {
-    const state = TRADE_STATUSES[status];
-    if (state) return state;
-    // Unknown words count as pending (the next query will tell), loudly.
-    this.logger.error(
-      { channel: this.name, channelPaymentId, channelStatus: status },
-      'unknown channel status, treated as pending',
-    );
-    return 'PENDING';
+    return stateOfWord(TRADE_STATUSES, status, 'PENDING', {
+      logger: this.logger,
+      channel: this.name,
+      what: 'Alipay trade_status',
+      context: { channelPaymentId },
+    });
   }
 
   async create(request: CreateChannelPaymentRequest): Promise<CreateChannelPaymentOutcome> {

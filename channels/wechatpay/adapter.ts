@@ -46,6 +46,7 @@ import {
   verifySignature,
 } from './crypto';
 import { fromOutTradeNo, toOutTradeNo, TRADE_STATES, verifyNotification } from './notification';
+import { stateOfWord } from '../status';
 
 export interface WechatPayConfig {
   /** https://api.mch.weixin.qq.com in production; the emulator's URL in development. */
@@ -129,14 +130,12 @@ export class WechatPayChannel implements PaymentChannel {
   }
 
   private mapState(tradeState: string, outTradeNo: string): ChannelState {
-    const state = TRADE_STATES[tradeState];
-    if (state) return state;
-    // Unknown words count as pending (the next query will tell), loudly.
-    this.logger.error(
-      { channel: this.name, outTradeNo, channelStatus: tradeState },
-      'unknown WeChat Pay trade_state, treated as pending',
-    );
-    return 'PENDING';
+    return stateOfWord(TRADE_STATES, tradeState, 'PENDING', {
+      logger: this.logger,
+      channel: this.name,
+      what: 'WeChat Pay trade_state',
+      context: { outTradeNo },
+    });
   }
 
   /** One signed request; the reply's signature verified before anything in it is used. */
@@ -320,13 +319,12 @@ export class WechatPayChannel implements PaymentChannel {
     if (reply.status === 404) return 'NOT_FOUND';
     if (reply.status !== 200) throw this.unexpected('refund query', reply);
     const r = refundSchema.parse(reply.json);
-    const state = REFUND_STATES[r.status];
-    if (state) return state;
-    this.logger.error(
-      { channel: this.name, refundId: ref.refundId, status: r.status },
-      'unknown refund status, treated as processing',
-    );
-    return 'PROCESSING';
+    return stateOfWord(REFUND_STATES, r.status, 'PROCESSING', {
+      logger: this.logger,
+      channel: this.name,
+      what: 'WeChat Pay refund status',
+      context: { refundId: ref.refundId },
+    });
   }
 
   /**

@@ -92,7 +92,8 @@ export function verifyNotification(
     return { ok: false, reason: 'wrong_merchant' };
   const paymentId = fromOutTradeNo(transaction.out_trade_no);
   if (!paymentId) return { ok: false, reason: 'malformed_body', detail: 'out_trade_no is not one of ours' };
-  let state = TRADE_STATES[transaction.trade_state];
+  // Own entries only: a trade_state such as "constructor" is not a word we know.
+  let state = Object.hasOwn(TRADE_STATES, transaction.trade_state) ? TRADE_STATES[transaction.trade_state] : undefined;
   if (!state) {
     ctx.onUnknownState?.(transaction.trade_state);
     state = 'PENDING';
