@@ -2,31 +2,21 @@
 // keys made once under the data directory, the variables that enable each adapter against its double, and
 // localstripe as a supervised process whose webhook endpoint is registered again each time it (re)starts. WeChat
 // Pay's and Alipay's emulators run inside the sandbox process (sandbox/main.ts), on ports of their own.
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureAlipayDevKeys } from '../../sandbox/alipay/dev-keys';
 import { ensureWechatPayDevKeys } from '../../sandbox/wechatpay/dev-keys';
-import { startLocalstripe, stripeEnv } from './localstripe';
+import { startLocalstripe, stripeEnv, testKeys } from './localstripe';
 import type { ChildSpec } from './supervisor';
 
-export interface StripeDevKeys {
-  secretKey: string;
-  publishableKey: string;
-  webhookSecret: string;
-}
+export type StripeDevKeys = ReturnType<typeof testKeys>;
 
 /** Stripe test-mode keys for localstripe (it takes any sk_test_ key), kept so every restart agrees on them. */
 export function stripeDevKeys(keysDir: string): StripeDevKeys {
   const file = join(keysDir, 'stripe.json');
   if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as StripeDevKeys;
   mkdirSync(keysDir, { recursive: true, mode: 0o700 });
-  const tail = randomBytes(12).toString('hex');
-  const keys = {
-    secretKey: `sk_test_${tail}`,
-    publishableKey: `pk_test_${tail}`,
-    webhookSecret: `whsec_${randomBytes(24).toString('hex')}`,
-  };
+  const keys = testKeys();
   writeFileSync(file, JSON.stringify(keys, null, 2) + '\n', { mode: 0o600 });
   return keys;
 }

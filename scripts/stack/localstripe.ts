@@ -1,10 +1,11 @@
 // Runs localstripe (the Stripe channel's test double, PyPI) through scripts/stack/localstripe_main.py: bound to
 // 127.0.0.1 on a free port, its store in memory or at a given path, its webhooks signed with our secret and sent to our
 // callback URL. Used by the tests (a Stack's channel double) and by `npm start`.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { freePort, waitFor } from './net';
+import { freePort } from './net';
+import { startReadyChild } from './ready-child';
 import { projectRoot } from './toolchain';
 
 export interface LocalstripeOptions {
@@ -55,51 +56,31 @@ export async function startLocalstripe(options: LocalstripeOptions): Promise<Loc
   const args = [LOCALSTRIPE_MAIN, '--port', String(port)];
   if (options.storeFile) args.push('--store', options.storeFile);
   if (options.verbose) args.push('--verbose');
-  // Unbuffered: its log lines arrive as they happen, not when it exits.
-  const child = spawn(options.python, args, {
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const { secretKey, publishableKey } = testKeys();
+  const started = await startReadyChild({
+    what: `localstripe on ${url}`,
+    command: options.python,
+    args,
+    // Unbuffered: its log lines arrive as they happen, not when it exits.
     env: { ...process.env, PYTHONUNBUFFERED: '1' },
     detached: options.detached ?? false,
+    ...(options.onSpawn ? { onSpawn: options.onSpawn } : {}),
+    ...(options.onOutput ? { onOutput: options.onOutput } : {}),
+    ready: async () => {
+      const res = await fetch(`${url}/v1/balance`, {
+        headers: { authorization: `Bearer ${secretKey}` },
+        signal: AbortSignal.timeout(1000),
+      });
+      if (res.status !== 200) throw new Error(`GET /v1/balance answered HTTP ${res.status}`);
+    },
+    timeoutMs: 30_000,
+    everyMs: 100,
+    stopGraceMs: 5_000,
   });
-  options.onSpawn?.(child);
-  let exited: string | undefined;
-  const output: string[] = [];
-  const onLine = (chunk: Buffer) => {
-    for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) {
-      output.push(line);
-      if (output.length > 50) output.shift();
-      options.onOutput?.(line);
-    }
-  };
-  child.stdout?.on('data', onLine);
-  child.stderr?.on('data', onLine);
-  const exitPromise = new Promise<void>((resolve) =>
-    child.once('exit', (code, signal) => {
-      exited = `exited with ${signal ?? code}`;
-      resolve();
-    }),
-  );
-  const { secretKey, publishableKey } = testKeys();
-  const auth = { authorization: `Bearer ${secretKey}` };
-  try {
-    await waitFor(
-      `localstripe on ${url}`,
-      async () => {
-        if (exited) throw Object.assign(new Error(`${exited}: ${output.slice(-10).join('\n')}`), { fatal: true });
-        const res = await fetch(`${url}/v1/balance`, { headers: auth, signal: AbortSignal.timeout(1000) });
-        if (res.status !== 200) throw new Error(`GET /v1/balance answered HTTP ${res.status}`);
-      },
-      30_000,
-      100,
-    );
-  } catch (err) {
-    child.kill('SIGKILL');
-    throw err;
-  }
   return {
     url,
     port,
-    process: child,
+    process: started.process,
     secretKey,
     publishableKey,
     async registerWebhook(name, target, secret, events) {
@@ -113,13 +94,7 @@ export async function startLocalstripe(options: LocalstripeOptions): Promise<Loc
       });
       if (res.status !== 200) throw new Error(`localstripe refused webhook ${name}: HTTP ${res.status}`);
     },
-    async stop() {
-      if (exited) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-      await exitPromise;
-      clearTimeout(timer);
-    },
+    stop: started.stop,
   };
 }
 

@@ -1,9 +1,9 @@
 // Runs `temporal server start-dev` from the installed binary, with our search attributes registered, and waits
 // until its frontend answers. Used by `npm start` and by the test setup.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { Connection } from '@temporalio/client';
 import { allSearchAttributeKeys } from '../../workflows/definitions';
-import { waitFor } from './net';
+import { startReadyChild } from './ready-child';
 import type { ChildSpec } from './supervisor';
 
 export interface DevServerOptions {
@@ -71,51 +71,22 @@ export function devServerChild(options: DevServerOptions, name = 'temporal'): Ch
 
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
   const address = `${options.ip ?? '127.0.0.1'}:${options.port}`;
-  const child = spawn(options.binary, devServerArgs(options), {
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const started = await startReadyChild({
+    what: `Temporal dev server on ${address}`,
+    command: options.binary,
+    args: devServerArgs(options),
     detached: options.detached ?? false,
-  });
-  options.onSpawn?.(child);
-  let exited: string | undefined;
-  const output: string[] = [];
-  const onLine = (chunk: Buffer) => {
-    for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) {
-      output.push(line);
-      if (output.length > 50) output.shift();
-      options.onOutput?.(line);
-    }
-  };
-  child.stdout?.on('data', onLine);
-  child.stderr?.on('data', onLine);
-  const exitPromise = new Promise<void>((resolve) =>
-    child.once('exit', (code, signal) => {
-      exited = `exited with ${signal ?? code}`;
-      resolve();
-    }),
-  );
-  try {
-    await waitFor(`Temporal dev server on ${address}`, async () => {
-      if (exited) throw Object.assign(new Error(`${exited}: ${output.slice(-10).join('\n')}`), { fatal: true });
+    ...(options.onSpawn ? { onSpawn: options.onSpawn } : {}),
+    ...(options.onOutput ? { onOutput: options.onOutput } : {}),
+    ready: async () => {
       const connection = await Connection.connect({ address, connectTimeout: 1000 });
       try {
         await connection.workflowService.describeNamespace({ namespace: options.namespace ?? 'default' });
       } finally {
         await connection.close();
       }
-    });
-  } catch (err) {
-    child.kill('SIGKILL');
-    throw err;
-  }
-  return {
-    address,
-    process: child,
-    async stop() {
-      if (exited) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exitPromise;
-      clearTimeout(timer);
     },
-  };
+    stopGraceMs: 10_000,
+  });
+  return { address, process: started.process, stop: started.stop };
 }
