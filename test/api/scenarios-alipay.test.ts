@@ -7,10 +7,9 @@ import { toBeijingTime, toOutTradeNo } from '../../channels/alipay/fields';
 import { toDecimalString } from '../../channels/money';
 import { signNotification } from '../../sandbox/alipay/signing';
 import { alipayDouble, type RunningAlipayEmulator } from '../support/alipay';
-import { describeChannelScenarios, type PaymentBody, WalletClient } from '../support/channel-scenarios';
+import { describeChannelScenarios, type PaymentBody, WalletClient, walletDriver } from '../support/channel-scenarios';
 
 let alipay: RunningAlipayEmulator;
-let wallet: WalletClient;
 
 /** A trade_status_sync notification of the payment, signed by Alipay's key (or a stranger's). */
 function notification(
@@ -45,26 +44,22 @@ function notification(
   };
 }
 
-describeChannelScenarios({
-  channel: 'alipay',
-  doubles: [alipayDouble((running) => (alipay = running), { callbackRetryScale: 0.01 })],
-  async attach() {
-    wallet = new WalletClient(alipay.url);
-  },
-  setFaults: (faults) => wallet.setFaults(faults),
-  act: (payment, action) => wallet.act(payment, action),
-  truth: (payment) => wallet.truth(payment),
-  acceptedNotifications: (payment) => wallet.acceptedNotifications(payment),
-  async forge(payment, how) {
-    switch (how) {
-      case 'bad_signature':
-        return notification(payment, { key: 'stranger' });
-      case 'stale_timestamp':
-        return notification(payment, { at: Date.now() - 2 * 86_400_000 }); // older than Alipay's 25 h of retries
-      case 'wrong_merchant':
-        return notification(payment, { sellerId: '2088999999999999' });
-      case 'wrong_amount':
-        return notification(payment, { amount: 1 });
-    }
-  },
-});
+describeChannelScenarios(
+  walletDriver({
+    channel: 'alipay',
+    doubles: [alipayDouble((running) => (alipay = running), { callbackRetryScale: 0.01 })],
+    walletUrl: () => alipay.url,
+    async forge(payment, how) {
+      switch (how) {
+        case 'bad_signature':
+          return notification(payment, { key: 'stranger' });
+        case 'stale_timestamp':
+          return notification(payment, { at: Date.now() - 2 * 86_400_000 }); // older than Alipay's 25 h of retries
+        case 'wrong_merchant':
+          return notification(payment, { sellerId: '2088999999999999' });
+        case 'wrong_amount':
+          return notification(payment, { amount: 1 });
+      }
+    },
+  }),
+);

@@ -2,11 +2,10 @@
 // the real channels' doubles are held to.
 import { randomUUID } from 'node:crypto';
 import { signCallback } from '../../sandbox/sandboxpay';
-import { describeChannelScenarios, type PaymentBody, WalletClient } from '../support/channel-scenarios';
+import { describeChannelScenarios, type PaymentBody, WalletClient, walletDriver } from '../support/channel-scenarios';
 import { SECRET, type Stack } from '../support/stack';
 
 let stack: Stack;
-let wallet: WalletClient;
 
 function notification(payment: PaymentBody, overrides: Record<string, unknown>, secret = SECRET, ageS = 0) {
   const body = JSON.stringify({
@@ -31,27 +30,25 @@ function notification(payment: PaymentBody, overrides: Record<string, unknown>, 
   };
 }
 
-describeChannelScenarios({
-  channel: 'sandboxpay',
-  doubles: [],
-  async attach(s) {
-    stack = s;
-    wallet = new WalletClient(s.sandboxUrl);
-  },
-  setFaults: (faults) => wallet.setFaults(faults),
-  act: (payment, action) => wallet.act(payment, action),
-  truth: (payment) => wallet.truth(payment),
-  acceptedNotifications: (payment) => wallet.acceptedNotifications(payment),
-  async forge(payment, how) {
-    switch (how) {
-      case 'bad_signature':
-        return notification(payment, {}, 'not-the-secret-0123456789');
-      case 'stale_timestamp':
-        return notification(payment, {}, SECRET, 600);
-      case 'wrong_merchant':
-        return notification(payment, { merchantId: 'another-shop' });
-      case 'wrong_amount':
-        return notification(payment, { amount: 1 });
-    }
-  },
-});
+describeChannelScenarios(
+  walletDriver({
+    channel: 'sandboxpay',
+    doubles: [],
+    walletUrl: (s) => {
+      stack = s; // the forgeries need its configuration
+      return s.sandboxUrl;
+    },
+    async forge(payment, how) {
+      switch (how) {
+        case 'bad_signature':
+          return notification(payment, {}, 'not-the-secret-0123456789');
+        case 'stale_timestamp':
+          return notification(payment, {}, SECRET, 600);
+        case 'wrong_merchant':
+          return notification(payment, { merchantId: 'another-shop' });
+        case 'wrong_amount':
+          return notification(payment, { amount: 1 });
+      }
+    },
+  }),
+);

@@ -3,12 +3,11 @@
 import { createPrivateKey, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { toOutTradeNo } from '../../channels/wechatpay/notification';
-import { describeChannelScenarios, type PaymentBody, WalletClient } from '../support/channel-scenarios';
+import { describeChannelScenarios, type PaymentBody, WalletClient, walletDriver } from '../support/channel-scenarios';
 import { platformNotification } from '../support/wechatpay';
 import { type RunningWechatPay, wechatPayDouble } from '../support/wechatpay-emulator';
 
 let wp: RunningWechatPay;
-let wallet: WalletClient;
 
 function notification(
   payment: PaymentBody,
@@ -39,26 +38,22 @@ function notification(
   return { body: n.body, headers: { 'content-type': 'application/json', ...n.headers } };
 }
 
-describeChannelScenarios({
-  channel: 'wechatpay',
-  doubles: [wechatPayDouble({ started: (running) => (wp = running), callbackRetryScale: 0.01 })],
-  async attach() {
-    wallet = new WalletClient(wp.url);
-  },
-  setFaults: (faults) => wallet.setFaults(faults),
-  act: (payment, action) => wallet.act(payment, action),
-  truth: (payment) => wallet.truth(payment),
-  acceptedNotifications: (payment) => wallet.acceptedNotifications(payment),
-  async forge(payment, how) {
-    switch (how) {
-      case 'bad_signature':
-        return notification(payment, { key: 'stranger' });
-      case 'stale_timestamp':
-        return notification(payment, { at: Date.now() - 600_000 });
-      case 'wrong_merchant':
-        return notification(payment, { mchid: '1900009999' });
-      case 'wrong_amount':
-        return notification(payment, { amount: 1 });
-    }
-  },
-});
+describeChannelScenarios(
+  walletDriver({
+    channel: 'wechatpay',
+    doubles: [wechatPayDouble({ started: (running) => (wp = running), callbackRetryScale: 0.01 })],
+    walletUrl: () => wp.url,
+    async forge(payment, how) {
+      switch (how) {
+        case 'bad_signature':
+          return notification(payment, { key: 'stranger' });
+        case 'stale_timestamp':
+          return notification(payment, { at: Date.now() - 600_000 });
+        case 'wrong_merchant':
+          return notification(payment, { mchid: '1900009999' });
+        case 'wrong_amount':
+          return notification(payment, { amount: 1 });
+      }
+    },
+  }),
+);

@@ -2,7 +2,7 @@
 // adapter signs with the merchant key and believes only replies signed with the platform key; the emulator believes
 // only requests signed with the merchant key. Notifications reach a small receiver that verifies them with the
 // adapter and answers with the adapter's own words, as the API does.
-import { createHash, createPrivateKey, generateKeyPairSync, randomUUID } from 'node:crypto';
+import { createHash, createPrivateKey, generateKeyPairSync, type KeyObject, randomUUID } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { readFileSync } from 'node:fs';
 import {
@@ -507,53 +507,27 @@ describe('the WeChat Pay adapter against the emulator ("WeChat Pay public key" m
     });
     const verify = (n: { body: string; headers: Record<string, string> }) =>
       w.channel.verifyCallback(Buffer.from(n.body), (name) => n.headers[name.toLowerCase()], Date.now());
+    /** A notification of this payment, signed by the platform's key unless told otherwise. */
+    const notify = (over: Record<string, unknown> = {}, options: { key?: KeyObject; at?: number } = {}) =>
+      platformNotification({
+        privateKey: options.key ?? platformKey,
+        serial,
+        apiV3Key,
+        transaction: transaction(over),
+        ...(options.at !== undefined ? { at: options.at } : {}),
+      });
 
-    const genuine = platformNotification({ privateKey: platformKey, serial, apiV3Key, transaction: transaction() });
+    const genuine = notify();
     expect(await verify(genuine)).toMatchObject({ ok: true, callback: { paymentId, amount: 2599 } });
     const stranger = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
-    expect(
-      await verify(platformNotification({ privateKey: stranger, serial, apiV3Key, transaction: transaction() })),
-    ).toEqual({ ok: false, reason: 'bad_signature' });
-    expect(
-      await verify(
-        platformNotification({
-          privateKey: platformKey,
-          serial,
-          apiV3Key,
-          transaction: transaction(),
-          at: Date.now() - 600_000,
-        }),
-      ),
-    ).toEqual({ ok: false, reason: 'stale_timestamp' });
-    expect(
-      await verify(
-        platformNotification({
-          privateKey: platformKey,
-          serial,
-          apiV3Key,
-          transaction: transaction({ mchid: '1900009999' }),
-        }),
-      ),
-    ).toEqual({ ok: false, reason: 'wrong_merchant' });
-    expect(
-      await verify(
-        platformNotification({
-          privateKey: platformKey,
-          serial,
-          apiV3Key,
-          transaction: transaction({ appid: 'wx0000000000000000' }),
-        }),
-      ),
-    ).toEqual({ ok: false, reason: 'wrong_merchant' });
+    expect(await verify(notify({}, { key: stranger }))).toEqual({ ok: false, reason: 'bad_signature' });
+    expect(await verify(notify({}, { at: Date.now() - 600_000 }))).toEqual({ ok: false, reason: 'stale_timestamp' });
+    expect(await verify(notify({ mchid: '1900009999' }))).toEqual({ ok: false, reason: 'wrong_merchant' });
+    expect(await verify(notify({ appid: 'wx0000000000000000' }))).toEqual({ ok: false, reason: 'wrong_merchant' });
     expect(
       await verify({ ...genuine, body: genuine.body.replace('TRANSACTION.SUCCESS', 'TRANSACTION.FAILURE') }),
     ).toEqual({ ok: false, reason: 'bad_signature' });
-    const wrongAmount = platformNotification({
-      privateKey: platformKey,
-      serial,
-      apiV3Key,
-      transaction: transaction({ amount: { total: 1, currency: 'CNY' } }),
-    });
+    const wrongAmount = notify({ amount: { total: 1, currency: 'CNY' } });
     expect(await verify(wrongAmount)).toMatchObject({ ok: true, callback: { amount: 1, state: 'SUCCESS' } });
 
     // A trade_state word we do not know counts as pending, and says so loudly.
@@ -562,12 +536,7 @@ describe('the WeChat Pay adapter against the emulator ("WeChat Pay public key" m
       w.config.channels.wechatpay!,
       pino({ level: 'error' }, { write: (line: string) => void lines.push(line) }),
     );
-    const unknown = platformNotification({
-      privateKey: platformKey,
-      serial,
-      apiV3Key,
-      transaction: transaction({ trade_state: 'SOMETHING_NEW' }),
-    });
+    const unknown = notify({ trade_state: 'SOMETHING_NEW' });
     expect(
       await loud.verifyCallback(Buffer.from(unknown.body), (n) => unknown.headers[n.toLowerCase()], Date.now()),
     ).toMatchObject({ ok: true, callback: { state: 'PENDING', channelStatus: 'SOMETHING_NEW' } });

@@ -6,6 +6,7 @@
 // A channel's driver says how its buyer pays, how its faults are set, what the channel says of a payment, and how
 // a notification is forged for it.
 import { randomUUID } from 'node:crypto';
+import { walletIdOf } from '../../scripts/chaos/channels';
 import type { WalletFaults } from '../../sandbox/wallet';
 import { call } from './openapi';
 import { type ChannelDouble, Stack } from './stack';
@@ -218,10 +219,9 @@ export class WalletClient {
   constructor(readonly baseUrl: string) {}
 
   static idOf(payment: PaymentBody): string {
-    const url = payment.handoff?.url ?? payment.handoff?.pageUrl ?? payment.handoff?.codeUrl ?? payment.payUrl ?? '';
-    const id = /\/pay\/([^/?#]+)/.exec(url)?.[1];
+    const id = walletIdOf(payment as unknown as Record<string, unknown>);
     if (!id) throw new Error(`no wallet page in ${JSON.stringify(payment.handoff)}`);
-    return decodeURIComponent(id);
+    return id;
   }
 
   async setFaults(faults: Partial<WalletFaults>): Promise<void> {
@@ -261,4 +261,33 @@ interface WalletRecord {
   status: ChannelTruth;
   amount: number;
   deliveries: { accepted: boolean; httpStatus: number }[];
+}
+
+/**
+ * The driver of a channel whose double is one of our emulators: faults, the buyer and the channel's record are the
+ * shared wallet's (at `walletUrl`, once the stack is up); only the forgeries are the channel's own.
+ */
+export function walletDriver(options: {
+  channel: string;
+  doubles: ChannelDouble[];
+  walletUrl: (s: Stack) => string;
+  forge: ChannelDriver['forge'];
+}): ChannelDriver {
+  let wallet: WalletClient | undefined;
+  const w = () => {
+    if (!wallet) throw new Error('the stack is not up yet');
+    return wallet;
+  };
+  return {
+    channel: options.channel,
+    doubles: options.doubles,
+    async attach(s) {
+      wallet = new WalletClient(options.walletUrl(s));
+    },
+    setFaults: (faults) => w().setFaults(faults),
+    act: (payment, action) => w().act(payment, action),
+    truth: (payment) => w().truth(payment),
+    acceptedNotifications: (payment) => w().acceptedNotifications(payment),
+    forge: options.forge,
+  };
 }
