@@ -179,6 +179,8 @@ export interface Wallet {
   settle(p: WalletPayment): void;
   /** The wallet page, the buyer's actions and the sandbox admin routes. */
   router(): Router;
+  /** Runs `fn` after `ms` unless the wallet is stopped first (a protocol's own timers: refund notices, links). */
+  later(ms: number, fn: () => void): void;
   /** Stops pending notification deliveries and timers. */
   stop(): void;
 }
@@ -449,6 +451,7 @@ export function createWallet(options: WalletOptions): Wallet {
       [...payments.values()].filter((p) => p.paidAt && Date.parse(p.paidAt) >= from && Date.parse(p.paidAt) < to),
 
     settle,
+    later,
 
     router() {
       const router = Router();

@@ -121,16 +121,8 @@ function timeoutExpress(text: string): number | undefined {
 export function createAlipayEmulator(options: AlipayEmulatorOptions): AlipayEmulator {
   const { logger, appId, sellerId } = options;
   const scale = options.callbackRetryScale ?? 1;
-  const timers = new Set<NodeJS.Timeout>();
-  let stopped = false;
-  const later = (ms: number, fn: () => void) => {
-    if (stopped) return;
-    const t = setTimeout(() => {
-      timers.delete(t);
-      if (!stopped) fn();
-    }, ms);
-    timers.add(t);
-  };
+  // The protocol's own timers (refund notices, bill links) are the wallet's: stopped with it.
+  const later = (ms: number, fn: () => void) => wallet.later(ms, fn);
 
   const paidFields = (p: WalletPayment): Record<string, string> => {
     const amount = toDecimalString(p.amount, 'CNY');
@@ -547,11 +539,6 @@ export function createAlipayEmulator(options: AlipayEmulatorOptions): AlipayEmul
     payments: wallet.payments,
     faults: wallet.faults,
     setFaults: wallet.setFaults,
-    stop() {
-      stopped = true;
-      for (const t of timers) clearTimeout(t);
-      timers.clear();
-      wallet.stop();
-    },
+    stop: wallet.stop,
   };
 }

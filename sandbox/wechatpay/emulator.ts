@@ -227,16 +227,8 @@ export function createWechatPayEmulator(options: WechatPayEmulatorOptions): Wech
       : options.platform.publicKeyId;
   const platformKey = options.platform.privateKey;
   const scale = options.callbackRetryScale ?? 1;
-  const timers = new Set<NodeJS.Timeout>();
-  let stopped = false;
-  const later = (ms: number, fn: () => void) => {
-    if (stopped) return;
-    const t = setTimeout(() => {
-      timers.delete(t);
-      if (!stopped) fn();
-    }, ms);
-    timers.add(t);
-  };
+  // The protocol's own timers (refund notices, bill links) are the wallet's: stopped with it.
+  const later = (ms: number, fn: () => void) => wallet.later(ms, fn);
 
   const openid = (p: WalletPayment) =>
     `o${createHash('sha256').update(`${options.appId}:${p.channelPaymentId}`).digest('base64url').slice(0, 27)}`;
@@ -757,11 +749,6 @@ export function createWechatPayEmulator(options: WechatPayEmulatorOptions): Wech
     setFaults: wallet.setFaults,
     findByOutTradeNo: wallet.findByOrder,
     refundDeliveries,
-    stop() {
-      stopped = true;
-      for (const t of timers) clearTimeout(t);
-      timers.clear();
-      wallet.stop();
-    },
+    stop: wallet.stop,
   };
 }
