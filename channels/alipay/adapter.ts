@@ -10,7 +10,7 @@
 // Errors: the SDK throws for the network, timeouts, HTTP errors and replies that fail their signature: retryable
 // (ChannelUnavailableError), as are Alipay's system errors (20000, ACQ.SYSTEM_ERROR) and gateway-level refusals
 // (4000x: our configuration; logged loudly). A business answer (40004) is a value.
-import { createHash, type KeyObject } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { AlipaySdk } from 'alipay-sdk';
 import { z } from 'zod';
 import { hasControlCharacters, isWellFormed } from '../../db/text';
@@ -44,20 +44,10 @@ import {
   TRADE_STATUSES,
 } from './fields';
 import { stateOfWord } from '../status';
+import type { AlipayChannelConfig } from '../../config';
 
-export interface AlipayConfig {
-  gateway: string;
-  appId: string;
-  /** Our Alipay account (pid, 2088...): what notifications must name as seller_id. */
-  sellerId: string;
-  appPrivateKey: KeyObject;
-  alipayPublicKey: KeyObject;
-  timeoutMs: number;
-  /** timeout_express of a precreated code, in minutes. */
-  qrTimeoutMinutes: number;
-  /** How long after a China day ends its bill is out (0: at once; default the next morning). */
-  billDelayMs?: number;
-}
+/** The adapter's configuration, as config/index.ts reads and validates it. */
+export type AlipayConfig = AlipayChannelConfig;
 
 /** One gateway reply node (snake_case, as the gateway writes it: the SDK's camelcase is off). */
 type Reply = Record<string, unknown> & { code: string; msg?: string; sub_code?: string; sub_msg?: string };
@@ -295,7 +285,7 @@ export class AlipayChannel implements PaymentChannel {
    */
   /** A day's bill is out the next morning: the statement is final up to the end of the last such day. */
   statementReadyUntil(now: Date): Date {
-    return billsReadyUntil(now, this.config.billDelayMs ?? 10 * 3600_000);
+    return billsReadyUntil(now, this.config.billDelayMs);
   }
 
   async statement(range: { from: Date; to: Date }): Promise<StatementEntry[]> {

@@ -2,6 +2,7 @@
 // trade_status words as channel states, and Beijing wall-clock times ("yyyy-MM-dd HH:mm:ss", UTC+8, no zone given),
 // which is how every Alipay timestamp (gmt_payment, send_pay_date, the bill's columns) is written.
 import type { ChannelState } from '../../workflows/states';
+import { compactPaymentId, paymentIdFromCompact } from '../references';
 
 /**
  * Alipay's trade_status words as the service's channel states (DESIGN.md). TRADE_FINISHED is a paid trade whose
@@ -15,20 +16,9 @@ export const TRADE_STATUSES: Record<string, ChannelState> = {
   TRADE_CLOSED: 'CLOSED',
 };
 
-/**
- * Our payment id as Alipay's out_trade_no: at most 64 characters of letters, digits and "_", so a UUID travels as
- * its 32 hex digits, and comes back with its dashes.
- */
-export function toOutTradeNo(paymentId: string): string {
-  const hex = paymentId.replace(/-/g, '').toLowerCase();
-  if (!/^[0-9a-f]{32}$/.test(hex)) throw new RangeError(`payment id ${paymentId} is not a UUID`);
-  return hex;
-}
-
-export function fromOutTradeNo(outTradeNo: string): string | undefined {
-  const m = /^([0-9a-f]{8})([0-9a-f]{4})([0-9a-f]{4})([0-9a-f]{4})([0-9a-f]{12})$/i.exec(outTradeNo);
-  return m ? m.slice(1).join('-').toLowerCase() : undefined;
-}
+/** Our payment id as Alipay's out_trade_no (at most 64 letters, digits and "_"): its 32 hex digits, and back. */
+export const toOutTradeNo = compactPaymentId;
+export const fromOutTradeNo = paymentIdFromCompact;
 
 const BEIJING_OFFSET_MS = 8 * 3600_000;
 

@@ -47,27 +47,10 @@ import {
 } from './crypto';
 import { fromOutTradeNo, toOutTradeNo, TRADE_STATES, verifyNotification } from './notification';
 import { stateOfWord } from '../status';
+import type { WechatPayChannelConfig } from '../../config';
 
-export interface WechatPayConfig {
-  /** https://api.mch.weixin.qq.com in production; the emulator's URL in development. */
-  apiUrl: string;
-  mchId: string;
-  appId: string;
-  /** Serial number of the merchant's API certificate. */
-  merchantSerial: string;
-  /** The merchant's API private key (PEM). */
-  privateKey: string;
-  /** The API v3 key: decrypts notifications (32 bytes in production). */
-  apiV3Key: string;
-  /** Platform certificates (PEM), each named by its serial. */
-  platformCertificates: string[];
-  /** The "WeChat Pay public key" and its id (PUB_KEY_ID_...). */
-  publicKey?: { id: string; pem: string };
-  /** Per-request timeout; a hung channel becomes a retryable failure. */
-  timeoutMs?: number;
-  /** How long after a China day ends its trade bill is out (0: at once; default the next morning). */
-  billDelayMs?: number;
-}
+/** The adapter's configuration, as config/index.ts reads and validates it. */
+export type WechatPayConfig = WechatPayChannelConfig;
 
 const REFUND_STATES: Record<string, RefundState> = {
   SUCCESS: 'SUCCESS',
@@ -155,7 +138,7 @@ export class WechatPayChannel implements PaymentChannel {
           ...(body ? { 'content-type': 'application/json' } : {}),
         },
         ...(body ? { body: text } : {}),
-        signal: AbortSignal.timeout(this.config.timeoutMs ?? 5000),
+        signal: AbortSignal.timeout(this.config.timeoutMs),
       });
       replyText = await res.text();
     } catch (err) {
@@ -333,7 +316,7 @@ export class WechatPayChannel implements PaymentChannel {
    */
   /** A day's trade bill is out the next morning: the statement is final up to the end of the last such day. */
   statementReadyUntil(now: Date): Date {
-    return billsReadyUntil(now, this.config.billDelayMs ?? 10 * 3600_000);
+    return billsReadyUntil(now, this.config.billDelayMs);
   }
 
   async statement(range: { from: Date; to: Date }): Promise<StatementEntry[]> {
@@ -392,7 +375,7 @@ export class WechatPayChannel implements PaymentChannel {
         headers: {
           authorization: authorization(this.merchant, { method: 'GET', url: url.pathname + url.search, body: '' }),
         },
-        signal: AbortSignal.timeout(this.config.timeoutMs ?? 5000),
+        signal: AbortSignal.timeout(this.config.timeoutMs),
       });
       if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
       file = Buffer.from(await res.arrayBuffer());

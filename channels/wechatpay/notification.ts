@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { ChannelState } from '../../workflows/states';
 import type { CallbackVerification } from '../types';
 import { decryptResource, type PlatformKeys, ResourceDecryptionError, verifySignature } from './crypto';
+import { compactPaymentId, paymentIdFromCompact } from '../references';
 
 /** WeChat Pay's trade_state words, as the service's channel states (DESIGN.md). */
 export const TRADE_STATES: Record<string, ChannelState> = {
@@ -18,20 +19,9 @@ export const TRADE_STATES: Record<string, ChannelState> = {
   PAYERROR: 'FAILED',
 };
 
-/**
- * Our payment id as WeChat Pay's out_trade_no: 6 to 32 characters of [0-9A-Za-z_|*-], so a UUID travels without its
- * dashes (32 hex digits), and comes back with them.
- */
-export function toOutTradeNo(paymentId: string): string {
-  const hex = paymentId.replace(/-/g, '').toLowerCase();
-  if (!/^[0-9a-f]{32}$/.test(hex)) throw new RangeError(`payment id ${paymentId} is not a UUID`);
-  return hex;
-}
-
-export function fromOutTradeNo(outTradeNo: string): string | undefined {
-  const m = /^([0-9a-f]{8})([0-9a-f]{4})([0-9a-f]{4})([0-9a-f]{4})([0-9a-f]{12})$/i.exec(outTradeNo);
-  return m ? m.slice(1).join('-').toLowerCase() : undefined;
-}
+/** Our payment id as WeChat Pay's out_trade_no (6 to 32 of [0-9A-Za-z_|*-]): its 32 hex digits, and back. */
+export const toOutTradeNo = compactPaymentId;
+export const fromOutTradeNo = paymentIdFromCompact;
 
 const envelopeSchema = z.object({
   id: z.string().min(1).max(64),

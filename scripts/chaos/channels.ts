@@ -1,6 +1,7 @@
 // The chaos run's view of each channel's double: how a buyer acts on what they were handed, and what the channel
 // itself records (the first of the audit's three sources of truth), in the wallet's status words and keyed by our
 // payment id.
+import { paymentIdFromCompact } from '../../channels/references';
 import type { ChannelRecord } from './audit';
 
 export interface Delivery {
@@ -22,8 +23,7 @@ export interface ChaosChannel {
  * without its dashes (32 characters fit every channel's limit); SandboxPay keeps the UUID itself.
  */
 export function paymentIdOf(reference: string): string {
-  const m = /^([0-9a-f]{8})([0-9a-f]{4})([0-9a-f]{4})([0-9a-f]{4})([0-9a-f]{12})$/i.exec(reference);
-  return m ? m.slice(1).join('-').toLowerCase() : reference;
+  return paymentIdFromCompact(reference) ?? reference;
 }
 
 /** The wallet page's id in a hand-off (every emulator of ours serves its wallet page at /pay/{id}). */
