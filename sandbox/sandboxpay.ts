@@ -11,12 +11,12 @@
 //   X-SandboxPay-Signature: v1=hex(HMAC-SHA256(secret, timestamp + "." + rawBody)); retried on non-2xx.
 // Admin (no auth, sandbox only): GET/PUT /admin/faults, GET /admin/payments, POST /admin/payments/{id}/settle-late.
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { Logger } from '../observability/logger';
 import {
+  type Emulator,
   createWallet,
-  type Wallet,
   type WalletFaults,
   type WalletPayment,
   walletFaultsSchema,
@@ -47,15 +47,7 @@ export interface SandboxPayOptions {
   logger: Logger;
 }
 
-export interface SandboxPay {
-  app: Express;
-  wallet: Wallet;
-  payments: Map<string, ChannelPayment>;
-  faults(): SandboxPayFaults;
-  setFaults(patch: Partial<SandboxPayFaults>): SandboxPayFaults;
-  /** Stops pending callback deliveries and timers. */
-  stop(): void;
-}
+export type SandboxPay = Emulator;
 
 const createSchema = z.object({
   merchantOrderId: z.string().min(1).max(128),

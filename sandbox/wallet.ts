@@ -10,7 +10,7 @@
 //   POST /wallet/{id}/pay|decline   the buyer's actions
 //   GET/PUT /admin/faults, GET /admin/payments, POST /admin/payments/{id}/settle-late
 import { randomUUID } from 'node:crypto';
-import express, { type Request, type Response, Router } from 'express';
+import express, { type Express, type Request, type Response, Router } from 'express';
 import { z } from 'zod';
 import type { Logger } from '../observability/logger';
 import { formatMoney } from '../workflows/money';
@@ -134,6 +134,17 @@ export interface WalletOptions {
   /** The protocol's notification of the payment's current state, as an attempt it can repeat. */
   notification(p: WalletPayment, eventId: string, kind: NotificationKind): NotificationAttempt;
   logger: Logger;
+}
+
+/** What every emulator over the wallet offers its host (sandbox/main.ts, the tests): the app and the wallet's controls. */
+export interface Emulator {
+  app: Express;
+  wallet: Wallet;
+  payments: Map<string, WalletPayment>;
+  faults(): WalletFaults;
+  setFaults(patch: Partial<WalletFaults>): WalletFaults;
+  /** Stops pending notifications and timers. */
+  stop(): void;
 }
 
 export interface NewWalletPayment {

@@ -20,13 +20,13 @@
 // Simplifications, each said where it is made: the QR code is the wallet page's URL; today's bill can be downloaded
 // (Alipay cuts a day's bill the next morning); no TRADE_FINISHED (the end of the refund window is not modelled).
 import { randomBytes, randomInt, type KeyObject } from 'node:crypto';
-import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import express, { type NextFunction, type Request, type Response } from 'express';
 import { beijingDate, fromBeijingTime, toBeijingTime } from '../../channels/alipay/fields';
 import { fromDecimalString, MoneyFormatError, toDecimalString } from '../../channels/money';
 import type { Logger } from '../../observability/logger';
 import {
+  type Emulator,
   createWallet,
-  type Wallet,
   type WalletFaults,
   type WalletPayment,
   type WalletRefund,
@@ -61,15 +61,7 @@ export interface AlipayEmulatorOptions {
   logger: Logger;
 }
 
-export interface AlipayEmulator {
-  app: Express;
-  wallet: Wallet;
-  payments: Map<string, WalletPayment>;
-  faults(): WalletFaults;
-  setFaults(patch: Partial<WalletFaults>): WalletFaults;
-  /** Stops pending notifications and timers. */
-  stop(): void;
-}
+export type AlipayEmulator = Emulator;
 
 /** The trade_status a wallet status shows as. A full refund closes an Alipay trade. */
 export function tradeStatus(status: WalletStatus): string {

@@ -34,7 +34,7 @@
 // balance is not modelled (no NOT_ENOUGH); time_expire is kept but does not close the order (our workflow closes).
 import { createHash, type KeyObject, randomBytes, randomInt, randomUUID, X509Certificate } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { encryptResource, PlatformKeys, signResponse, verifyAuthorization } from '../../channels/wechatpay/crypto';
 import { toDecimalString } from '../../channels/money';
@@ -42,9 +42,9 @@ import type { WechatPayEmulatorConfig } from '../../config';
 import type { Logger } from '../../observability/logger';
 import { CALLBACK_RETRY_SCHEDULE_S } from '../sandboxpay';
 import {
+  type Emulator,
   createWallet,
   type NotificationAttempt,
-  type Wallet,
   type WalletFaults,
   type WalletPayment,
   type WalletRefund,
@@ -94,19 +94,13 @@ export function wechatPayEmulatorOptions(
   };
 }
 
-export interface WechatPayEmulator {
-  app: Express;
-  wallet: Wallet;
-  payments: Map<string, WalletPayment>;
+export interface WechatPayEmulator extends Emulator {
   /** The Wechatpay-Serial every reply and notification carries. */
   platformSerial: string;
-  faults(): WalletFaults;
-  setFaults(patch: Partial<WalletFaults>): WalletFaults;
   /** The wallet's payment for an out_trade_no. */
   findByOutTradeNo(outTradeNo: string): WalletPayment | undefined;
   /** Refund notifications sent (REFUND.SUCCESS), for tests. */
   refundDeliveries: { outRefundNo: string; attempt: number; httpStatus: number; accepted: boolean }[];
-  stop(): void;
 }
 
 // ---- the vendor's words -----------------------------------------------------------------------------------------
