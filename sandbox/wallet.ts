@@ -64,6 +64,33 @@ export const NO_FAULTS: WalletFaults = {
   lateSettleDelayMs: 3000,
 };
 
+/**
+ * What becomes of one notification under the callback faults, decided by the seed and its key: lost, or delivered
+ * after `delayMs` (which also reorders), and perhaps a second time `duplicateAfterMs` after that. The wallet and the
+ * Stripe fault proxy decide alike.
+ */
+export function notificationFate(
+  chance: Chance,
+  faults: Pick<
+    WalletFaults,
+    'callbackDropRate' | 'callbackDelayRate' | 'callbackDelayMinMs' | 'callbackDelayMaxMs' | 'callbackDuplicateRate'
+  >,
+  key: string,
+): { drop: true } | { drop: false; delayMs: number; duplicateAfterMs?: number } {
+  if (chance.happens(faults.callbackDropRate, 'callback-drop', key)) return { drop: true };
+  const delayMs = chance.happens(faults.callbackDelayRate, 'callback-delay', key)
+    ? chance.between(
+        faults.callbackDelayMinMs,
+        Math.max(faults.callbackDelayMinMs, faults.callbackDelayMaxMs),
+        'callback-delay-ms',
+        key,
+      )
+    : 0;
+  if (!chance.happens(faults.callbackDuplicateRate, 'callback-duplicate', key)) return { drop: false, delayMs };
+  const duplicateAfterMs = chance.between(0, Math.max(faults.callbackDelayMaxMs, 200), 'callback-duplicate-ms', key);
+  return { drop: false, delayMs, duplicateAfterMs };
+}
+
 /** The wallet's own status words (WeChat Pay's); each protocol maps them to its own. */
 export type WalletStatus = 'NOTPAY' | 'USERPAYING' | 'SUCCESS' | 'CLOSED' | 'PAYERROR' | 'REFUND';
 
@@ -306,23 +333,15 @@ export function createWallet(options: WalletOptions): Wallet {
     const eventId = `evt_${p.channelPaymentId}_${n}`;
     const faultKey = `${identity(p)}#${n}`;
     const attempt = options.notification(p, eventId, kind);
-    if (chance.happens(faults.callbackDropRate, 'callback-drop', faultKey)) {
+    const fate = notificationFate(chance, faults, faultKey);
+    if (fate.drop) {
       p.droppedEvents.push(eventId);
       logger.debug({ channelPaymentId: p.channelPaymentId, eventId }, 'fault: callback dropped');
       return;
     }
-    const delay = chance.happens(faults.callbackDelayRate, 'callback-delay', faultKey)
-      ? chance.between(
-          faults.callbackDelayMinMs,
-          Math.max(faults.callbackDelayMinMs, faults.callbackDelayMaxMs),
-          'callback-delay-ms',
-          faultKey,
-        )
-      : 0;
-    later(delay, () => void deliver(p, eventId, attempt, 1));
-    if (chance.happens(faults.callbackDuplicateRate, 'callback-duplicate', faultKey)) {
-      const extra = chance.between(0, Math.max(faults.callbackDelayMaxMs, 200), 'callback-duplicate-ms', faultKey);
-      later(delay + extra, () => void deliver(p, eventId, attempt, 1));
+    later(fate.delayMs, () => void deliver(p, eventId, attempt, 1));
+    if (fate.duplicateAfterMs !== undefined) {
+      later(fate.delayMs + fate.duplicateAfterMs, () => void deliver(p, eventId, attempt, 1));
     }
   }
 

@@ -17,7 +17,7 @@ import {
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { Chance } from '../chance';
-import { NO_FAULTS, type WalletFaults } from '../wallet';
+import { NO_FAULTS, notificationFate, type WalletFaults } from '../wallet';
 
 export type StripeProxyFaults = Pick<
   WalletFaults,
@@ -200,22 +200,16 @@ export async function startStripeFaultProxy(options: StripeFaultProxyOptions): P
       }
       const faultKey = nth('event', key);
       const ack = () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"received":true}');
-      if (chance.happens(faults.callbackDropRate, 'callback-drop', faultKey)) {
+      const fate = notificationFate(chance, faults, faultKey);
+      if (fate.drop) {
         counts.dropped += 1;
         logger.debug({ key: faultKey }, 'stripe fault proxy: webhook dropped');
         ack();
         return;
       }
-      const delay = chance.happens(faults.callbackDelayRate, 'callback-delay', faultKey)
-        ? chance.between(
-            faults.callbackDelayMinMs,
-            Math.max(faults.callbackDelayMinMs, faults.callbackDelayMaxMs),
-            'callback-delay-ms',
-            faultKey,
-          )
-        : 0;
-      const twice = chance.happens(faults.callbackDuplicateRate, 'callback-duplicate', faultKey);
-      if (delay === 0 && !twice) {
+      const { delayMs } = fate;
+      const twice = fate.duplicateAfterMs !== undefined;
+      if (delayMs === 0 && !twice) {
         // No fault: localstripe sees our API's own answer.
         try {
           const answer = await deliver(body, headers, about);
@@ -235,12 +229,12 @@ export async function startStripeFaultProxy(options: StripeFaultProxyOptions): P
           logger.warn({ err }, 'stripe fault proxy: a delayed or duplicate webhook could not be delivered'),
         );
       };
-      if (delay > 0) counts.delayed += 1;
+      if (delayMs > 0) counts.delayed += 1;
       if (twice) counts.duplicated += 1;
-      const extra = twice
-        ? chance.between(0, Math.max(faults.callbackDelayMaxMs, 200), 'callback-duplicate-ms', faultKey)
-        : 0;
-      await Promise.all([send(delay), ...(twice ? [send(delay + extra)] : [])]);
+      await Promise.all([
+        send(delayMs),
+        ...(fate.duplicateAfterMs !== undefined ? [send(delayMs + fate.duplicateAfterMs)] : []),
+      ]);
     })();
   });
 
