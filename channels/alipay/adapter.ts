@@ -278,16 +278,17 @@ export class AlipayChannel implements PaymentChannel {
     return 'PROCESSING';
   }
 
-  /**
-   * Payments paid in [from, to), from the daily trade bills (Beijing days) that cover the range. A day Alipay has no
-   * bill for yet (isp.bill_not_exist: today, until tomorrow morning) is skipped; the next run's lookback covers it.
-   * refundedAmount counts the refunds in the bills fetched.
-   */
   /** A day's bill is out the next morning: the statement is final up to the end of the last such day. */
   statementReadyUntil(now: Date): Date {
     return billsReadyUntil(now, this.config.billDelayMs);
   }
 
+  /**
+   * Payments paid in [from, to), from the daily trade bills (Beijing days) that cover the range. The reconciler asks only
+   * for days whose bill is out (statementReadyUntil); a day Alipay still has no bill for (isp.bill_not_exist) is
+   * skipped, and the next run's lookback covers it.
+   * refundedAmount counts the refunds in the bills fetched.
+   */
   async statement(range: { from: Date; to: Date }): Promise<StatementEntry[]> {
     const days = beijingDaysBetween(range.from, range.to);
     if (days.length > MAX_BILL_DAYS)

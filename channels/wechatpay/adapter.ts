@@ -310,15 +310,15 @@ export class WechatPayChannel implements PaymentChannel {
     });
   }
 
-  /**
-   * Payments paid in [from, to), from the trade bills (ALL) of every China day the range touches: SUCCESS rows are
-   * payments, REFUND rows refunds (a refund's own row, on the day it was accepted; counted when it succeeded).
-   */
   /** A day's trade bill is out the next morning: the statement is final up to the end of the last such day. */
   statementReadyUntil(now: Date): Date {
     return billsReadyUntil(now, this.config.billDelayMs);
   }
 
+  /**
+   * Payments paid in [from, to), from the trade bills (ALL) of every China day the range touches: SUCCESS rows are
+   * payments, REFUND rows refunds (a refund's own row, on the day it was accepted; counted when it succeeded).
+   */
   async statement(range: { from: Date; to: Date }): Promise<StatementEntry[]> {
     const from = range.from.getTime();
     const to = range.to.getTime();
