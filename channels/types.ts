@@ -58,6 +58,11 @@ export interface ChannelPaymentView {
   amount?: number;
   currency?: string;
   paidAt?: string;
+  /**
+   * Why a payment failed or closed, in the channel's words for a buyer (a decline's reason: WeChat Pay
+   * trade_state_desc, Stripe's last_payment_error.message, ...), when the channel gives one.
+   */
+  reason?: string;
 }
 
 export interface RefundRequest {

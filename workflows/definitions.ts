@@ -82,6 +82,8 @@ export interface ChannelCallback {
   amount: number;
   currency: string;
   paidAt?: string;
+  /** Why it failed or closed, in the channel's words for a buyer (see ChannelPaymentView.reason). */
+  reason?: string;
 }
 
 export interface CancelRequest {
