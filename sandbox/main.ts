@@ -1,7 +1,8 @@
 // The simulated third parties for `npm start` and the chaos run: SandboxPay on SANDBOX_PORT, the WeChat Pay v3
 // emulator on WECHATPAY_EMULATOR_PORT when its keys are configured (sandbox/wechatpay/dev-keys.ts), the Alipay
 // emulator on ALIPAY_EMULATOR_PORT likewise (sandbox/alipay/dev-keys.ts), and the reference order service with the
-// demo shop (/shop) on ORDER_SERVICE_PORT (its tables live in the schema order_service).
+// demo shop (/shop) on ORDER_SERVICE_PORT (its tables live in the schema order_service). The emulators' wallets keep
+// their payments in the schema sandbox_wallet (sandbox/wallet-store.ts), so a restart loses none of them.
 import { loadConfigOrExit } from '../config';
 import { createLogger } from '../observability/logger';
 import { createDb } from '../db/knex';
@@ -9,6 +10,7 @@ import { createOrderService, ensureOrderServiceSchema } from './order-service';
 import { createAlipayEmulator } from './alipay/emulator';
 import { createSandboxPay } from './sandboxpay';
 import { createShopRouter } from './shop';
+import { WalletStore } from './wallet-store';
 import { createStripeCheckoutRouter } from './stripe/checkout';
 import { createWechatPayEmulator, wechatPayEmulatorOptions } from './wechatpay/emulator';
 
@@ -17,6 +19,14 @@ async function main(): Promise<void> {
   const logger = createLogger('sandbox', config.logLevel);
   const db = createDb({ url: config.database.url!, poolMax: 5, applicationName: 'order-service' });
   await ensureOrderServiceSchema(db);
+  // The wallets' own pool: their writes (one at a time per wallet) never wait behind the order service's.
+  const walletDb = createDb({ url: config.database.url!, poolMax: 3, applicationName: 'sandbox-wallet' });
+  // Opened one after another: each makes sure of the schema, which must not race itself.
+  const stores = {
+    sandboxpay: await WalletStore.open(walletDb, 'sandboxpay'),
+    wechatpay: config.sandbox.wechatpay ? await WalletStore.open(walletDb, 'wechatpay') : undefined,
+    alipay: config.sandbox.alipay ? await WalletStore.open(walletDb, 'alipay') : undefined,
+  };
 
   const sandboxPay = createSandboxPay({
     merchantId: config.sandbox.sandboxpay.merchantId,
@@ -26,6 +36,7 @@ async function main(): Promise<void> {
     faults: config.sandbox.faults,
     callbackRetryScale: config.sandbox.callbackRetryScale,
     logger,
+    store: stores.sandboxpay,
   });
   // Stripe's test checkout page (Stripe.js cannot load here) is served beside SandboxPay's wallet.
   if (config.channels.stripe?.checkoutUrl) {
@@ -65,6 +76,7 @@ async function main(): Promise<void> {
           faults: config.sandbox.faults,
           callbackRetryScale: config.sandbox.callbackRetryScale,
           logger,
+          ...(stores.wechatpay ? { store: stores.wechatpay } : {}),
         }),
       )
     : undefined;
@@ -93,6 +105,7 @@ async function main(): Promise<void> {
         faults: config.sandbox.faults,
         callbackRetryScale: config.sandbox.callbackRetryScale,
         logger,
+        ...(stores.alipay ? { store: stores.alipay } : {}),
       })
     : undefined;
   if (alipay && alipaySettings) {
@@ -109,7 +122,11 @@ async function main(): Promise<void> {
     alipay?.stop();
     for (const s of servers) s.close();
     for (const s of servers) s.closeAllConnections();
-    void db.destroy().then(() => process.exit(0));
+    // What the wallets changed last is stored before the pools close.
+    const flushed = [sandboxPay, wechatPay, alipay].map((e) => e?.wallet.flush());
+    void Promise.allSettled(flushed)
+      .then(() => Promise.allSettled([db.destroy(), walletDb.destroy()]))
+      .then(() => process.exit(0));
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

@@ -14,6 +14,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { Logger } from '../observability/logger';
+import type { WalletStore } from './wallet-store';
 import {
   type Emulator,
   createWallet,
@@ -45,6 +46,8 @@ export interface SandboxPayOptions {
   /** How long a refund stays PROCESSING. */
   refundDelayMs?: number;
   logger: Logger;
+  /** Keeps the wallet's payments across a restart (sandbox/wallet-store.ts); in memory without one. */
+  store?: WalletStore;
 }
 
 export type SandboxPay = Emulator;
@@ -75,6 +78,7 @@ export function createSandboxPay(options: SandboxPayOptions): SandboxPay {
     ...(options.callbackRetryScale !== undefined ? { callbackRetryScale: options.callbackRetryScale } : {}),
     ...(options.refundDelayMs !== undefined ? { refundDelayMs: options.refundDelayMs } : {}),
     logger: options.logger,
+    ...(options.store ? { store: options.store } : {}),
     notification(p, eventId, kind) {
       const rawBody = JSON.stringify({
         eventId,
@@ -121,6 +125,17 @@ export function createSandboxPay(options: SandboxPayOptions): SandboxPay {
     next();
   };
 
+  /** A change is answered only once it is stored; when the store fails, the channel's system error (retry). */
+  const stored = async (res: Response): Promise<boolean> => {
+    try {
+      await wallet.flush();
+      return true;
+    } catch {
+      res.status(500).json({ error: 'system_error' });
+      return false;
+    }
+  };
+
   const find = (req: Request, res: Response): ChannelPayment | undefined => {
     const p = wallet.find(String(req.params.id));
     if (!p) res.status(404).json({ error: 'payment_not_found' });
@@ -139,6 +154,7 @@ export function createSandboxPay(options: SandboxPayOptions): SandboxPay {
       return;
     }
     if (created.created) await wallet.createLatency();
+    if (!(await stored(res))) return;
     res.status(created.created ? 201 : 200).json({ ...walletView(created.payment), payUrl: payUrl(created.payment) });
   });
 
@@ -165,14 +181,15 @@ export function createSandboxPay(options: SandboxPayOptions): SandboxPay {
     if (p) res.json(walletView(p));
   });
 
-  app.post('/v1/payments/:id/close', merchantAuth, (req, res) => {
+  app.post('/v1/payments/:id/close', merchantAuth, async (req, res) => {
     const p = find(req, res);
     if (!p) return;
     wallet.close(p);
+    if (!(await stored(res))) return;
     res.json(walletView(p));
   });
 
-  app.post('/v1/payments/:id/refund', merchantAuth, (req, res) => {
+  app.post('/v1/payments/:id/refund', merchantAuth, async (req, res) => {
     const p = find(req, res);
     if (!p) return;
     const parsed = refundSchema.safeParse(req.body);
@@ -181,6 +198,7 @@ export function createSandboxPay(options: SandboxPayOptions): SandboxPay {
       return;
     }
     const r = wallet.refund(p, parsed.data.refundKey, parsed.data.amount);
+    if (!(await stored(res))) return;
     if (!r.ok) {
       res.status(409).json({ error: r.error, status: p.status });
       return;
@@ -218,10 +236,11 @@ export function createSandboxPay(options: SandboxPayOptions): SandboxPay {
 
   // The buyer, in the wallet app (SandboxPay's own paths for the wallet's /wallet/{id}/pay|decline).
   for (const action of ['pay', 'decline'] as const) {
-    app.post(`/v1/payments/:id/${action}`, (req, res) => {
+    app.post(`/v1/payments/:id/${action}`, async (req, res) => {
       const p = find(req, res);
       if (!p) return;
       const r = action === 'pay' ? wallet.pay(p) : wallet.decline(p);
+      if (!(await stored(res))) return;
       if (r.ok) res.json(walletView(p));
       else res.status(409).json({ error: r.error, status: p.status });
     });

@@ -15,6 +15,7 @@ import { z } from 'zod';
 import type { Logger } from '../observability/logger';
 import { formatMoney } from '../workflows/money';
 import { Chance } from './chance';
+import type { StoredPayment, WalletNotice, WalletStore } from './wallet-store';
 
 export const walletFaultsSchema = z.object({
   /** A notification is lost entirely: never delivered, never retried. */
@@ -161,6 +162,11 @@ export interface WalletOptions {
   /** The protocol's notification of the payment's current state, as an attempt it can repeat. */
   notification(p: WalletPayment, eventId: string, kind: NotificationKind): NotificationAttempt;
   logger: Logger;
+  /**
+   * Where the wallet keeps its payments across a restart (sandbox/wallet-store.ts): loaded at creation, written
+   * through on every change. Without one the wallet lives in memory only (unit tests).
+   */
+  store?: WalletStore;
 }
 
 /** What every emulator over the wallet offers its host (sandbox/main.ts, the tests): the app and the wallet's controls. */
@@ -219,6 +225,16 @@ export interface Wallet {
   router(): Router;
   /** Runs `fn` after `ms` unless the wallet is stopped first (a protocol's own timers: refund notices, links). */
   later(ms: number, fn: () => void): void;
+  /**
+   * The emulator changed this payment itself (a field of `extra`, a delivery of its own): the wallet stores it. Every
+   * change the wallet makes is stored without this.
+   */
+  changed(p: WalletPayment): void;
+  /**
+   * Resolves once every change made so far is stored (at once without a store); rejects when the store failed. An
+   * emulator awaits it before answering a request that changed something, so an answered request survives a crash.
+   */
+  flush(): Promise<void>;
   /** Stops pending notification deliveries and timers. */
   stop(): void;
 }
@@ -286,6 +302,15 @@ export function createWallet(options: WalletOptions): Wallet {
   const counters = new Map<string, number>();
   const newId = options.newId ?? (() => `${options.idPrefix}${randomUUID().replace(/-/g, '')}`);
   let stopped = false;
+  const { store } = options;
+  /** Each payment's notification events, in order: what a restart resumes (kept beside the payment, stored with it). */
+  const notices = new Map<string, WalletNotice[]>();
+  /** Payments the late-settle fault will settle, and when (ISO). */
+  const settleDue = new Map<string, string>();
+  /** Payments changed since they were last stored, and the write in progress (one at a time, in order). */
+  const dirty = new Set<string>();
+  let writing: Promise<void> = Promise.resolve();
+  let retrying = false;
 
   /** Per-payment, per-kind counter: the Nth query of payment X gets the same fate under the same seed. */
   const nth = (kind: string, id: string) => {
@@ -310,7 +335,68 @@ export function createWallet(options: WalletOptions): Wallet {
     timers.add(t);
   };
 
-  async function deliver(p: WalletPayment, eventId: string, attempt: NotificationAttempt, n: number): Promise<void> {
+  // ---- storage: write-through to the store, one write at a time ------------------------------------------------
+
+  const snapshot = (p: WalletPayment): StoredPayment => {
+    const settleDueAt = settleDue.get(p.channelPaymentId);
+    return { ...p, ...(settleDueAt ? { settleDueAt } : {}), notices: notices.get(p.channelPaymentId) ?? [] };
+  };
+
+  /** Writes every changed payment, after the write before it; a failed write leaves its payments to the next. */
+  function flush(): Promise<void> {
+    if (!store) return Promise.resolve();
+    const run = writing
+      .catch(() => undefined)
+      .then(async () => {
+        if (dirty.size === 0) return;
+        const ids = [...dirty];
+        dirty.clear();
+        try {
+          await store.save(ids.map((id) => snapshot(payments.get(id)!)));
+        } catch (err) {
+          for (const id of ids) dirty.add(id);
+          throw err;
+        }
+      });
+    writing = run;
+    return run;
+  }
+
+  function changed(p: WalletPayment): void {
+    if (!store || stopped) return;
+    dirty.add(p.channelPaymentId);
+    flush().catch((err: unknown) => {
+      logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'wallet: storing a change failed');
+      if (retrying) return;
+      retrying = true;
+      later(1000, () => {
+        retrying = false;
+        if (dirty.size > 0) changed(payments.get([...dirty][0]!)!);
+      });
+    });
+  }
+
+  /** For the wallet's own routes: true once the change is stored; else answers 503 (the buyer may try again). */
+  async function storedOr503(res: Response): Promise<boolean> {
+    try {
+      await flush();
+      return true;
+    } catch {
+      res.status(503).json({ error: 'wallet_unavailable' });
+      return false;
+    }
+  }
+
+  // ---- notifications: each event's delivery state is stored, so a restart resumes its retries ------------------
+
+  async function deliver(
+    p: WalletPayment,
+    eventId: string,
+    attempt: NotificationAttempt,
+    n: number,
+    /** The event's record; absent for the duplicate-callback fault's extra copy, which is not resumed. */
+    notice?: WalletNotice,
+  ): Promise<void> {
     let outcome = { httpStatus: 0, accepted: false };
     try {
       outcome = await attempt();
@@ -318,13 +404,23 @@ export function createWallet(options: WalletOptions): Wallet {
       // a network error or timeout: retried like a refusal
     }
     p.deliveries.push({ eventId, attempt: n, ...outcome, at: new Date().toISOString() });
-    if (outcome.accepted) return;
     const waitS = options.retryScheduleS[n - 1];
+    if (notice && notice.state === 'pending') {
+      if (outcome.accepted || waitS === undefined) {
+        notice.state = outcome.accepted ? 'accepted' : 'exhausted';
+        delete notice.dueAt;
+      } else {
+        notice.nextAttempt = n + 1;
+        notice.dueAt = new Date(Date.now() + waitS * 1000 * scale).toISOString();
+      }
+    }
+    changed(p);
+    if (outcome.accepted) return;
     if (waitS === undefined) {
       logger.warn({ channelPaymentId: p.channelPaymentId, eventId, attempt: n }, 'callback retries exhausted');
       return;
     }
-    later(waitS * 1000 * scale, () => void deliver(p, eventId, attempt, n + 1));
+    later(waitS * 1000 * scale, () => void deliver(p, eventId, attempt, n + 1, notice));
   }
 
   /** A state change the merchant must hear about: the notification, subject to the callback faults. */
@@ -334,21 +430,80 @@ export function createWallet(options: WalletOptions): Wallet {
     const faultKey = `${identity(p)}#${n}`;
     const attempt = options.notification(p, eventId, kind);
     const fate = notificationFate(chance, faults, faultKey);
+    const events = notices.get(p.channelPaymentId) ?? [];
+    notices.set(p.channelPaymentId, events);
     if (fate.drop) {
       p.droppedEvents.push(eventId);
+      events.push({ eventId, kind, state: 'dropped', nextAttempt: 1 });
+      changed(p);
       logger.debug({ channelPaymentId: p.channelPaymentId, eventId }, 'fault: callback dropped');
       return;
     }
-    later(fate.delayMs, () => void deliver(p, eventId, attempt, 1));
+    const dueAt = new Date(Date.now() + fate.delayMs).toISOString();
+    const notice: WalletNotice = { eventId, kind, state: 'pending', nextAttempt: 1, dueAt };
+    events.push(notice);
+    changed(p);
+    later(fate.delayMs, () => void deliver(p, eventId, attempt, 1, notice));
     if (fate.duplicateAfterMs !== undefined) {
       later(fate.delayMs + fate.duplicateAfterMs, () => void deliver(p, eventId, attempt, 1));
     }
   }
 
   function settle(p: WalletPayment): void {
+    settleDue.delete(p.channelPaymentId);
     p.status = 'SUCCESS';
     p.paidAt = new Date().toISOString();
     notify(p, 'paid');
+  }
+
+  /** The late-settle fault's settlement, `ms` from now, unless the payment was settled meanwhile. */
+  function settleLater(p: WalletPayment, ms: number): void {
+    later(ms, () => {
+      if (settleDue.has(p.channelPaymentId)) settle(p);
+    });
+  }
+
+  /** A refund goes through `ms` from now. */
+  function completeRefundLater(p: WalletPayment, refund: WalletRefund, ms: number): void {
+    later(ms, () => {
+      refund.status = 'SUCCESS';
+      refund.succeededAt = new Date().toISOString();
+      if (p.refunds.reduce((sum, r) => sum + r.amount, 0) >= p.amount) p.status = 'REFUND';
+      changed(p);
+    });
+  }
+
+  // ---- a restart: the stored payments back in memory, and what their timers were waiting for rescheduled -------
+
+  const until = (at: string | number) => Math.max(0, new Date(at).getTime() - Date.now());
+  for (const stored of store?.loaded ?? []) {
+    const { notices: events, settleDueAt, ...fields } = stored;
+    const p: WalletPayment = {
+      ...fields,
+      status: fields.status as WalletStatus,
+      refunds: fields.refunds as WalletRefund[],
+      droppedEvents: events.filter((e) => e.state === 'dropped').map((e) => e.eventId),
+    };
+    payments.set(p.channelPaymentId, p);
+    byMerchantOrder.set(p.merchantOrderId, p.channelPaymentId);
+    notices.set(p.channelPaymentId, events);
+    // Event ids count on from the stored events (a merchant deduplicates on them).
+    counters.set(`event:${p.channelPaymentId}`, events.length);
+    for (const notice of events) {
+      if (notice.state !== 'pending') continue;
+      later(until(notice.dueAt ?? p.createdAt), () => {
+        const attempt = options.notification(p, notice.eventId, notice.kind);
+        void deliver(p, notice.eventId, attempt, notice.nextAttempt, notice);
+      });
+    }
+    const refundDelayMs = options.refundDelayMs ?? 2000;
+    for (const r of p.refunds) {
+      if (r.status === 'PROCESSING') completeRefundLater(p, r, until(Date.parse(r.createdAt) + refundDelayMs));
+    }
+    if (settleDueAt) {
+      settleDue.set(p.channelPaymentId, settleDueAt);
+      settleLater(p, until(settleDueAt));
+    }
   }
 
   const wallet: Wallet = {
@@ -383,6 +538,7 @@ export function createWallet(options: WalletOptions): Wallet {
       };
       payments.set(p.channelPaymentId, p);
       byMerchantOrder.set(p.merchantOrderId, p.channelPaymentId);
+      changed(p);
       return { payment: p, created: true };
     },
 
@@ -414,8 +570,10 @@ export function createWallet(options: WalletOptions): Wallet {
       p.closedAt = new Date().toISOString();
       if (chance.happens(faults.lateSettleRate, 'late-settle', identity(p))) {
         logger.debug({ channelPaymentId: p.channelPaymentId }, 'fault: the channel will settle this closed payment');
-        later(faults.lateSettleDelayMs, () => settle(p));
+        settleDue.set(p.channelPaymentId, new Date(Date.now() + faults.lateSettleDelayMs).toISOString());
+        settleLater(p, faults.lateSettleDelayMs);
       }
+      changed(p);
     },
 
     pay(p) {
@@ -424,6 +582,7 @@ export function createWallet(options: WalletOptions): Wallet {
       if (p.status === 'NOTPAY') {
         if (chance.happens(faults.stuckPendingRate, 'stuck', identity(p))) {
           p.status = 'USERPAYING';
+          changed(p);
           logger.debug({ channelPaymentId: p.channelPaymentId }, 'fault: payment stuck pending');
         } else {
           settle(p);
@@ -461,11 +620,8 @@ export function createWallet(options: WalletOptions): Wallet {
         createdAt: new Date().toISOString(),
       };
       p.refunds.push(refund);
-      later(options.refundDelayMs ?? 2000, () => {
-        refund.status = 'SUCCESS';
-        refund.succeededAt = new Date().toISOString();
-        if (p.refunds.reduce((sum, r) => sum + r.amount, 0) >= p.amount) p.status = 'REFUND';
-      });
+      changed(p);
+      completeRefundLater(p, refund, options.refundDelayMs ?? 2000);
       return { ok: true, refund, created: true };
     },
 
@@ -482,6 +638,8 @@ export function createWallet(options: WalletOptions): Wallet {
 
     settle,
     later,
+    changed,
+    flush,
 
     router() {
       const router = Router();
@@ -499,17 +657,19 @@ export function createWallet(options: WalletOptions): Wallet {
         }
         res.type('html').send(walletPage(options.title, p));
       });
-      router.post('/wallet/:id/pay', (req, res) => {
+      router.post('/wallet/:id/pay', async (req, res) => {
         const p = found(req, res);
         if (!p) return;
         const r = wallet.pay(p);
+        if (!(await storedOr503(res))) return;
         if (r.ok) res.json(walletView(p));
         else res.status(409).json({ error: r.error, status: p.status });
       });
-      router.post('/wallet/:id/decline', (req, res) => {
+      router.post('/wallet/:id/decline', async (req, res) => {
         const p = found(req, res);
         if (!p) return;
         const r = wallet.decline(p);
+        if (!(await storedOr503(res))) return;
         if (r.ok) res.json(walletView(p));
         else res.status(409).json({ error: r.error, status: p.status });
       });
@@ -537,10 +697,11 @@ export function createWallet(options: WalletOptions): Wallet {
         );
       });
       /** Simulates the channel settling a payment as paid after it was closed (the anomaly a merchant must catch). */
-      router.post('/admin/payments/:id/settle-late', (req, res) => {
+      router.post('/admin/payments/:id/settle-late', async (req, res) => {
         const p = found(req, res);
         if (!p) return;
         settle(p);
+        if (!(await storedOr503(res))) return;
         res.json(walletView(p));
       });
       return router;

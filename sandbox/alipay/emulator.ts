@@ -32,6 +32,7 @@ import {
   type WalletRefund,
   type WalletStatus,
 } from '../wallet';
+import type { WalletStore } from '../wallet-store';
 import { tradeBill } from './bill';
 import { signNotification, signReply, verifyRequest } from './signing';
 
@@ -59,6 +60,8 @@ export interface AlipayEmulatorOptions {
   /** How long alipay.trade.refund waits for its refund before answering fund_change "N" (confirm by query). */
   refundAnswerWaitMs?: number;
   logger: Logger;
+  /** Keeps the wallet's payments across a restart (sandbox/wallet-store.ts); in memory without one. */
+  store?: WalletStore;
 }
 
 export type AlipayEmulator = Emulator;
@@ -182,6 +185,7 @@ export function createAlipayEmulator(options: AlipayEmulatorOptions): AlipayEmul
     callbackRetryScale: scale,
     refundDelayMs: options.refundDelayMs ?? 200,
     logger,
+    ...(options.store ? { store: options.store } : {}),
     notification: (p, eventId) => attempt(p, () => notificationFields(p, eventId)),
   });
 
@@ -206,6 +210,7 @@ export function createAlipayEmulator(options: AlipayEmulatorOptions): AlipayEmul
       .catch(() => ({ httpStatus: 0, accepted: false }))
       .then((outcome) => {
         p.deliveries.push({ eventId: notifyId, attempt: n, ...outcome, at: new Date().toISOString() });
+        wallet.changed(p);
         const waitS = ALIPAY_NOTIFY_RETRY_SCHEDULE_S[n - 1];
         if (!outcome.accepted && waitS !== undefined) {
           later(waitS * 1000 * scale, () => notifyRefund(p, refund, n + 1, notifyId));
@@ -489,7 +494,19 @@ export function createAlipayEmulator(options: AlipayEmulatorOptions): AlipayEmul
       reply(res, method, invalidArguments('isv.invalid-parameter', '参数无效: biz_content'));
       return;
     }
-    reply(res, method, await methods[method]!(biz, params));
+    const answer = await methods[method]!(biz, params);
+    try {
+      await wallet.flush(); // answered once what it changed is stored
+    } catch {
+      reply(res, method, {
+        code: '20000',
+        msg: 'Service Currently Unavailable',
+        sub_code: 'ACQ.SYSTEM_ERROR',
+        sub_msg: '系统错误',
+      });
+      return;
+    }
+    reply(res, method, answer);
   });
 
   app.get('/bill/download', (req, res) => {
@@ -510,13 +527,20 @@ export function createAlipayEmulator(options: AlipayEmulatorOptions): AlipayEmul
   });
 
   /** The buyer scanning the code: opening the wallet page or acting on it. A code past its expiry is dead. */
-  const scan = (req: Request, _res: Response, next: NextFunction) => {
+  const scan = async (req: Request, _res: Response, next: NextFunction) => {
     const p = wallet.find(String(req.params.id));
     if (p) {
+      const before = `${p.extra.scanned}:${p.status}`;
       p.extra.scanned = '1';
       if (p.status === 'NOTPAY' && Number(p.extra.expiresAt) < Date.now()) {
         p.status = 'CLOSED';
         p.closedAt = new Date().toISOString();
+      }
+      if (`${p.extra.scanned}:${p.status}` !== before) {
+        wallet.changed(p);
+        // The scan made the trade exist for the merchant's queries: stored before the page answers. A failed store
+        // is retried in the background (the wallet's), and the page is shown anyway.
+        await wallet.flush().catch(() => undefined);
       }
     }
     next();

@@ -50,6 +50,7 @@ import {
   type WalletRefund,
   type WalletStatus,
 } from '../wallet';
+import type { WalletStore } from '../wallet-store';
 
 export type WechatPayPlatform =
   | { mode: 'certificate'; privateKey: KeyObject | string; certificatePem: string }
@@ -71,6 +72,8 @@ export interface WechatPayEmulatorOptions {
   /** How long a refund stays PROCESSING. */
   refundDelayMs?: number;
   logger: Logger;
+  /** Keeps the wallet's payments across a restart (sandbox/wallet-store.ts); in memory without one. */
+  store?: WalletStore;
 }
 
 /** The emulator's options from its configuration section (config.sandbox.wechatpay), plus the sandbox's own. */
@@ -78,7 +81,7 @@ export function wechatPayEmulatorOptions(
   config: WechatPayEmulatorConfig,
   rest: Pick<
     WechatPayEmulatorOptions,
-    'publicUrl' | 'seed' | 'faults' | 'callbackRetryScale' | 'refundDelayMs' | 'logger'
+    'publicUrl' | 'seed' | 'faults' | 'callbackRetryScale' | 'refundDelayMs' | 'logger' | 'store'
   >,
 ): WechatPayEmulatorOptions {
   return {
@@ -337,6 +340,7 @@ export function createWechatPayEmulator(options: WechatPayEmulatorOptions): Wech
     ...(options.callbackRetryScale !== undefined ? { callbackRetryScale: options.callbackRetryScale } : {}),
     ...(options.refundDelayMs !== undefined ? { refundDelayMs: options.refundDelayMs } : {}),
     logger,
+    ...(options.store ? { store: options.store } : {}),
     notification(p, eventId, kind) {
       if (kind === 'failed') {
         // WeChat Pay does not notify failures; the merchant's query finds PAYERROR.
@@ -592,6 +596,7 @@ export function createWechatPayEmulator(options: WechatPayEmulatorOptions): Wech
       } else {
         await wallet.createLatency();
       }
+      await wallet.flush(); // answered once stored; a failed store is the vendor's SYSTEM_ERROR (retried)
       // The sandbox's code_url is the wallet page (not weixin://wxpay/bizpayurl?pr=...): scanned, it opens the wallet.
       reply(res, 200, { code_url: `${options.publicUrl}/pay/${p.channelPaymentId}` });
     }),
@@ -624,11 +629,12 @@ export function createWechatPayEmulator(options: WechatPayEmulatorOptions): Wech
 
   app.post(
     '/v3/pay/transactions/out-trade-no/:outTradeNo/close',
-    handle((req, res) => {
+    handle(async (req, res) => {
       checkMchid((json(res) as { mchid?: unknown } | null)?.mchid, 'body');
       const p = wallet.findByOrder(String(req.params.outTradeNo));
       if (!p) throw orderNotExist();
       wallet.close(p); // subject to the close-race fault: the buyer may pay just before
+      await wallet.flush();
       if (paid(p)) throw new ApiError(400, 'ORDERPAID', '订单已支付');
       reply(res, 204);
     }),
@@ -636,7 +642,7 @@ export function createWechatPayEmulator(options: WechatPayEmulatorOptions): Wech
 
   app.post(
     '/v3/refund/domestic/refunds',
-    handle((_req, res) => {
+    handle(async (_req, res) => {
       const parsed = refundSchema.safeParse(json(res));
       if (!parsed.success) throw fromZod(parsed.error, 'body');
       const r = parsed.data;
@@ -646,6 +652,7 @@ export function createWechatPayEmulator(options: WechatPayEmulatorOptions): Wech
       }
       if (r.amount.total !== p.amount) throw paramError('/amount/total', 'is not the order total', r.amount.total);
       const result = wallet.refund(p, r.out_refund_no, r.amount.refund);
+      await wallet.flush();
       if (!result.ok) {
         const message = {
           payment_not_paid: '订单未支付，不能退款',

@@ -1,14 +1,17 @@
 // Alipay's emulator in a test process: development keys under a temporary directory, the emulator on a free
-// 127.0.0.1 port, and the variables that point our adapter at it (the same ones `npm start` would use).
+// 127.0.0.1 port, and the variables that point our adapter at it (the same ones `npm start` would use). As a Stack
+// channel double it keeps its wallet in the stack's database (as `npm start` does); alone, in memory unless given one.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
+import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { loadConfig } from '../../config';
 import { createAlipayEmulator, type AlipayEmulator } from '../../sandbox/alipay/emulator';
 import { ensureAlipayDevKeys } from '../../sandbox/alipay/dev-keys';
 import type { WalletFaults } from '../../sandbox/wallet';
+import { WalletStore } from '../../sandbox/wallet-store';
 import { freePort } from '../../scripts/stack/net';
 import type { ChannelDouble } from './stack';
 
@@ -30,6 +33,8 @@ export interface AlipayEmulatorTestOptions {
   refundAnswerWaitMs?: number;
   seed?: string;
   logger: Logger;
+  /** Where the wallet is stored (schema sandbox_wallet, wallet "alipay"); in memory without one. */
+  db?: Knex;
 }
 
 export async function startAlipayEmulator(options: AlipayEmulatorTestOptions): Promise<RunningAlipayEmulator> {
@@ -54,6 +59,7 @@ export async function startAlipayEmulator(options: AlipayEmulatorTestOptions): P
     ...(options.refundDelayMs !== undefined ? { refundDelayMs: options.refundDelayMs } : {}),
     ...(options.refundAnswerWaitMs !== undefined ? { refundAnswerWaitMs: options.refundAnswerWaitMs } : {}),
     logger: options.logger,
+    ...(options.db ? { store: await WalletStore.open(options.db, 'alipay') } : {}),
   });
   const server: Server = await new Promise((resolve) => {
     const s = emulator.app.listen(port, '127.0.0.1', () => resolve(s));
@@ -65,6 +71,7 @@ export async function startAlipayEmulator(options: AlipayEmulatorTestOptions): P
     keyDir,
     async stop() {
       emulator.stop();
+      await emulator.wallet.flush().catch(() => undefined);
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
       rmSync(keyDir, { recursive: true, force: true });
@@ -77,8 +84,8 @@ export function alipayDouble(
   onStart: (running: RunningAlipayEmulator) => void,
   options: Omit<AlipayEmulatorTestOptions, 'logger'> = {},
 ): ChannelDouble {
-  return async (logger) => {
-    const running = await startAlipayEmulator({ ...options, logger });
+  return async (logger, db) => {
+    const running = await startAlipayEmulator({ ...options, logger, db });
     onStart(running);
     return { env: running.env, stop: running.stop };
   };

@@ -1,7 +1,10 @@
 // The whole stack in one test process, every part real and talking over real HTTP/gRPC/SQL: the dev server,
-// PostgreSQL, our worker, our API (port 0) with its push feed, SandboxPay (sending signed callbacks to the API)
-// and the order service. The API reaches Temporal through a TCP proxy the test can cut, to play an outage.
+// PostgreSQL, our worker, our API (port 0) with its push feed, SandboxPay (sending signed callbacks to the API; its
+// wallet stored in the test database, as in `npm start`, so a test can restart it) and the order service. The API
+// reaches Temporal through a TCP proxy the test can cut, to play an outage.
+import type { Server as HttpServer } from 'node:http';
 import { createServer, type Server, type Socket, connect } from 'node:net';
+import type { Knex } from 'knex';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import pino, { type Logger } from 'pino';
@@ -15,6 +18,7 @@ import { type Config, loadConfig } from '../../config';
 import { createOrderService, ensureOrderServiceSchema, type OrderService } from '../../sandbox/order-service';
 import { createSandboxPay, type SandboxPay, type SandboxPayFaults } from '../../sandbox/sandboxpay';
 import { createShopRouter } from '../../sandbox/shop';
+import { WalletStore } from '../../sandbox/wallet-store';
 import { createPaymentWorker } from '../../worker/worker';
 import { createTestDatabase, devServerAddress, type TestDatabase, workflowBundlePath } from './env';
 import { listen } from './http';
@@ -74,7 +78,11 @@ export interface StackOptions {
   channelDoubles?: ChannelDouble[];
 }
 
-export type ChannelDouble = (logger: Logger) => Promise<{ env: Record<string, string>; stop: () => Promise<void> }>;
+/** Starts a channel's double; `db` is the stack's database, where an emulator of ours keeps its wallet. */
+export type ChannelDouble = (
+  logger: Logger,
+  db: Knex,
+) => Promise<{ env: Record<string, string>; stop: () => Promise<void> }>;
 
 export class Stack {
   readonly logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
@@ -91,6 +99,8 @@ export class Stack {
   /** A client straight to the dev server (the worker's; unaffected by the proxy). */
   workerTemporal!: Client;
   statusFeed!: StatusFeed;
+  private sandboxServer: HttpServer | undefined;
+  private sandboxOptions!: Pick<StackOptions, 'sandboxFaults' | 'callbackRetryScale'>;
   private worker!: Worker;
   private workerDone!: Promise<void>;
   private readonly closers: (() => Promise<void>)[] = [];
@@ -117,7 +127,7 @@ export class Stack {
 
     const doubleEnv: Record<string, string> = {};
     for (const start of options.channelDoubles ?? []) {
-      const double = await start(this.logger);
+      const double = await start(this.logger, this.t.db);
       Object.assign(doubleEnv, double.env);
       this.closers.push(double.stop);
     }
@@ -151,22 +161,10 @@ export class Stack {
       }),
     );
 
-    this.sandbox = createSandboxPay({
-      merchantId: this.config.sandbox.sandboxpay.merchantId,
-      secret: SECRET,
-      publicUrl: this.config.sandbox.sandboxpay.url,
-      seed: 'stack',
-      faults: options.sandboxFaults ?? {},
-      callbackRetryScale: options.callbackRetryScale ?? 0.02,
-      logger: this.logger,
-    });
-    const sandboxServer = this.sandbox.app.listen(sandboxPort, '127.0.0.1');
+    this.sandboxOptions = options;
+    await this.startSandbox();
     this.sandboxUrl = this.config.sandbox.sandboxpay.url;
-    this.closers.push(async () => {
-      this.sandbox.stop();
-      sandboxServer.closeAllConnections();
-      await new Promise((r) => sandboxServer.close(r));
-    });
+    this.closers.push(() => this.stopSandbox());
 
     this.proxy = new TemporalProxy(await freePort(), devServerAddress());
     await this.proxy.up();
@@ -228,6 +226,46 @@ export class Stack {
   async stop(): Promise<void> {
     for (const close of this.closers.reverse()) await close();
     await this.t.drop();
+  }
+
+  /** SandboxPay on its port, its wallet loaded from the stack's database (what a start of the sandbox process does). */
+  private async startSandbox(): Promise<void> {
+    const { sandboxFaults, callbackRetryScale } = this.sandboxOptions;
+    this.sandbox = createSandboxPay({
+      merchantId: this.config.sandbox.sandboxpay.merchantId,
+      secret: SECRET,
+      publicUrl: this.config.sandbox.sandboxpay.url,
+      seed: 'stack',
+      faults: sandboxFaults ?? {},
+      callbackRetryScale: callbackRetryScale ?? 0.02,
+      logger: this.logger,
+      store: await WalletStore.open(this.t.db, 'sandboxpay'),
+    });
+    const server = this.sandbox.app.listen(this.config.sandbox.sandboxpay.port, '127.0.0.1');
+    await new Promise((resolve, reject) => server.once('listening', resolve).once('error', reject));
+    this.sandboxServer = server;
+  }
+
+  /** Stops SandboxPay as its process stopping would: its timers and pending deliveries end, its port closes. */
+  private async stopSandbox(): Promise<void> {
+    this.sandbox.stop();
+    // The write in progress completes (a dead process's would have committed or not); nothing is written after it.
+    await this.sandbox.wallet.flush().catch(() => undefined);
+    const server = this.sandboxServer;
+    this.sandboxServer = undefined;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+
+  /**
+   * Restarts SandboxPay: stopped, then a new one started on the same port and database (the sandbox process
+   * restarting). `faults` replaces the faults it starts with (they are configuration, not stored state).
+   */
+  async restartSandbox(faults?: Partial<SandboxPayFaults>): Promise<void> {
+    await this.stopSandbox();
+    if (faults) this.sandboxOptions = { ...this.sandboxOptions, sandboxFaults: faults };
+    await this.startSandbox();
   }
 
   /** An order at the order service, as the shop would create it before asking for payment. */

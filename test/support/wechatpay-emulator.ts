@@ -1,9 +1,11 @@
 // The WeChat Pay v3 emulator on a real port, configured the way `npm start` configures it: development keys made by
 // sandbox/wechatpay/dev-keys.ts, read back through config/index.ts, so the adapter and the emulator hold the two
-// halves of the same keys. As a Stack channel double it answers the variables that enable our adapter.
+// halves of the same keys. As a Stack channel double it answers the variables that enable our adapter, and keeps its
+// wallet in the stack's database (as `npm start` does); alone, in memory unless given a database.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Knex } from 'knex';
 import pino, { type Logger } from 'pino';
 import { WechatPayChannel } from '../../channels/wechatpay/adapter';
 import { type Config, loadConfig } from '../../config';
@@ -15,6 +17,7 @@ import {
   wechatPayEmulatorOptions,
 } from '../../sandbox/wechatpay/emulator';
 import type { WalletFaults } from '../../sandbox/wallet';
+import { WalletStore } from '../../sandbox/wallet-store';
 import type { ChannelDouble } from './stack';
 
 export interface WechatPayEmulatorRunOptions {
@@ -24,6 +27,8 @@ export interface WechatPayEmulatorRunOptions {
   callbackRetryScale?: number;
   refundDelayMs?: number;
   logger?: Logger;
+  /** Where the wallet is stored (schema sandbox_wallet, wallet "wechatpay"); in memory without one. */
+  db?: Knex;
 }
 
 export interface RunningWechatPay {
@@ -55,6 +60,7 @@ export async function runWechatPayEmulator(options: WechatPayEmulatorRunOptions 
       callbackRetryScale: options.callbackRetryScale ?? 0.01,
       refundDelayMs: options.refundDelayMs ?? 300,
       logger,
+      ...(options.db ? { store: await WalletStore.open(options.db, 'wechatpay') } : {}),
     }),
   );
   const server = emulator.app.listen(port, '127.0.0.1');
@@ -67,6 +73,7 @@ export async function runWechatPayEmulator(options: WechatPayEmulatorRunOptions 
     channel: new WechatPayChannel(config.channels.wechatpay!, logger),
     async stop() {
       emulator.stop();
+      await emulator.wallet.flush().catch(() => undefined);
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
       rmSync(dir, { recursive: true, force: true });
@@ -78,8 +85,8 @@ export async function runWechatPayEmulator(options: WechatPayEmulatorRunOptions 
 export function wechatPayDouble(
   options: WechatPayEmulatorRunOptions & { started?: (running: RunningWechatPay) => void } = {},
 ): ChannelDouble {
-  return async (logger) => {
-    const running = await runWechatPayEmulator({ logger, ...options });
+  return async (logger, db) => {
+    const running = await runWechatPayEmulator({ logger, db, ...options });
     options.started?.(running);
     return { env: running.env, stop: running.stop };
   };
