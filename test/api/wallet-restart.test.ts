@@ -49,7 +49,7 @@ describe('SandboxPay across a restart, whole stack', () => {
     const query = await s.eventually('a scheduled query after the restart', async () =>
       (await s.repo.listEvents(paymentId)).find((e) => e.source === 'query' && e.received_at.getTime() > restartedAt),
     );
-    expect(query.outcome).toBe('PAYING');
+    expect(query.outcome).toBe('PENDING');
 
     expect(await s.buyer(channelPaymentId, 'pay')).toBe(200);
     expect((await channelQuery(channelPaymentId)).body.status).toBe('SUCCESS');
@@ -67,7 +67,12 @@ describe('SandboxPay across a restart, whole stack', () => {
   it('a payment paid but not yet notified when SandboxPay stops is notified by the restarted one', async () => {
     const { orderId, paymentId, channelPaymentId } = await create();
     // The notification is held back 1.5 s, and every query fails: only the notification can tell our service.
-    s.sandbox.setFaults({ callbackDelayRate: 1, callbackDelayMinMs: 1500, callbackDelayMaxMs: 1500, queryErrorRate: 1 });
+    s.sandbox.setFaults({
+      callbackDelayRate: 1,
+      callbackDelayMinMs: 1500,
+      callbackDelayMaxMs: 1500,
+      queryErrorRate: 1,
+    });
     expect(await s.buyer(channelPaymentId, 'pay')).toBe(200);
     const before = s.sandbox;
     await s.restartSandbox({ queryErrorRate: 1 });
