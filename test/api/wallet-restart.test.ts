@@ -55,7 +55,7 @@ describe('SandboxPay across a restart, whole stack', () => {
     expect((await channelQuery(channelPaymentId)).body.status).toBe('SUCCESS');
     const paid = await s.eventually('the payment to succeed', async () => {
       const p = await paymentOf(paymentId);
-      return p.status === 'SUCCESS' && p.orderNotifiedAt && p;
+      return p.status === 'SUCCESS' && Boolean(p.orderNotifiedAt) && p;
     });
     expect(paid.resolvedBy).toBe('callback');
     expect((await s.order(orderId)).status).toBe('PAID');
@@ -80,7 +80,7 @@ describe('SandboxPay across a restart, whole stack', () => {
 
     const paid = await s.eventually('the payment to succeed', async () => {
       const p = await paymentOf(paymentId);
-      return p.status === 'SUCCESS' && p.orderNotifiedAt && p;
+      return p.status === 'SUCCESS' && Boolean(p.orderNotifiedAt) && p;
     });
     expect(paid.resolvedBy).toBe('callback');
     expect((await s.order(orderId)).status).toBe('PAID');
