@@ -85,7 +85,10 @@ const intentSchema = z.object({
   metadata: z.record(z.string(), z.string()).nullish(),
   latest_charge: z.union([z.string(), z.object({ created: z.number().int() }).passthrough()]).nullish(),
   /** Why the last attempt failed ("Your card was declined."): a declined card leaves the intent payable. */
-  last_payment_error: z.object({ message: z.string().max(1024).optional() }).passthrough().nullish(),
+  last_payment_error: z
+    .object({ message: z.string().max(1024).optional() })
+    .passthrough()
+    .nullish(),
   cancellation_reason: z.string().max(64).nullish(),
 });
 
