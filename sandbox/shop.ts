@@ -426,10 +426,13 @@ async function show(status, how) {
   if (done || (current && current.status === status)) return;
   let p = Object.assign({}, current || {}, { status });
   if (final.includes(status)) {
+    // Settled: nothing more to follow (the stream ends now, and that is no reason to poll).
+    done = true; stopPolling(); clearTimeout(reconnectTimer);
+    if (stream) { stream.close(); stream = null; }
     const r = await fetch(init.api + '/payments/' + init.paymentId).catch(() => undefined);
     if (r && r.ok) p = Object.assign(p, await r.json(), { status });
   }
-  if (!done) render(p);
+  render(p);
 }
 function stopPolling() { clearTimeout(pollTimer); pollTimer = null; }
 function poll() {
