@@ -46,6 +46,8 @@ export interface CreateAtChannelInput extends ChannelCallInput {
   currency: string;
   /** ISO; passed on to channels that can end the trade themselves at that moment. */
   expiresAt?: string;
+  /** What is bought, shown to the buyer by the channel (else "order <orderId>"). */
+  description?: string;
 }
 
 export interface QueryAtChannelInput extends ChannelCallInput {
@@ -117,7 +119,7 @@ export function createActivities(deps: ActivityDeps) {
         paymentId: input.paymentId,
         amount: input.amount,
         currency: input.currency,
-        description: `order ${input.orderId}`,
+        description: input.description ?? `order ${input.orderId}`,
         ...(input.expiresAt ? { expiresAt: input.expiresAt } : {}),
         notifyUrl: `${deps.callbackBaseUrl ?? ''}/callbacks/${input.channel}`,
       });

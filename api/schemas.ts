@@ -100,6 +100,9 @@ export const createPaymentBody = z
       .enum(ISO_CURRENCIES, { message: 'must be an upper-case ISO 4217 code such as CNY or USD' })
       .describe('ISO 4217 code'),
     channel: channelName,
+    description: text({ min: 1, max: 127, trimmed: true })
+      .optional()
+      .describe("What is bought, in the shop's words: the channel shows it to the buyer (default: the order id)"),
   })
   .strict();
 export type CreatePaymentBody = z.infer<typeof createPaymentBody>;
@@ -155,6 +158,7 @@ export const paymentResponse = z.object({
   amount: z.number().int(),
   currency: z.string(),
   channel: z.string(),
+  description: z.string().nullable(),
   status: paymentStatus,
   payUrl: z
     .string()

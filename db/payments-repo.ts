@@ -11,6 +11,7 @@ export interface PaymentRow {
   amount: number;
   currency: string;
   channel: string;
+  description: string | null;
   channel_payment_id: string | null;
   pay_url: string | null;
   handoff: BuyerHandoff | null;
@@ -34,6 +35,7 @@ export interface NewPayment {
   amount: number;
   currency: string;
   channel: string;
+  description?: string;
   idempotencyKey: string;
   requestFingerprint: string;
   expiresAt: Date;
@@ -107,6 +109,7 @@ export class PaymentsRepository {
         amount: p.amount,
         currency: p.currency,
         channel: p.channel,
+        description: p.description ?? null,
         idempotency_key: p.idempotencyKey,
         request_fingerprint: p.requestFingerprint,
         expires_at: p.expiresAt,

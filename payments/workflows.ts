@@ -40,6 +40,7 @@ export function paymentInput(row: PaymentRow, payments: Config['payments']): Pay
     amount: row.amount,
     currency: row.currency,
     channel: row.channel,
+    ...(row.description ? { description: row.description } : {}),
     expiresAt: row.expires_at.toISOString(),
     policy: {
       querySchedule: payments.querySchedule,

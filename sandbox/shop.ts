@@ -42,7 +42,6 @@ const CATALOGUE = [
   { sku: 'tea', name: 'Longjing green tea, 250 g', amount: 2599, currency: 'CNY' },
   { sku: 'cup', name: 'Celadon tea cup', amount: 8800, currency: 'CNY' },
 ];
-type Item = (typeof CATALOGUE)[number];
 
 const page = (title: string, body: string, script = '') => `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -146,7 +145,12 @@ export function createShopRouter(options: ShopOptions): Router {
   async function startPayment(
     req: Request,
     res: Response,
-    o: { orderId: string; item: Pick<Item, 'amount' | 'currency'>; channel: string; attemptKey: string },
+    o: {
+      orderId: string;
+      item: { amount: number; currency: string; name?: string | null };
+      channel: string;
+      attemptKey: string;
+    },
   ): Promise<void> {
     const created = await fetch(`${api}/payments`, {
       method: 'POST',
@@ -156,6 +160,8 @@ export function createShopRouter(options: ShopOptions): Router {
         amount: o.item.amount,
         currency: o.item.currency,
         channel: o.channel,
+        // What the buyer's wallet shows: the item, not our ids.
+        ...(o.item.name ? { description: o.item.name } : {}),
       }),
       signal: AbortSignal.timeout(15_000),
     }).catch(() => undefined);
@@ -242,7 +248,10 @@ export function createShopRouter(options: ShopOptions): Router {
   async function orderAndPayment(
     req: Request,
     res: Response,
-  ): Promise<{ order: { order_id: string; amount: number; currency: string }; payment: PaymentView } | undefined> {
+  ): Promise<
+    | { order: { order_id: string; amount: number; currency: string; name: string | null }; payment: PaymentView }
+    | undefined
+  > {
     const body = idBody.safeParse(req.body ?? {});
     if (!body.success) {
       res.status(400).json({ error: 'payment: must be a payment id (UUID)', field: 'payment' });
@@ -254,7 +263,15 @@ export function createShopRouter(options: ShopOptions): Router {
       res.status(404).json({ error: 'no such order or payment' });
       return undefined;
     }
-    return { order: { order_id: order.order_id, amount: Number(order.amount), currency: order.currency }, payment };
+    return {
+      order: {
+        order_id: order.order_id,
+        amount: Number(order.amount),
+        currency: order.currency,
+        name: order.description as string | null,
+      },
+      payment,
+    };
   }
 
   router.post('/shop/orders/:orderId/retry', express.json({ limit: '1kb' }), async (req, res) => {

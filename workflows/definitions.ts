@@ -75,6 +75,8 @@ export interface PaymentInput {
   /** ISO 4217, upper case. */
   currency: string;
   channel: string;
+  /** What is bought, in the shop's words: the channel shows it to the buyer. */
+  description?: string;
   /** ISO timestamp: not paid by then, the payment is closed at the channel. */
   expiresAt: string;
   policy: PaymentPolicyInput;

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 
+// What is bought (description), for the buyer's wallet to show instead of our ids.
 // Operators resolve NEEDS_REVIEW (workflows/operator.ts): two states of its own for how a review ends (ACCEPTED,
 // REVIEW_CLOSED). And every status says why it is what it is (status_reason: "expired unpaid", the channel's decline
 // reason, the anomaly, the operator's reason), on the row and in each row of the status history.
@@ -37,6 +38,7 @@ export async function up(knex: Knex): Promise<void> {
   await knex.raw(`alter table payments add constraint payments_status_check check (status in (${list(STATUSES)}))`);
   await knex.schema.alterTable('payments', (t) => {
     t.text('status_reason').comment('why the payment is in its status, in words for a person (buyer or operator)');
+    t.text('description').comment("what is bought, in the shop's words: shown to the buyer by the channel");
   });
   await knex.schema.alterTable('payment_status_history', (t) => {
     t.text('reason').comment('the status_reason the row had with this status');
@@ -51,6 +53,7 @@ export async function down(knex: Knex): Promise<void> {
   });
   await knex.schema.alterTable('payments', (t) => {
     t.dropColumn('status_reason');
+    t.dropColumn('description');
   });
   await knex.raw('alter table payments drop constraint payments_status_check');
   await knex.raw(`alter table payments add constraint payments_status_check check (status in (${list(OLD_STATUSES)}))`);

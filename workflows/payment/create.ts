@@ -7,12 +7,12 @@ import type { PaymentState } from './state';
 import { settle } from './steps';
 
 export async function createAtChannel(p: PaymentState): Promise<void> {
-  const { paymentId, channel, orderId, amount, currency, expiresAt } = p.input;
+  const { paymentId, channel, orderId, amount, currency, expiresAt, description } = p.input;
   p.show();
   try {
     const created = await creation(Date.parse(expiresAt) - workflowNow()).createChannelPayment.executeWithOptions(
       { summary: 'create the payment at the channel' },
-      [{ paymentId, channel, orderId, amount, currency, expiresAt }],
+      [{ paymentId, channel, orderId, amount, currency, expiresAt, ...(description ? { description } : {}) }],
     );
     if (created.outcome === 'created') {
       p.channelPaymentId = created.channelPaymentId;
