@@ -301,7 +301,7 @@ describe('the demo shop in a browser', () => {
     const order = new URL(new URL(page.url()).searchParams.get('return')!);
     const paymentId = order.searchParams.get('payment')!;
     expect(await page.locator('#merchant').textContent()).toBe('Demo tea shop');
-    expect(await page.locator('#item').textContent()).toBe(`order ${order.pathname.split('/').pop()}`);
+    expect(await page.locator('#item').textContent()).toBe('Longjing green tea, 250 g');
     expect(await page.locator('#amount').textContent()).toBe('25.99 CNY');
     expect(await page.locator('#status').textContent()).toBe('Waiting for you to pay');
     const text = await visibleText(page);
