@@ -149,11 +149,10 @@ describe('the demo shop in a browser', () => {
       state: 'FAILED',
       reason: 'insufficient funds',
     });
-    // The page says why when the API does (statusReason), and a sensible sentence while it does not.
+    // The workflow keeps the channel's reason as the payment's status reason, and the page says it.
     const api = (await (await fetch(`${s.apiUrl}/payments/${declinedId}`)).json()) as { statusReason?: string };
-    const note = await page.locator('#note').textContent();
-    if (api.statusReason) expect(note).toContain(api.statusReason);
-    else expect(note).toBe('Your payment did not go through, and you have not been charged. You can try again.');
+    expect(api.statusReason).toBe('insufficient funds');
+    expect(await page.locator('#note').textContent()).toBe('Your payment did not go through: insufficient funds.');
     expect(await page.locator('#retry').isVisible()).toBe(true);
     expect(await page.locator('#cancel').isVisible()).toBe(false);
     await page.screenshot({ path: join(screenshots, 'order-declined.png'), fullPage: true });

@@ -88,11 +88,13 @@ export async function learnFrom(p: PaymentState, view: ChannelPaymentView | unde
   }
 }
 
-/** Why a settled channel state is what it is, in words for a person (with the channel's own reason, if it gave one). */
+/**
+ * Why a settled channel state is what it is, in words a buyer reads too: the channel's own reason when it gave one
+ * ("insufficient funds"), else a plain sentence.
+ */
 export function channelReason(view: { state: ChannelPaymentView['state']; reason?: string | undefined }) {
-  const because = view.reason ? `: ${view.reason}` : '';
-  if (view.state === 'FAILED') return `the channel declined the payment${because}`;
-  if (view.state === 'CLOSED') return `the channel closed the payment${because}`;
+  if (view.state === 'FAILED') return view.reason ?? 'the payment was declined';
+  if (view.state === 'CLOSED') return view.reason ?? 'the channel closed the payment';
   return undefined;
 }
 
