@@ -73,6 +73,7 @@ describe('configuration', () => {
     expect(problems).toEqual([
       'SANDBOXPAY_SECRET: required in production (or SANDBOXPAY_ENABLED=false)',
       'ADMIN_API_KEY: required in production',
+      'ORDER_NOTIFY_SIGNING_KEYS: required in production (the development key is refused)',
     ]);
   });
 
