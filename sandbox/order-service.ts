@@ -12,6 +12,8 @@
 //   POST /orders/{id}/payment-result        what our notifier calls (signed): {orderId, paymentId, status, amount,
 //                                           currency, idempotencyKey}
 //   GET/PUT /admin/faults                   {errorRate, latencyMs, outageForMs}
+//   GET  /admin/signatures                  payment results accepted by signing key id, refused by problem (a key
+//                                           rotation is done when the old key id stops counting up)
 import { randomUUID } from 'node:crypto';
 import express, { type Express } from 'express';
 import type { Knex } from 'knex';
@@ -193,6 +195,8 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
     ...options.faults,
   });
   const attempts = new Map<string, number>();
+  const signatures = { accepted: {} as Record<string, number>, refused: {} as Record<string, number> };
+  const tally = (counts: Record<string, number>, name: string) => (counts[name] = (counts[name] ?? 0) + 1);
   const orders = () => db<OrderRow>(`${SCHEMA}.orders`);
   const transitions = () => db<TransitionRow>(`${SCHEMA}.order_transitions`);
 
@@ -213,6 +217,7 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
     });
     if (!check.ok) {
       // Nothing is recorded or changed for a request we cannot attribute to the payment service.
+      tally(signatures.refused, check.problem);
       logger.warn({ orderId: req.params.id, problem: check.problem }, 'payment result refused: signature');
       res.status(401).json({ error: `signature_${check.problem}`, message: check.message });
       return;
@@ -229,15 +234,18 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
     const named = body as { orderId?: unknown; idempotencyKey?: unknown } | null;
     if (named && typeof named === 'object') {
       if (named.orderId !== undefined && named.orderId !== req.params.id) {
+        tally(signatures.refused, 'redirected');
         res.status(401).json({ error: 'signature_mismatch', message: 'the signed body names another order' });
         return;
       }
       const key = req.get('idempotency-key');
       if (named.idempotencyKey !== undefined && key !== undefined && named.idempotencyKey !== key) {
+        tally(signatures.refused, 'redirected');
         res.status(401).json({ error: 'signature_mismatch', message: 'the signed body names another idempotency key' });
         return;
       }
     }
+    tally(signatures.accepted, check.keyId);
     req.body = body;
     next();
   });
@@ -364,6 +372,9 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
     res.json(ack);
   });
 
+  app.get('/admin/signatures', (_req, res) => {
+    res.json(signatures);
+  });
   app.get('/admin/faults', (_req, res) => {
     res.json(faults);
   });
