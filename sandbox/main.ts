@@ -42,6 +42,7 @@ async function main(): Promise<void> {
     seed: config.sandbox.seed,
     faults: config.sandbox.orderFaults,
     logger,
+    signingKeys: config.orders.signingKeys,
   });
   orderService.app.use(
     createShopRouter({
