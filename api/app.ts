@@ -95,7 +95,14 @@ export function createApp(deps: AppDeps): Express {
       ...(deps.payUrlWaitMs !== undefined ? { payUrlWaitMs: deps.payUrlWaitMs } : {}),
     }),
   );
-  app.use(createAdminRouter({ db: deps.db, temporal: deps.temporal, adminApiKey: deps.config.api.adminApiKey }));
+  app.use(
+    createAdminRouter({
+      db: deps.db,
+      temporal: deps.temporal,
+      adminApiKey: deps.config.api.adminApiKey,
+      config: deps.config,
+    }),
+  );
   // A documented path asked with a method it does not have: 405 with Allow (RFC 9110). OPTIONS lists the methods
   // too where neither Express (on its own routes) nor the /payments CORS preflight has answered it already.
   // Anything else is an unknown endpoint.

@@ -16,6 +16,8 @@ export interface PaymentRow {
   handoff: BuyerHandoff | null;
   status: PaymentStatus;
   resolved_by: ResolvedBy | null;
+  /** Why the payment is in its status, in words (see TransitionFields.statusReason). */
+  status_reason: string | null;
   idempotency_key: string;
   request_fingerprint: string;
   expires_at: Date;
@@ -68,6 +70,7 @@ export interface StatusHistoryRow {
   payment_id: string;
   status: PaymentStatus;
   resolved_by: ResolvedBy | null;
+  reason: string | null;
   at: Date;
 }
 
@@ -83,6 +86,8 @@ export interface TransitionFields {
   paidAt?: Date;
   /** When the final state was decided (workflow time); set for final states. */
   finalizedAt?: Date;
+  /** Why, in words for a person; replaces the previous status's reason (none given: none kept). */
+  statusReason?: string;
 }
 
 export class PaymentsRepository {
@@ -119,6 +124,14 @@ export class PaymentsRepository {
     return this.db<PaymentRow>('payments').where({ id }).first();
   }
 
+  /** A payment that paid this order and whose money the shop keeps (SUCCESS, or accepted by an operator). */
+  findPaidForOrder(orderId: string): Promise<PaymentRow | undefined> {
+    return this.db<PaymentRow>('payments')
+      .where({ order_id: orderId })
+      .whereIn('status', ['SUCCESS', 'ACCEPTED'])
+      .first();
+  }
+
   findByIdempotencyKey(key: string): Promise<PaymentRow | undefined> {
     return this.db<PaymentRow>('payments').where({ idempotency_key: key }).first();
   }
@@ -140,6 +153,7 @@ export class PaymentsRepository {
         ...(fields.handoff ? { handoff: JSON.stringify(fields.handoff) as unknown as BuyerHandoff } : {}),
         ...(fields.paidAt ? { paid_at: fields.paidAt } : {}),
         ...(fields.finalizedAt ? { finalized_at: fields.finalizedAt } : {}),
+        status_reason: fields.statusReason ?? null,
       })
       .returning('*');
     if (updated[0]) return { ok: true, changed: true, row: updated[0] };

@@ -19,8 +19,9 @@ export async function createAtChannel(p: PaymentState): Promise<void> {
       p.payUrl = created.payUrl;
       p.handoff = created.handoff;
       p.status = created.status;
+      p.createdAtChannel = true;
     } else {
-      await settle(p, 'FAILED', undefined);
+      await settle(p, 'FAILED', undefined, { reason: `the channel refused to create the payment: ${created.reason}` });
     }
   } catch (err) {
     // The channel never answered before expiry. Whether it created the payment is unknown: expiry will ask it.
