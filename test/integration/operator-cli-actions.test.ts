@@ -21,7 +21,13 @@ describe('npm run payments: renotify and resolve', () => {
   beforeAll(async () => {
     s = await Stack.start({
       // The order service's automatic retry comes only after a minute: an acknowledgement sooner is renotify's.
-      env: { ...OPERATOR_STACK_ENV, ORDER_NOTIFY_INITIAL_BACKOFF: '1m', ORDER_NOTIFY_MAX_BACKOFF: '5m' },
+      // A late success waits for a person (review), so there is one to accept or close.
+      env: {
+        ...OPERATOR_STACK_ENV,
+        ORDER_NOTIFY_INITIAL_BACKOFF: '1m',
+        ORDER_NOTIFY_MAX_BACKOFF: '5m',
+        LATE_SUCCESS_POLICY: 'review',
+      },
     });
   });
   afterAll(async () => {
@@ -44,6 +50,14 @@ describe('npm run payments: renotify and resolve', () => {
         })
       ).json(),
     );
+  /** Closed at expiry, then paid late at the channel: NEEDS_REVIEW under LATE_SUCCESS_POLICY=review. */
+  const lateSuccess = async () => {
+    const payment = await createPayment(s);
+    await reaches(s, payment, 'CLOSED');
+    await fetch(`${s.sandboxUrl}/admin/payments/${payment.channelPaymentId}/settle-late`, { method: 'POST' });
+    await reaches(s, payment, 'NEEDS_REVIEW');
+    return payment;
+  };
   /** A payment the order service refused for its amount: NEEDS_REVIEW, whatever the policy. */
   const needingReview = async () => {
     const payment = await createPayment(s, { orderAmount: 1000 });
@@ -53,7 +67,7 @@ describe('npm run payments: renotify and resolve', () => {
   };
 
   it('the README shows renotify and resolve', () => {
-    expect(readme.map((c) => c.text.split(' ')[3])).toEqual(['renotify', 'resolve']);
+    expect(readme.map((c) => c.text.split(' ')[4])).toEqual(['renotify', 'resolve']);
   });
 
   it('renotify tells the order service again, recorded with who asked; refused for an open payment', async () => {
@@ -95,9 +109,17 @@ describe('npm run payments: renotify and resolve', () => {
     expect(again.stderr).toMatch(/409: \S/);
   });
 
-  it('resolve --accept and --close settle a payment waiting for a person', async () => {
-    for (const how of ['--accept', '--close']) {
-      const review = await needingReview();
+  it('resolve --accept and --close settle a late success waiting for a person', async () => {
+    // Accepting money the order service refused for its amount does not apply: the API's reason is printed.
+    const mismatch = await needingReview();
+    const accept = commandFor('resolve').replace('--refund', '--accept');
+    const refused = await run(accept, mismatch);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/409: .*amount_mismatch/);
+
+    const late = await Promise.all([lateSuccess(), lateSuccess()]);
+    for (const [i, how] of ['--accept', '--close'].entries()) {
+      const review = late[i]!;
       const text = commandFor('resolve').replace('--refund', how);
       const r = await run(text, review);
       expect(r.stderr).toBe('');

@@ -152,14 +152,19 @@ describe('npm run payments', () => {
     expect(missing.code).not.toBe(0);
     expect(missing.stderr).toMatch(/404: no such payment/);
 
-    // The paid payment's workflow has finished: requery does not apply (409, the API says why).
+    // Renotify applies only once the payment is decided: the open one is refused (409, the API says why).
+    const refused = await cli(`renotify ${p.stuck.paymentId} --reason 'try again'`, env);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/409: \S/);
+    // A requery after the workflow ended asks the channel itself; the channel's queries are failing (the stuck
+    // payment's fault): the API's 503 and its message are printed.
     await s.eventually('the paid workflow to finish', async () => {
       const d = await s.workerTemporal.workflow.getHandle(paymentWorkflowId(p.paid.paymentId)).describe();
       return d.status.name === 'COMPLETED';
     });
-    const refused = await cli(`requery ${p.paid.paymentId} --reason 'buyer says so'`, env);
-    expect(refused.code).not.toBe(0);
-    expect(refused.stderr).toMatch(/409: the payment workflow has finished/);
+    const unanswered = await cli(`requery ${p.paid.paymentId} --reason 'buyer says so'`, env);
+    expect(unanswered.code).not.toBe(0);
+    expect(unanswered.stderr).toMatch(/requery answered 503: the channel did not answer/);
 
     const wrongKey = await cli('list --unacknowledged', operatorEnv(s, { ADMIN_API_KEY: 'not-the-key-0123456789' }));
     expect(wrongKey.code).not.toBe(0);
