@@ -74,7 +74,8 @@ const ms0 = z.coerce.number().int().min(0);
 
 // Development defaults for secrets; refused when NODE_ENV=production (see below).
 const DEV_CHANNEL_SECRET = 'sandboxpay-dev-secret-not-for-production';
-const DEV_ADMIN_API_KEY = 'admin-dev-key-not-for-production';
+/** Printed by `npm start` and written in the README's operator commands: it only ever guards a development stack. */
+export const DEV_ADMIN_API_KEY = 'admin-dev-key-not-for-production';
 const DEV_ORDER_NOTIFY_KEYS = 'dev:order-notify-dev-secret-not-for-production';
 
 const envSchema = z.object({

@@ -6,7 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, relative } from 'node:path';
-import { loadConfigOrExit } from '../config';
+import { DEV_ADMIN_API_KEY, loadConfigOrExit } from '../config';
 import { createDb, migrateLatest } from '../db/knex';
 import { projectRoot, readToolchain } from './stack/toolchain';
 import { devServerChild } from './stack/temporal-dev-server';
@@ -160,6 +160,9 @@ async function main(): Promise<void> {
       '',
       `Payment orchestration is up (${((Date.now() - started) / 1000).toFixed(1)} s):`,
       `  API              ${apiUrl}  (health ${apiUrl}/healthz, readiness ${apiUrl}/readyz)`,
+      config.api.adminApiKey === DEV_ADMIN_API_KEY
+        ? `  Admin API key    ${DEV_ADMIN_API_KEY}  (development key, X-Api-Key; npm run payments uses it)`
+        : `  Admin API key    from ADMIN_API_KEY  (X-Api-Key; npm run payments uses it)`,
       config.stack.embedTemporal
         ? `  Temporal Web UI  http://localhost:${config.temporal.uiPort}  (workflows, timers, search attributes)`
         : `  Temporal         ${temporalAddress} (external; open your cluster's Web UI)`,
