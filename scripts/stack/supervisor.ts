@@ -72,8 +72,12 @@ export function prefixLines(
   forwardLines(stream, (line) => out.write(`${tag} ${line}\n`));
 }
 
+/** Wide enough for the longest name the launchers use (localstripe), so the lines stay aligned. */
+const TAG_WIDTH = 11;
+
 function prefixTag(name: string, color: number): string {
-  return process.stdout.isTTY ? `\x1b[${color}m${name.padEnd(9)}\x1b[0m|` : `${name.padEnd(9)}|`;
+  const padded = name.padEnd(TAG_WIDTH);
+  return process.stdout.isTTY ? `\x1b[${color}m${padded}\x1b[0m|` : `${padded}|`;
 }
 
 export interface SupervisorOptions {

@@ -155,6 +155,6 @@ describe('the terminal of npm start', () => {
   it('without a formatter (not a terminal, or production) the JSON lines go through unchanged, prefixed', async () => {
     const lines = jsonLines('worker', activityFailure);
     const shown = await throughSupervisor('worker', lines);
-    expect(shown).toBe(`${'worker'.padEnd(9)}| ${lines[0]}\n`);
+    expect(shown).toBe(`worker     | ${lines[0]}\n`);
   });
 });
