@@ -163,6 +163,29 @@ describe('alert rules (observability/prometheus/alerts.yml)', () => {
   });
 });
 
+describe('Prometheus in docker-compose.yml', () => {
+  it('loads observability/prometheus and scrapes the api and the worker on the ports they listen on there', () => {
+    const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+      services: Record<string, { environment?: Record<string, string | number>; volumes?: string[] }>;
+    };
+    expect(compose.services.prometheus?.volumes).toContain('./observability/prometheus:/etc/prometheus:ro');
+    const config = parse(readFileSync(join(promDir, 'prometheus.yml'), 'utf8')) as {
+      scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
+    };
+    const targets = Object.fromEntries(
+      config.scrape_configs.map((job) => [job.job_name, job.static_configs.flatMap((c) => c.targets)]),
+    );
+    const env = (service: string) => compose.services[service]!.environment!;
+    expect(targets).toEqual({
+      'payments-api': [`api:${env('api').API_PORT}`],
+      'payments-worker': [`worker:${env('worker').WORKER_METRICS_PORT}`],
+      'temporal-sdk': [`worker:${env('worker').TEMPORAL_SDK_METRICS_PORT}`],
+    });
+    // the jobs the alert on an unreachable process names
+    expect(rules.find((r) => r.alert === 'PaymentsMetricsDown')?.expr).toContain('payments-api|payments-worker');
+  });
+});
+
 describe('Grafana dashboard (observability/grafana/payments.json)', () => {
   const dashboard = JSON.parse(dashboardText) as { uid: string; title: string; panels: Panel[] };
   const queryPanels = dashboard.panels.filter((p) => p.type !== 'row');
