@@ -15,7 +15,8 @@ export const CHANNEL_SIGNATURE_HEADERS = [
   'stripe-signature',
 ];
 
-const secretHeaders = ['authorization', 'x-api-key', 'cookie', ...CHANNEL_SIGNATURE_HEADERS];
+// payment-signature: ours, on the notifications to the order service (activities/order-signature.ts).
+const secretHeaders = ['authorization', 'x-api-key', 'cookie', 'payment-signature', ...CHANNEL_SIGNATURE_HEADERS];
 
 export const REDACT_PATHS = [
   'secret',
@@ -38,6 +39,10 @@ export const REDACT_PATHS = [
   '*.apiV3Key',
   '*.*.apiV3Key',
   '*.*.privateKey',
+  // The order-notification HMAC keys (config.orders.signingKeys), wherever the config or a section of it is logged.
+  'signingKeys',
+  '*.signingKeys',
+  '*.*.signingKeys',
   'payload',
   '*.payload',
   'body',

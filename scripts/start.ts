@@ -15,6 +15,7 @@ import { embeddedDbChild } from './stack/embedded-postgres';
 import { Supervisor, tsxService } from './stack/supervisor';
 import { waitFor } from './stack/net';
 import { devChannels, localstripeChild } from './stack/channels';
+import { orderNotifyDevKeys } from './stack/order-notify-keys';
 import { createTerminalFormatter } from '../observability/terminal';
 
 function say(msg: string): void {
@@ -55,6 +56,8 @@ async function main(): Promise<void> {
     localstripeStore: join(dataDir, 'localstripe.pickle'),
   });
   Object.assign(process.env, dev.env);
+  // The worker signs its order notifications with a key of this data directory; the order service holds the same.
+  Object.assign(process.env, orderNotifyDevKeys(join(dataDir, 'keys'), process.env));
   const config = loadConfigOrExit();
   const stateFile = join(dataDir, 'stack.json');
 

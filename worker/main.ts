@@ -75,7 +75,7 @@ async function main(): Promise<void> {
       db,
       logger,
       channels,
-      orders: createHttpOrderNotifier({ url: config.orders.url }),
+      orders: createHttpOrderNotifier({ url: config.orders.url, signingKeys: config.orders.signingKeys }),
       callbackBaseUrl: config.api.publicUrl,
       temporal,
       config,
