@@ -249,7 +249,11 @@ export function createActivities(deps: ActivityDeps) {
           'state change refused by the state machine',
         );
       } else if (result.changed) {
-        metrics.paymentsFinished.inc({ status: input.status, resolved_by: result.row.resolved_by ?? 'none' });
+        metrics.paymentsFinished.inc({
+          channel: result.row.channel,
+          status: input.status,
+          resolved_by: result.row.resolved_by ?? 'none',
+        });
       }
       return { status: result.row.status, ...(result.row.resolved_by ? { resolvedBy: result.row.resolved_by } : {}) };
     },

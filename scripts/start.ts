@@ -6,6 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, relative } from 'node:path';
+import { isColorSupported } from 'pino-pretty';
 import { DEV_ADMIN_API_KEY, loadConfigOrExit } from '../config';
 import { createDb, migrateLatest } from '../db/knex';
 import { projectRoot, readToolchain } from './stack/toolchain';
@@ -15,6 +16,7 @@ import { Supervisor, tsxService } from './stack/supervisor';
 import { waitFor } from './stack/net';
 import { devChannels, localstripeChild } from './stack/channels';
 import { orderNotifyDevKeys } from './stack/order-notify-keys';
+import { createTerminalFormatter } from '../observability/terminal';
 
 function say(msg: string): void {
   process.stdout.write(`[start] ${msg}\n`);
@@ -60,8 +62,11 @@ async function main(): Promise<void> {
   const stateFile = join(dataDir, 'stack.json');
 
   let shuttingDown = false;
+  // The services write JSON log lines; a person at a terminal reads them as one line of text per event.
+  const readable = process.stdout.isTTY === true && config.env !== 'production';
   const supervisor = new Supervisor(say, {
     stateFile,
+    ...(readable ? { format: createTerminalFormatter({ colors: isColorSupported }) } : {}),
     // Something that keeps dying within seconds of starting (a port taken, a broken data directory, a crash at
     // start-up) is not retried forever: the stack stops, non-zero, with the reason above.
     onGiveUp: (name) => void shutdown(`${name} keeps dying`, 1),
@@ -185,6 +190,9 @@ async function main(): Promise<void> {
       `  Demo shop        ${config.orders.url}/shop  (buy something, pay in the wallet, watch the order turn Paid)`,
       `  PostgreSQL       ${shownDb}${config.stack.embedDatabase ? `  (embedded, data in ${shown(embeddedDataDir)})` : ''}`,
       config.stack.embedTemporal ? `  Temporal data    ${shown(join(dataDir, 'temporal.db'))} (kept between runs)` : '',
+      readable
+        ? '  Logs             one line of text per event (JSON lines when piped, or with NODE_ENV=production)'
+        : '  Logs             JSON lines (one line of text per event on a terminal, unless NODE_ENV=production)',
       `  Processes        ${pids}`,
       `                   (restarted if one dies; pids in ${shown(stateFile)})`,
       '',
