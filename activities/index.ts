@@ -8,7 +8,8 @@ import type { Config } from '../config';
 import type { Logger } from '../observability/logger';
 import { metrics } from '../observability/metrics';
 import type { Anomaly } from '../workflows/definitions';
-import type { PaymentStatus, ResolvedBy } from '../workflows/states';
+import type { NoticeStatus } from '../workflows/order-notice';
+import { isDecided, type PaymentStatus, type ResolvedBy } from '../workflows/states';
 import { findChannel } from '../channels';
 import {
   type BuyerHandoff,
@@ -45,6 +46,8 @@ export interface CreateAtChannelInput extends ChannelCallInput {
   currency: string;
   /** ISO; passed on to channels that can end the trade themselves at that moment. */
   expiresAt?: string;
+  /** What is bought, shown to the buyer by the channel (else "order <orderId>"). */
+  description?: string;
 }
 
 export interface QueryAtChannelInput extends ChannelCallInput {
@@ -57,8 +60,23 @@ export interface RecordFinalInput {
   status: PaymentStatus;
   resolvedBy?: ResolvedBy;
   paidAt?: string;
+  /** Why, in words for a person (kept as the payment's status reason). */
+  reason?: string;
   /** Workflow time of the decision, ISO. */
   decidedAt: string;
+}
+
+/** A payment as an operator action needs to see it (workflows/operator.ts). */
+export interface OperatorView {
+  payment: { paymentId: string; orderId: string; amount: number; currency: string; channel: string };
+  status: PaymentStatus;
+  channelPaymentId?: string;
+  /**
+   * The decision the order service is (or was) told: the decided status, or the operator's (ACCEPTED; REVIEW_CLOSED
+   * when the order had heard nothing before); none while undecided.
+   */
+  noticeStatus?: NoticeStatus;
+  orderNotified: boolean;
 }
 
 export interface RecordFinalResult {
@@ -101,7 +119,7 @@ export function createActivities(deps: ActivityDeps) {
         paymentId: input.paymentId,
         amount: input.amount,
         currency: input.currency,
-        description: `order ${input.orderId}`,
+        description: input.description ?? `order ${input.orderId}`,
         ...(input.expiresAt ? { expiresAt: input.expiresAt } : {}),
         notifyUrl: `${deps.callbackBaseUrl ?? ''}/callbacks/${input.channel}`,
       });
@@ -220,6 +238,7 @@ export function createActivities(deps: ActivityDeps) {
       const result = await repo.transition(input.paymentId, input.status, {
         ...(input.resolvedBy ? { resolvedBy: input.resolvedBy } : {}),
         ...(input.paidAt ? { paidAt: new Date(input.paidAt) } : {}),
+        ...(input.reason ? { statusReason: input.reason } : {}),
         finalizedAt: new Date(input.decidedAt),
       });
       if (!result.row)
@@ -230,9 +249,45 @@ export function createActivities(deps: ActivityDeps) {
           'state change refused by the state machine',
         );
       } else if (result.changed) {
-        metrics.paymentsFinished.inc({ status: input.status, resolved_by: result.row.resolved_by ?? 'none' });
+        metrics.paymentsFinished.inc({
+          channel: result.row.channel,
+          status: input.status,
+          resolved_by: result.row.resolved_by ?? 'none',
+        });
       }
       return { status: result.row.status, ...(result.row.resolved_by ? { resolvedBy: result.row.resolved_by } : {}) };
+    },
+
+    /**
+     * The payment as an operator action sees it. What the order service is told: for a status that followed a
+     * decision (REFUNDING, REFUNDED, NEEDS_REVIEW, a closed review), the last decided status in its history.
+     */
+    async operatorView(paymentId: string): Promise<OperatorView> {
+      const row = await repo.get(paymentId);
+      if (!row) throw ApplicationFailure.nonRetryable(`payment ${paymentId} does not exist`, 'PaymentMissing');
+      let noticeStatus: NoticeStatus | undefined =
+        isDecided(row.status) || row.status === 'ACCEPTED' ? row.status : undefined;
+      if (!noticeStatus) {
+        const history = await repo.statusHistory(paymentId, 0);
+        noticeStatus = history
+          .map((h) => h.status)
+          .filter(isDecided)
+          .at(-1);
+        if (!noticeStatus && row.status === 'REVIEW_CLOSED') noticeStatus = 'REVIEW_CLOSED';
+      }
+      return {
+        payment: {
+          paymentId,
+          orderId: row.order_id,
+          amount: Number(row.amount),
+          currency: row.currency,
+          channel: row.channel,
+        },
+        status: row.status,
+        ...(row.channel_payment_id ? { channelPaymentId: row.channel_payment_id } : {}),
+        ...(noticeStatus ? { noticeStatus } : {}),
+        orderNotified: row.order_notified_at !== null,
+      };
     },
 
     async recordAnomaly(input: { paymentId: string; channel: string; anomaly: Anomaly }): Promise<void> {

@@ -1,23 +1,60 @@
-// Operator endpoints, behind the admin API key (X-Api-Key).
+// Operator endpoints, behind the admin API key (X-Api-Key). Every action names its operator (X-Operator) and a
+// reason, runs as a workflow signal or update (never a direct table write: the workflows move the payment through
+// the state machine), and leaves an event in the payment's audit log with who, why and what came of it, refusals
+// included. An action that does not apply is a 409 saying why.
 import { timingSafeEqual } from 'node:crypto';
-import { type Client, WorkflowNotFoundError } from '@temporalio/client';
+import {
+  type Client,
+  WithStartWorkflowOperation,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { type NextFunction, type Request, type Response, Router } from 'express';
 import type { Knex } from 'knex';
-import { PaymentsRepository } from '../db/payments-repo';
-import { parseDuration } from '../config';
-import { requerySignal } from '../workflows/definitions';
-import { ConflictError, NotFoundError, UnauthorizedError, UnavailableError } from './errors';
-import { toPaymentResponse, requireJsonBody } from './payments';
-import { adminListQuery, paymentIdParam, type paymentEvents } from './schemas';
 import type { z } from 'zod';
-import { paymentHandle, withinDeadline } from './temporal-calls';
+import { parseDuration } from '../config';
+import { type PaymentRow, PaymentsRepository } from '../db/payments-repo';
+import { operatorStartOptions, type StartConfig } from '../payments/workflows';
+import {
+  OPERATOR_REFUSAL,
+  OPERATOR_UNAVAILABLE,
+  type OperatorActionResult,
+  type OperatorRequest,
+  operatorRequeryUpdate,
+  renotifyUpdate,
+  type ResolveRequest,
+  requerySignal,
+  resolveUpdate,
+} from '../workflows/definitions';
+import type { paymentOperatorWorkflow } from '../workflows/operator';
+import { HttpError, NotFoundError, UnauthorizedError, UnavailableError } from './errors';
+import { requireJsonBody, toPaymentResponse } from './payments';
+import {
+  adminListQuery,
+  operatorHeader,
+  type operatorActionResult,
+  paymentIdParam,
+  type paymentEvents,
+  renotifyBody,
+  requeryBody,
+  resolveBody,
+} from './schemas';
+import { paymentHandle } from './temporal-calls';
 import { parse } from './validation';
 
 export interface AdminRouterDeps {
   db: Knex;
   temporal: Client;
   adminApiKey: string;
+  /** To start a payment's operator workflow: the task queue and the payment policy. */
+  config: StartConfig;
 }
+
+/** Operator actions query the channel or tell the order service (a few attempts): longer than a callback's wait. */
+const OPERATOR_ACTION_DEADLINE_MS = 30_000;
+
+type ActionName = 'requery' | 'renotify' | `resolve:${ResolveRequest['action']}`;
 
 export function createAdminRouter(deps: AdminRouterDeps): Router {
   const repo = new PaymentsRepository(deps.db);
@@ -33,20 +70,121 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
     next();
   });
 
+  const paymentOr404 = async (id: string) => {
+    const row = await repo.get(id);
+    if (!row) throw new NotFoundError('no such payment');
+    return row;
+  };
+
+  /** Records the action in the payment's audit log with who, why and what came of it. */
+  const audit = (row: PaymentRow, action: ActionName, request: OperatorRequest, outcome: string, message: string) =>
+    repo.recordEvent({
+      paymentId: row.id,
+      channel: row.channel,
+      source: 'operator',
+      type: `operator:${action}`,
+      payload: { actor: request.actor, reason: request.reason, result: message },
+      outcome,
+    });
+
+  /**
+   * Runs an action (a signal or update), audits it whatever came of it, and answers: 2xx with what was done, 409 when
+   * the action does not apply (the workflow's refusal), 503 when it could not be done now.
+   */
+  const act = async (
+    res: Response,
+    row: PaymentRow,
+    action: ActionName,
+    request: OperatorRequest,
+    run: () => Promise<{ status: number; body: z.infer<typeof operatorActionResult> }>,
+  ) => {
+    let answer;
+    try {
+      answer = await temporalDeadline(run);
+    } catch (err) {
+      const failure = operatorFailure(err);
+      await audit(row, action, request, failure.status === 409 ? 'refused' : 'failed', failure.message);
+      throw failure;
+    }
+    await audit(row, action, request, 'done', answer.body.message);
+    res.status(answer.status).json(answer.body);
+  };
+
+  const temporalDeadline = <T>(fn: () => Promise<T>) =>
+    deps.temporal.withDeadline(Date.now() + OPERATOR_ACTION_DEADLINE_MS, fn);
+
+  /** An update on the payment's operator workflow, started if it does not run (update-with-start). */
+  const onOperatorWorkflow = async <Req extends OperatorRequest>(
+    row: PaymentRow,
+    update: typeof resolveUpdate | typeof renotifyUpdate | typeof operatorRequeryUpdate,
+    request: Req,
+  ) => {
+    const startWorkflowOperation = new WithStartWorkflowOperation<typeof paymentOperatorWorkflow>(
+      'paymentOperatorWorkflow',
+      operatorStartOptions(row, deps.config),
+    );
+    const body = (await deps.temporal.workflow.executeUpdateWithStart(update as typeof resolveUpdate, {
+      args: [request as unknown as ResolveRequest],
+      startWorkflowOperation,
+    })) as OperatorActionResult;
+    return { status: 200, body };
+  };
+
   router.post('/admin/payments/:id/requery', async (req, res) => {
     requireJsonBody(req, false);
     const { id } = parse(paymentIdParam, req.params, 'path');
-    const row = await repo.get(id);
-    if (!row) throw new NotFoundError('no such payment');
-    try {
-      await withinDeadline(deps.temporal, () =>
-        paymentHandle(deps.temporal, id).signal(requerySignal, { requestedBy: 'admin-api' }),
-      );
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) throw new ConflictError('the payment workflow has finished');
-      throw new UnavailableError('could not reach the payment workflow; retry');
-    }
-    res.status(202).json({ paymentId: id, status: row.status, message: 'the workflow will query the channel now' });
+    const actor = parse(operatorHeader, req.get('x-operator'), 'header', 'X-Operator');
+    const { reason } = parse(requeryBody, req.body ?? {}, 'body');
+    const row = await paymentOr404(id);
+    const request = { actor, reason: reason ?? 'asked to query the channel now' };
+    await act(res, row, 'requery', request, async () => {
+      try {
+        // Its own workflow still runs: it queries at once, and acts on the answer as it would on a scheduled one.
+        await paymentHandle(deps.temporal, id).signal(requerySignal, { requestedBy: actor });
+        return {
+          status: 202,
+          body: { paymentId: id, status: row.status, message: 'the payment workflow will query the channel now' },
+        };
+      } catch (err) {
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+        return onOperatorWorkflow(row, operatorRequeryUpdate, request);
+      }
+    });
+  });
+
+  router.post('/admin/payments/:id/renotify', async (req, res) => {
+    requireJsonBody(req, true);
+    const { id } = parse(paymentIdParam, req.params, 'path');
+    const actor = parse(operatorHeader, req.get('x-operator'), 'header', 'X-Operator');
+    const { reason } = parse(renotifyBody, req.body, 'body');
+    const row = await paymentOr404(id);
+    const request = { actor, reason };
+    await act(res, row, 'renotify', request, async () => {
+      try {
+        const body = await paymentHandle(deps.temporal, id).executeUpdate(renotifyUpdate, { args: [request] });
+        return { status: 200, body };
+      } catch (err) {
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+        return onOperatorWorkflow(row, renotifyUpdate, request);
+      }
+    });
+  });
+
+  router.post('/admin/payments/:id/resolve', async (req, res) => {
+    requireJsonBody(req, true);
+    const { id } = parse(paymentIdParam, req.params, 'path');
+    const actor = parse(operatorHeader, req.get('x-operator'), 'header', 'X-Operator');
+    const { action, reason } = parse(resolveBody, req.body, 'body');
+    const row = await paymentOr404(id);
+    const request: ResolveRequest = { actor, reason, action };
+    await act(res, row, `resolve:${action}`, request, async () => {
+      if (row.status !== 'NEEDS_REVIEW')
+        throw ApplicationFailure.create({
+          type: OPERATOR_REFUSAL,
+          message: `the payment is ${row.status}: only a payment waiting for review (NEEDS_REVIEW) can be resolved`,
+        });
+      return onOperatorWorkflow(row, resolveUpdate, request);
+    });
   });
 
   router.get('/admin/payments', async (req, res) => {
@@ -64,8 +202,7 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
   /** A payment's story in one place: the audit log (callbacks, queries, operator actions, anomalies, repairs). */
   router.get('/admin/payments/:id/events', async (req, res) => {
     const { id } = parse(paymentIdParam, req.params, 'path');
-    const row = await repo.get(id);
-    if (!row) throw new NotFoundError('no such payment');
+    const row = await paymentOr404(id);
     const [events, transitions] = await Promise.all([repo.listEvents(id), repo.statusHistory(id, 0)]);
     const body: z.infer<typeof paymentEvents> = {
       paymentId: id,
@@ -80,10 +217,27 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
         signatureValid: e.signature_valid,
         payload: e.payload,
       })),
-      transitions: transitions.map((t) => ({ status: t.status, resolvedBy: t.resolved_by, at: t.at.toISOString() })),
+      transitions: transitions.map((t) => ({
+        status: t.status,
+        resolvedBy: t.resolved_by,
+        reason: t.reason,
+        at: t.at.toISOString(),
+      })),
     };
     res.json(body);
   });
 
   return router;
+}
+
+/** What a failed operator action is answered with: the workflow's refusal (409), or "not now" (503). */
+function operatorFailure(err: unknown): HttpError {
+  const failure =
+    err instanceof WorkflowUpdateFailedError ? err.cause : err instanceof ApplicationFailure ? err : undefined;
+  if (failure instanceof ApplicationFailure && failure.type === OPERATOR_REFUSAL)
+    return new HttpError(409, 'action_refused', failure.message);
+  if (failure instanceof ApplicationFailure && failure.type === OPERATOR_UNAVAILABLE)
+    return new UnavailableError(failure.message);
+  if (err instanceof HttpError) return err;
+  return new UnavailableError('could not reach the payment workflows; retry');
 }

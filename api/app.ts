@@ -15,6 +15,7 @@ import { createCallbacksRouter } from './callbacks';
 import { errorHandler, MethodNotAllowedError, NotFoundError } from './errors';
 import { createHealthRouter } from './health';
 import { createPaymentsRouter } from './payments';
+import { createApiReferenceRouter } from './reference';
 import type { StatusFeed } from './status-feed';
 
 export interface AppDeps {
@@ -72,11 +73,18 @@ export function createApp(deps: AppDeps): Express {
   app.get('/metrics', async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());
   });
-  // The document is read once: served as it is, and the source of the 405 answers below.
+  // The document is read once: served naming where this deployment is (API_PUBLIC_URL) rather than the generated
+  // file's localhost, and the source of the 405 answers below. Its browsable form is at /docs.
   const openApiText = readFileSync(openApiPath, 'utf8');
+  const served = JSON.stringify(
+    { ...(JSON.parse(openApiText) as object), servers: [{ url: deps.config.api.publicUrl }] },
+    null,
+    2,
+  );
   app.get('/openapi.json', (_req, res) => {
-    res.type('application/json').send(openApiText);
+    res.type('application/json').send(served);
   });
+  app.use(createApiReferenceRouter(deps.config.api.publicUrl));
   // Callbacks need the raw bytes the channel signed: mounted before any JSON parsing.
   app.use(
     createCallbacksRouter({ db: deps.db, temporal: deps.temporal, channels, config: deps.config, logger: deps.logger }),
@@ -95,7 +103,14 @@ export function createApp(deps: AppDeps): Express {
       ...(deps.payUrlWaitMs !== undefined ? { payUrlWaitMs: deps.payUrlWaitMs } : {}),
     }),
   );
-  app.use(createAdminRouter({ db: deps.db, temporal: deps.temporal, adminApiKey: deps.config.api.adminApiKey }));
+  app.use(
+    createAdminRouter({
+      db: deps.db,
+      temporal: deps.temporal,
+      adminApiKey: deps.config.api.adminApiKey,
+      config: deps.config,
+    }),
+  );
   // A documented path asked with a method it does not have: 405 with Allow (RFC 9110). OPTIONS lists the methods
   // too where neither Express (on its own routes) nor the /payments CORS preflight has answered it already.
   // Anything else is an unknown endpoint.

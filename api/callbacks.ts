@@ -137,6 +137,7 @@ export function createCallbacksRouter(deps: CallbacksRouterDeps): Router {
           amount: cb.amount,
           currency: cb.currency,
           ...(cb.paidAt ? { paidAt: cb.paidAt } : {}),
+          ...(cb.reason ? { reason: cb.reason } : {}),
         }),
       );
       outcome = 'accepted';

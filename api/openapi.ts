@@ -13,11 +13,16 @@ import {
   health,
   idempotencyKeyHeader,
   liveQuery,
+  operatorActionResult,
+  operatorHeader,
   paymentIdParam,
   paymentEvents,
   paymentList,
   paymentResponse,
   readiness,
+  renotifyBody,
+  requeryBody,
+  resolveBody,
   statusEvent,
 } from './schemas';
 
@@ -74,7 +79,25 @@ function params(schema: z.ZodObject, where: 'path' | 'query', descriptions: Reco
   }));
 }
 const paymentIdParams = params(paymentIdParam, 'path', { id: 'Payment id' });
+/** Every operator action names who asks. */
+const operatorParam = {
+  name: 'X-Operator',
+  in: 'header',
+  required: true,
+  description: 'The operator who asks: recorded with the reason in the audit log',
+  schema: json(operatorHeader, 'input'),
+};
 const adminKey = [{ adminApiKey: [] }];
+/** The answers every operator action may give besides its own success. */
+const operatorErrors = {
+  '400': error('Malformed id, body or X-Operator (the field is named)'),
+  '401': error('Missing or wrong X-Api-Key'),
+  '404': error('No such payment'),
+  '409': error('The action does not apply to the payment as it is (the message says why); nothing changed'),
+  '413': error('Body too large'),
+  '415': error('A body that is not application/json'),
+  '503': unavailable(`The workflow, the channel or the order service did not answer, or ${DATABASE_DOWN}; retry`),
+};
 
 /** Where a created payment leads: its own operations, with the id from the response (stateful testing uses them). */
 const paymentLinks = {
@@ -123,6 +146,7 @@ export function buildOpenApi(): object {
         PaymentList: json(paymentList),
         PaymentEvents: json(paymentEvents),
         Accepted: json(accepted),
+        OperatorActionResult: json(operatorActionResult),
         CallbackAck: json(callbackAck),
         ChannelFail: {
           type: 'object',
@@ -320,17 +344,54 @@ export function buildOpenApi(): object {
         post: {
           operationId: 'requeryPayment',
           summary: "Ask the channel about a payment now (operator's requery)",
+          description:
+            'While the payment workflow runs, it queries at once and acts on the answer (202). Once it has ended, the ' +
+            "payment's operator workflow asks the channel and answers with what it says (200); a success after an " +
+            'unpaid end is a late success, refunded or left for review by LATE_SUCCESS_POLICY. Audited with the ' +
+            'operator and reason.',
           security: adminKey,
-          parameters: paymentIdParams,
+          parameters: [...paymentIdParams, operatorParam],
+          requestBody: { required: false, content: { 'application/json': { schema: json(requeryBody, 'input') } } },
           responses: {
+            '200': { description: "The channel's answer, and what was done", content: content('OperatorActionResult') },
             '202': { description: 'The workflow will query the channel', content: content('Accepted') },
-            '400': error('Malformed id'),
-            '401': error('Missing or wrong X-Api-Key'),
-            '404': error('No such payment'),
-            '409': error('The workflow has finished'),
-            '413': error('Body too large'),
-            '415': error('A body that is not application/json'),
-            '503': unavailable(`The workflow could not be reached, or ${DATABASE_DOWN}; retry`),
+            ...operatorErrors,
+          },
+        },
+      },
+      '/admin/payments/{id}/renotify': {
+        post: {
+          operationId: 'renotifyPayment',
+          summary: 'Tell the order service the payment result again (operator)',
+          description:
+            'While the order service is still being retried, the next attempt starts now (its backoff starts over). ' +
+            'Once acknowledged (or after the workflow ended), the same notice is sent again with the same ' +
+            'idempotency key, so the order service applies it at most once. Refused (409) while the payment is not ' +
+            'decided. Audited with the operator and reason.',
+          security: adminKey,
+          parameters: [...paymentIdParams, operatorParam],
+          requestBody: { required: true, content: { 'application/json': { schema: json(renotifyBody, 'input') } } },
+          responses: {
+            '200': { description: 'What was done', content: content('OperatorActionResult') },
+            ...operatorErrors,
+          },
+        },
+      },
+      '/admin/payments/{id}/resolve': {
+        post: {
+          operationId: 'resolvePayment',
+          summary: 'Settle a payment waiting for review (NEEDS_REVIEW): refund, accept or close, with a reason',
+          description:
+            'refund: the channel refunds the buyer (REFUNDED once it confirms); refused if the channel never received ' +
+            'the payment. accept: the order service is told the payment is paid (ACCEPTED); refused if it refuses. ' +
+            'close: nothing more is done (REVIEW_CLOSED); an order that was never told a result is told CLOSED. ' +
+            'Refused (409) for a payment not in NEEDS_REVIEW. Audited with the operator and reason.',
+          security: adminKey,
+          parameters: [...paymentIdParams, operatorParam],
+          requestBody: { required: true, content: { 'application/json': { schema: json(resolveBody, 'input') } } },
+          responses: {
+            '200': { description: 'What was done', content: content('OperatorActionResult') },
+            ...operatorErrors,
           },
         },
       },

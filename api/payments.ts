@@ -18,7 +18,7 @@ import { paymentStartOptions } from '../payments/workflows';
 import { cancelSignal, type PayUrlResult, payUrlUpdate, statusQuery } from '../workflows/definitions';
 import type { paymentWorkflow } from '../workflows/payment';
 import { isFinal } from '../workflows/states';
-import { ConflictError, NotFoundError, UnavailableError, UnsupportedMediaTypeError } from './errors';
+import { ConflictError, HttpError, NotFoundError, UnavailableError, UnsupportedMediaTypeError } from './errors';
 import {
   cancelBody,
   createPaymentBody,
@@ -52,10 +52,12 @@ export function toPaymentResponse(
     amount: row.amount,
     currency: row.currency,
     channel: row.channel,
+    description: row.description,
     status: row.status,
     payUrl: started?.payUrl ?? row.pay_url,
     handoff: started?.handoff ?? row.handoff,
     resolvedBy: row.resolved_by,
+    statusReason: row.status_reason,
     expiresAt: row.expires_at.toISOString(),
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
@@ -122,6 +124,14 @@ export function createPaymentsRouter(deps: PaymentsRouterDeps): Router {
     const key = parse(idempotencyKeyHeader, req.get('idempotency-key'), 'header', 'Idempotency-Key');
     const body = parse(createPaymentBody, req.body, 'body');
     if (!findChannel(deps.channels, body.channel)) throw new NotFoundError(`unknown payment channel "${body.channel}"`);
+    // An order is paid once: a new payment for a paid order is refused (a repeat of the request that paid it, same
+    // Idempotency-Key, is answered as before). Two attempts racing to pay one order are caught by the order service,
+    // which refuses the second result, and that money goes back.
+    if (!(await repo.findByIdempotencyKey(key))) {
+      const paid = await repo.findPaidForOrder(body.orderId);
+      if (paid)
+        throw new HttpError(409, 'order_already_paid', `order ${body.orderId} is already paid (payment ${paid.id})`);
+    }
 
     const { row, created } = await repo.insert({
       id: randomUUID(),
@@ -129,6 +139,7 @@ export function createPaymentsRouter(deps: PaymentsRouterDeps): Router {
       amount: body.amount,
       currency: body.currency,
       channel: body.channel,
+      ...(body.description ? { description: body.description } : {}),
       idempotencyKey: key,
       requestFingerprint: fingerprint(body),
       expiresAt: new Date(Date.now() + config.payments.expiryMs),

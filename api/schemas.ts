@@ -9,7 +9,7 @@ import {
   codePointLength,
   isWellFormed,
 } from '../db/text';
-import { ANOMALY_KINDS } from '../workflows/definitions';
+import { ANOMALY_KINDS, RESOLVE_ACTIONS } from '../workflows/definitions';
 import { PAYABLE_CURRENCIES } from '../workflows/money';
 import { PAYMENT_STATUSES, RESOLUTION_PATHS } from '../workflows/states';
 
@@ -100,6 +100,9 @@ export const createPaymentBody = z
       .enum(ISO_CURRENCIES, { message: 'must be an upper-case ISO 4217 code such as CNY or USD' })
       .describe('ISO 4217 code'),
     channel: channelName,
+    description: text({ min: 1, max: 127, trimmed: true })
+      .optional()
+      .describe("What is bought, in the shop's words: the channel shows it to the buyer (default: the order id)"),
   })
   .strict();
 export type CreatePaymentBody = z.infer<typeof createPaymentBody>;
@@ -155,6 +158,7 @@ export const paymentResponse = z.object({
   amount: z.number().int(),
   currency: z.string(),
   channel: z.string(),
+  description: z.string().nullable(),
   status: paymentStatus,
   payUrl: z
     .string()
@@ -162,6 +166,13 @@ export const paymentResponse = z.object({
     .describe('A page where the buyer pays, if the channel has one; null until the channel has created the payment'),
   handoff: buyerHandoff.nullable().describe('What the buyer is handed to pay; null until the channel has created it'),
   resolvedBy: resolvedBy.nullable(),
+  statusReason: z
+    .string()
+    .nullable()
+    .describe(
+      'Why the payment is in its status, in words for a person: "not paid by ...: closed at expiry", the channel\'s ' +
+        'decline reason, what a review is about, what was refunded and why, the operator and reason that settled it',
+    ),
   expiresAt: z.string(),
   createdAt: z.string(),
   updatedAt: z.string(),
@@ -208,7 +219,42 @@ export const paymentEvents = z.object({
       payload: z.unknown().describe('what the channel (or we) said, as recorded'),
     }),
   ),
-  transitions: z.array(z.object({ status: paymentStatus, resolvedBy: resolvedBy.nullable(), at: z.string() })),
+  transitions: z.array(
+    z.object({
+      status: paymentStatus,
+      resolvedBy: resolvedBy.nullable(),
+      reason: z.string().nullable(),
+      at: z.string(),
+    }),
+  ),
+});
+
+/** Who asks, on every operator action: recorded in the audit log with the reason. */
+export const operatorHeader = text({ min: 1, max: 128, trimmed: true }).describe(
+  'The operator who asks (a person or a tool acting for one): recorded with the reason in the audit log',
+);
+
+const operatorReason = text({ min: 1, max: 500, trimmed: true }).describe('Why: recorded in the audit log');
+
+export const requeryBody = z.object({ reason: operatorReason.optional() }).strict();
+export const renotifyBody = z.object({ reason: operatorReason }).strict();
+export const resolveBody = z
+  .object({
+    action: z
+      .enum(RESOLVE_ACTIONS)
+      .describe(
+        'refund: the channel refunds the buyer (refused if the channel never received the payment); accept: the order ' +
+          'is told it is paid (ACCEPTED); close: nothing more is done (REVIEW_CLOSED; an order never told anything is ' +
+          'told CLOSED)',
+      ),
+    reason: operatorReason,
+  })
+  .strict();
+
+export const operatorActionResult = z.object({
+  paymentId: z.uuid(),
+  status: paymentStatus,
+  message: z.string().describe('What was done, in words'),
 });
 
 export const cancelBody = z.object({ reason: text({ min: 0, max: 200 }).optional() }).strict();

@@ -49,6 +49,8 @@ const paymentSchema = z.object({
   status: z.string(),
   paidAt: z.string().optional(),
   payUrl: z.string().optional(),
+  /** Why it failed (a decline's reason) or closed. */
+  reason: z.string().max(256).optional(),
 });
 
 // Every string of a callback ends up in our tables or in a workflow: one with a NUL (which PostgreSQL cannot store),
@@ -68,6 +70,7 @@ const callbackSchema = z.object({
   amount: z.number().int(),
   currency: field,
   paidAt: field.optional(),
+  reason: field.optional(),
 });
 
 export class SandboxPayChannel implements PaymentChannel {
@@ -118,6 +121,7 @@ export class SandboxPayChannel implements PaymentChannel {
       amount: p.amount,
       currency: p.currency,
       ...(p.paidAt ? { paidAt: p.paidAt } : {}),
+      ...(p.reason ? { reason: p.reason } : {}),
     };
   }
 
@@ -256,6 +260,7 @@ export class SandboxPayChannel implements PaymentChannel {
         amount: c.amount,
         currency: c.currency,
         ...(c.paidAt ? { paidAt: c.paidAt } : {}),
+        ...(c.reason ? { reason: c.reason } : {}),
       },
     };
   }

@@ -84,7 +84,36 @@ const intentSchema = z.object({
   created: z.number().int(),
   metadata: z.record(z.string(), z.string()).nullish(),
   latest_charge: z.union([z.string(), z.object({ created: z.number().int() }).passthrough()]).nullish(),
+  /** Why the last attempt failed ("Your card was declined."): a declined card leaves the intent payable. */
+  last_payment_error: z
+    .object({ message: z.string().max(1024).optional() })
+    .passthrough()
+    .nullish(),
+  cancellation_reason: z.string().max(64).nullish(),
 });
+
+/** Stripe's cancellation_reason values, as a buyer reads them. */
+const CANCELLATION_REASONS: Record<string, string> = {
+  abandoned: 'the payment was abandoned',
+  automatic: 'the payment expired',
+  duplicate: 'a duplicate payment was cancelled',
+  failed_invoice: 'the invoice failed',
+  fraudulent: 'the payment was cancelled as fraudulent',
+  requested_by_customer: 'cancelled at your request',
+  void_invoice: 'the invoice was voided',
+};
+
+/**
+ * Why an intent did not succeed: its last_payment_error's message (a decline, said for the buyer), else why it was
+ * canceled. A succeeded intent has no reason, whatever an earlier attempt said.
+ */
+function intentReason(pi: z.infer<typeof intentSchema>, state: ChannelState): { reason?: string } {
+  if (state === 'SUCCESS') return {};
+  const message = pi.last_payment_error?.message?.trim();
+  if (message) return { reason: message };
+  const cancelled = state === 'CLOSED' && pi.cancellation_reason ? pi.cancellation_reason : undefined;
+  return cancelled ? { reason: CANCELLATION_REASONS[cancelled] ?? cancelled.replace(/_/g, ' ') } : {};
+}
 
 const eventSchema = z.object({
   id: field.min(1),
@@ -184,6 +213,7 @@ export class StripeChannel implements PaymentChannel {
       amount: fromStripeAmount(pi.amount, currency),
       currency,
       ...(state === 'SUCCESS' ? { paidAt: iso(chargedAt ?? pi.created) } : {}),
+      ...intentReason(pi, state),
     };
   }
 
@@ -473,6 +503,7 @@ export class StripeChannel implements PaymentChannel {
         amount,
         currency,
         ...(state === 'SUCCESS' ? { paidAt: iso(chargedAt ?? e.created) } : {}),
+        ...intentReason(pi, state),
       },
     };
   }

@@ -108,6 +108,8 @@ export interface ParsedCallback {
   amount: number;
   currency: string;
   paidAt?: string;
+  /** Why it failed or closed, in the channel's words (see ChannelPaymentView.reason), when the notification says. */
+  reason?: string;
 }
 
 export type CallbackVerification =

@@ -74,7 +74,9 @@ const ms0 = z.coerce.number().int().min(0);
 
 // Development defaults for secrets; refused when NODE_ENV=production (see below).
 const DEV_CHANNEL_SECRET = 'sandboxpay-dev-secret-not-for-production';
-const DEV_ADMIN_API_KEY = 'admin-dev-key-not-for-production';
+/** Printed by `npm start` and written in the README's operator commands: it only ever guards a development stack. */
+export const DEV_ADMIN_API_KEY = 'admin-dev-key-not-for-production';
+const DEV_ORDER_NOTIFY_KEYS = 'dev:order-notify-dev-secret-not-for-production';
 
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -231,6 +233,8 @@ const envSchema = z.object({
   ORDER_SERVICE_ERROR_RATE: rate,
   ORDER_SERVICE_LATENCY_MS: ms0.default(0),
   ORDER_SERVICE_URL: url.optional(),
+  // HMAC keys of the order-service notifications, `keyId:secret[,keyId:secret]` (parsed by orderNotifyKeys below).
+  ORDER_NOTIFY_SIGNING_KEYS: z.string().default(DEV_ORDER_NOTIFY_KEYS),
 
   PAYMENT_QUERY_SCHEDULE: schedule.prefault(['10s', '30s', '1m', '2m', '5m', '10m', '15m', '30m'].join(',')),
   PAYMENT_EXPIRY: duration.prefault('30m'),
@@ -366,7 +370,11 @@ export interface Config {
   /** The payment channels this deployment speaks, each present only when enabled; the registry is built from it. */
   channels: ChannelsConfig;
   sandbox: SandboxConfig;
-  orders: { url: string; port: number };
+  /**
+   * The order service: where it is, and the keys that sign our notifications to it (every key signs; the reference
+   * order service accepts any of them). The secrets are never logged (the logger redacts signingKeys).
+   */
+  orders: { url: string; port: number; signingKeys: SigningKey[] };
   payments: PaymentPolicy;
   reconcile: ReconcileConfig;
   /** A prebuilt workflow bundle (npm run build:workflows): the worker starts without bundling. */
@@ -754,6 +762,64 @@ function alipayEmulator(env: Env, problems: string[]): AlipayEmulatorConfig | un
 }
 // ---- end Alipay ----------------------------------------------------------------------------------------------
 
+/** A shared HMAC key of the order-service notifications (activities/order-signature.ts signs and verifies with it). */
+export interface SigningKey {
+  id: string;
+  secret: string;
+}
+
+/**
+ * Bits of Shannon entropy of a text taken as its own sample: a rough estimate that catches placeholders (one character
+ * repeated, "passwordpassword..."), not a proof of randomness. 32 random hex characters score about 95 to 125.
+ */
+function entropyBits(text: string): number {
+  const counts = new Map<string, number>();
+  for (const c of text) counts.set(c, (counts.get(c) ?? 0) + 1);
+  const n = [...text].length;
+  let perChar = 0;
+  for (const count of counts.values()) perChar -= (count / n) * Math.log2(count / n);
+  return perChar * n;
+}
+
+export const ORDER_NOTIFY_KEY_RULES = { minLength: 32, minEntropyBits: 90, maxKeys: 2 } as const;
+
+/**
+ * ORDER_NOTIFY_SIGNING_KEYS: `keyId:secret`, or two of them comma-separated during a rotation. Problems name the key
+ * by its id and position, never its secret.
+ */
+function orderNotifyKeys(text: string, production: boolean, problems: string[]): SigningKey[] {
+  const name = 'ORDER_NOTIFY_SIGNING_KEYS';
+  const { minLength, minEntropyBits, maxKeys } = ORDER_NOTIFY_KEY_RULES;
+  const entries = text.split(',').map((e) => e.trim());
+  if (entries.length > maxKeys) {
+    problems.push(`${name}: at most ${maxKeys} keys (the current one, and the next or previous during a rotation)`);
+    return [];
+  }
+  const keys: SigningKey[] = [];
+  const before = problems.length;
+  for (const [i, entry] of entries.entries()) {
+    const colon = entry.indexOf(':');
+    const id = colon > 0 ? entry.slice(0, colon) : '';
+    const secret = colon > 0 ? entry.slice(colon + 1) : '';
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(id) || secret === '') {
+      problems.push(`${name}: entry ${i + 1} must be keyId:secret (keyId of letters, digits, . _ -)`);
+      continue;
+    }
+    if (secret.length < minLength) {
+      problems.push(`${name}: key "${id}" must be at least ${minLength} characters`);
+    } else if (entropyBits(secret) < minEntropyBits) {
+      problems.push(`${name}: key "${id}" looks guessable; use ${minLength}+ random characters (openssl rand -hex 32)`);
+    }
+    if (keys.some((k) => k.id === id)) problems.push(`${name}: key id "${id}" is listed twice`);
+    if (keys.some((k) => k.secret === secret)) problems.push(`${name}: key "${id}" has the same secret as another`);
+    if (production && `${id}:${secret}` === DEV_ORDER_NOTIFY_KEYS) {
+      problems.push(`${name}: required in production (the development key is refused)`);
+    }
+    keys.push({ id, secret });
+  }
+  return problems.length > before ? [] : keys;
+}
+
 export interface LoadOptions {
   /** Variables this process cannot run without (e.g. the worker needs DATABASE_URL). */
   require?: (keyof Env)[];
@@ -805,6 +871,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, options: Loa
   }
   const alipay = alipayChannel(env, problems); // Alipay (issue 12)
   const alipaySandbox = alipayEmulator(env, problems); // Alipay (issue 12)
+  const signingKeys = orderNotifyKeys(env.ORDER_NOTIFY_SIGNING_KEYS, env.NODE_ENV === 'production', problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
   const useTls = env.TEMPORAL_TLS || Boolean(env.TEMPORAL_TLS_CERT_PATH) || Boolean(env.TEMPORAL_API_KEY);
@@ -890,6 +957,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, options: Loa
     orders: {
       url: env.ORDER_SERVICE_URL ?? `http://localhost:${env.ORDER_SERVICE_PORT}`,
       port: env.ORDER_SERVICE_PORT,
+      signingKeys,
     },
     payments: {
       querySchedule: env.PAYMENT_QUERY_SCHEDULE,

@@ -11,11 +11,14 @@ export interface PaymentRow {
   amount: number;
   currency: string;
   channel: string;
+  description: string | null;
   channel_payment_id: string | null;
   pay_url: string | null;
   handoff: BuyerHandoff | null;
   status: PaymentStatus;
   resolved_by: ResolvedBy | null;
+  /** Why the payment is in its status, in words (see TransitionFields.statusReason). */
+  status_reason: string | null;
   idempotency_key: string;
   request_fingerprint: string;
   expires_at: Date;
@@ -32,6 +35,7 @@ export interface NewPayment {
   amount: number;
   currency: string;
   channel: string;
+  description?: string;
   idempotencyKey: string;
   requestFingerprint: string;
   expiresAt: Date;
@@ -68,6 +72,7 @@ export interface StatusHistoryRow {
   payment_id: string;
   status: PaymentStatus;
   resolved_by: ResolvedBy | null;
+  reason: string | null;
   at: Date;
 }
 
@@ -83,6 +88,8 @@ export interface TransitionFields {
   paidAt?: Date;
   /** When the final state was decided (workflow time); set for final states. */
   finalizedAt?: Date;
+  /** Why, in words for a person; replaces the previous status's reason (none given: none kept). */
+  statusReason?: string;
 }
 
 export class PaymentsRepository {
@@ -102,6 +109,7 @@ export class PaymentsRepository {
         amount: p.amount,
         currency: p.currency,
         channel: p.channel,
+        description: p.description ?? null,
         idempotency_key: p.idempotencyKey,
         request_fingerprint: p.requestFingerprint,
         expires_at: p.expiresAt,
@@ -117,6 +125,14 @@ export class PaymentsRepository {
 
   get(id: string): Promise<PaymentRow | undefined> {
     return this.db<PaymentRow>('payments').where({ id }).first();
+  }
+
+  /** A payment that paid this order and whose money the shop keeps (SUCCESS, or accepted by an operator). */
+  findPaidForOrder(orderId: string): Promise<PaymentRow | undefined> {
+    return this.db<PaymentRow>('payments')
+      .where({ order_id: orderId })
+      .whereIn('status', ['SUCCESS', 'ACCEPTED'])
+      .first();
   }
 
   findByIdempotencyKey(key: string): Promise<PaymentRow | undefined> {
@@ -140,6 +156,7 @@ export class PaymentsRepository {
         ...(fields.handoff ? { handoff: JSON.stringify(fields.handoff) as unknown as BuyerHandoff } : {}),
         ...(fields.paidAt ? { paid_at: fields.paidAt } : {}),
         ...(fields.finalizedAt ? { finalized_at: fields.finalizedAt } : {}),
+        status_reason: fields.statusReason ?? null,
       })
       .returning('*');
     if (updated[0]) return { ok: true, changed: true, row: updated[0] };

@@ -6,12 +6,20 @@ import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
 import { type PaymentRow, PaymentsRepository } from '../db/payments-repo';
 import type { Db } from '../db/knex';
-import { type PaymentInput, paymentWorkflowId, refundWorkflowId, searchAttributes } from '../workflows/definitions';
+import {
+  type OperatorWorkflowInput,
+  operatorWorkflowId,
+  type PaymentInput,
+  paymentWorkflowId,
+  refundWorkflowId,
+  searchAttributes,
+} from '../workflows/definitions';
 import { formatMoney } from '../workflows/money';
 import {
   type MoneyBackAction,
   type MoneyBackReason,
   moneyBackAction,
+  moneyBackReason,
   refundInput,
   refundSummary,
 } from '../workflows/money-back';
@@ -32,6 +40,7 @@ export function paymentInput(row: PaymentRow, payments: Config['payments']): Pay
     amount: row.amount,
     currency: row.currency,
     channel: row.channel,
+    ...(row.description ? { description: row.description } : {}),
     expiresAt: row.expires_at.toISOString(),
     policy: {
       querySchedule: payments.querySchedule,
@@ -63,6 +72,27 @@ export function paymentStartOptions(row: PaymentRow, config: StartConfig) {
       { key: searchAttributes.orderId, value: row.order_id },
       { key: searchAttributes.paymentChannel, value: row.channel },
     ],
+  };
+}
+
+/** How long the operator workflow waits for another action before it ends (the next action starts it again). */
+export const OPERATOR_IDLE_MS = 60_000;
+
+/** The start options of a payment's operator workflow (workflows/operator.ts), for update-with-start. */
+export function operatorStartOptions(row: PaymentRow, config: StartConfig) {
+  return {
+    workflowId: operatorWorkflowId(row.id),
+    staticSummary: `Operator actions on payment ${formatMoney(row.amount, row.currency)} for order ${row.order_id}`,
+    taskQueue: config.temporal.taskQueue,
+    args: [{ paymentId: row.id, policy: paymentInput(row, config.payments).policy, idleMs: OPERATOR_IDLE_MS }] as [
+      OperatorWorkflowInput,
+    ],
+    typedSearchAttributes: [
+      { key: searchAttributes.orderId, value: row.order_id },
+      { key: searchAttributes.paymentChannel, value: row.channel },
+    ],
+    workflowIdConflictPolicy: 'USE_EXISTING' as const,
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE' as const,
   };
 }
 
@@ -124,10 +154,9 @@ export async function sendMoneyBack(
   });
   if (action === 'refund') await startRefund(deps.temporal, row, reason, deps.config);
   else
-    await new PaymentsRepository(deps.db).transition(
-      row.id,
-      'NEEDS_REVIEW',
-      details.by ? { resolvedBy: details.by } : {},
-    );
+    await new PaymentsRepository(deps.db).transition(row.id, 'NEEDS_REVIEW', {
+      ...(details.by ? { resolvedBy: details.by } : {}),
+      statusReason: `${moneyBackReason(reason, details.orderRefusal, row.status)}; a person decides`,
+    });
   return action;
 }

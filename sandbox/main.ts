@@ -53,13 +53,14 @@ async function main(): Promise<void> {
     seed: config.sandbox.seed,
     faults: config.sandbox.orderFaults,
     logger,
+    signingKeys: config.orders.signingKeys,
   });
   orderService.app.use(
     createShopRouter({
       db,
+      // The buyer's browser reaches the payments API where the shop does (SHOP_API_URL), and the shop where it
+      // reached it (the request's Host): ORDER_SERVICE_URL and API_PUBLIC_URL are the services' own addresses.
       paymentsApiUrl: config.sandbox.shopApiUrl,
-      browserApiUrl: config.api.publicUrl,
-      publicUrl: config.orders.url,
       channels: Object.entries(config.channels)
         .filter(([, enabled]) => enabled)
         .map(([name]) => name),

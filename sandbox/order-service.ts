@@ -1,18 +1,25 @@
 // The reference order service: the shop's system of record for orders, the one we must keep in sync. It has its
 // own tables (schema order_service), applies payment results idempotently (Idempotency-Key), records every applied
 // result as a transition so tests and audits can count them, and can be made to fail (error rate, outage, latency).
+// It takes a payment result only when it carries our signature (Payment-Signature: HMAC-SHA256 over t.body with a key
+// of ORDER_NOTIFY_SIGNING_KEYS, 5 min tolerance): anyone else who reaches it cannot mark an order paid. The contract
+// it implements is docs/order-service.openapi.yaml.
 //
 //   POST /orders                            create an order (idempotent on orderId)
 //   GET  /orders/{id}                       the order and its transitions
 //   GET  /orders                            all orders (audits)
 //   POST /orders/{id}/cancel                the shop cancels an unpaid order
-//   POST /orders/{id}/payment-result        what our notifier calls: {paymentId, status, amount, currency}
+//   POST /orders/{id}/payment-result        what our notifier calls (signed): {orderId, paymentId, status, amount,
+//                                           currency, idempotencyKey}
 //   GET/PUT /admin/faults                   {errorRate, latencyMs, outageForMs}
+//   GET  /admin/signatures                  payment results accepted by signing key id, refused by problem (a key
+//                                           rotation is done when the old key id stops counting up)
 import { randomUUID } from 'node:crypto';
 import express, { type Express } from 'express';
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import type { Logger } from '../observability/logger';
+import { SIGNATURE_HEADER, type SigningKey, verifySignature } from '../activities/order-signature';
 import { DECIDED_STATUSES } from '../workflows/states';
 import { Chance } from './chance';
 
@@ -87,10 +94,12 @@ const createSchema = z.object({
 });
 
 const resultSchema = z.object({
+  orderId: z.string().min(1),
   paymentId: z.string().min(1),
   status: z.enum(DECIDED_STATUSES),
   amount: z.number().int().positive(),
   currency: z.string().regex(/^[A-Z]{3}$/),
+  idempotencyKey: z.string().min(1),
 });
 
 interface OrderRow {
@@ -164,6 +173,10 @@ export interface OrderServiceOptions {
   seed: string;
   faults?: Partial<OrderServiceFaults>;
   logger: Logger;
+  /** The keys a payment result may be signed with (any of them); config.orders.signingKeys. */
+  signingKeys: readonly SigningKey[];
+  /** Seconds since the epoch; tests pin it. */
+  nowS?: () => number;
 }
 
 export interface OrderService {
@@ -182,6 +195,8 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
     ...options.faults,
   });
   const attempts = new Map<string, number>();
+  const signatures = { accepted: {} as Record<string, number>, refused: {} as Record<string, number> };
+  const tally = (counts: Record<string, number>, name: string) => (counts[name] = (counts[name] ?? 0) + 1);
   const orders = () => db<OrderRow>(`${SCHEMA}.orders`);
   const transitions = () => db<TransitionRow>(`${SCHEMA}.order_transitions`);
 
@@ -193,6 +208,47 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
 
   const app = express();
   app.disable('x-powered-by');
+  // The payment result is checked over the exact bytes that were signed: it takes its body raw, before the JSON
+  // parser below sees it.
+  app.post('/orders/:id/payment-result', express.raw({ type: () => true, limit: '64kb' }), (req, res, next) => {
+    const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const check = verifySignature(req.get(SIGNATURE_HEADER), raw, options.signingKeys, {
+      nowS: (options.nowS ?? (() => Date.now() / 1000))(),
+    });
+    if (!check.ok) {
+      // Nothing is recorded or changed for a request we cannot attribute to the payment service.
+      tally(signatures.refused, check.problem);
+      logger.warn({ orderId: req.params.id, problem: check.problem }, 'payment result refused: signature');
+      res.status(401).json({ error: `signature_${check.problem}`, message: check.message });
+      return;
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch {
+      res.status(400).json({ error: 'invalid_json' });
+      return;
+    }
+    // The signed body names the order and the idempotency key: a genuine body replayed at another order, or under
+    // another key, is not ours to apply.
+    const named = body as { orderId?: unknown; idempotencyKey?: unknown } | null;
+    if (named && typeof named === 'object') {
+      if (named.orderId !== undefined && named.orderId !== req.params.id) {
+        tally(signatures.refused, 'redirected');
+        res.status(401).json({ error: 'signature_mismatch', message: 'the signed body names another order' });
+        return;
+      }
+      const key = req.get('idempotency-key');
+      if (named.idempotencyKey !== undefined && key !== undefined && named.idempotencyKey !== key) {
+        tally(signatures.refused, 'redirected');
+        res.status(401).json({ error: 'signature_mismatch', message: 'the signed body names another idempotency key' });
+        return;
+      }
+    }
+    tally(signatures.accepted, check.keyId);
+    req.body = body;
+    next();
+  });
   app.use(express.json({ limit: '64kb' }));
 
   app.post('/orders', async (req, res) => {
@@ -316,6 +372,9 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
     res.json(ack);
   });
 
+  app.get('/admin/signatures', (_req, res) => {
+    res.json(signatures);
+  });
   app.get('/admin/faults', (_req, res) => {
     res.json(faults);
   });

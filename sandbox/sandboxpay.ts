@@ -6,7 +6,8 @@
 //   GET  /v1/payments/{id}            query; GET /v1/payments?merchantOrderId=... finds it by our id
 //   POST /v1/payments/{id}/close      close an unpaid payment (answers the state it ended in)
 //   POST /v1/payments/{id}/refund     refund a paid one (idempotent on refundKey); GET /v1/refunds/{refundId}
-// Buyer: POST /v1/payments/{id}/pay|decline (also /wallet/{id}/pay|decline), and the wallet page GET /pay/{id}.
+// Buyer: POST /v1/payments/{id}/pay|decline (also /wallet/{id}/pay|decline; a decline may say {reason}: one of the
+//   wallet's DECLINE_REASONS, which the payment then carries as `reason`), and the wallet page GET /pay/{id}.
 // Callbacks: POSTed to the payment's notifyUrl, signed: X-SandboxPay-Timestamp and
 //   X-SandboxPay-Signature: v1=hex(HMAC-SHA256(secret, timestamp + "." + rawBody)); retried on non-2xx.
 // Admin (no auth, sandbox only): GET/PUT /admin/faults, GET /admin/payments, POST /admin/payments/{id}/settle-late.
@@ -18,6 +19,7 @@ import type { WalletStore } from './wallet-store';
 import {
   type Emulator,
   createWallet,
+  declineReason,
   type WalletFaults,
   type WalletPayment,
   walletFaultsSchema,
@@ -90,6 +92,7 @@ export function createSandboxPay(options: SandboxPayOptions): SandboxPay {
         amount: p.amount,
         currency: p.currency,
         ...(p.paidAt ? { paidAt: p.paidAt } : {}),
+        ...(p.reason ? { reason: p.reason } : {}),
         occurredAt: new Date().toISOString(),
       });
       return async () => {
@@ -239,7 +242,13 @@ export function createSandboxPay(options: SandboxPayOptions): SandboxPay {
     app.post(`/v1/payments/:id/${action}`, async (req, res) => {
       const p = find(req, res);
       if (!p) return;
-      const r = action === 'pay' ? wallet.pay(p) : wallet.decline(p);
+      let r: ReturnType<typeof wallet.pay> | ReturnType<typeof wallet.decline>;
+      if (action === 'pay') r = wallet.pay(p);
+      else {
+        const body = declineReason(req, res);
+        if (!body) return;
+        r = wallet.decline(p, body.reason);
+      }
       if (!(await stored(res))) return;
       if (r.ok) res.json(walletView(p));
       else res.status(409).json({ error: r.error, status: p.status });

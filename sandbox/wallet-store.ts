@@ -40,6 +40,8 @@ export interface StoredPayment {
   createdAt: string;
   paidAt?: string;
   closedAt?: string;
+  /** Why the payment failed (the buyer's decline reason). */
+  reason?: string;
   /** The late-settle fault's settlement, while it is still to come (ISO). */
   settleDueAt?: string;
   extra: Record<string, string>;
@@ -79,6 +81,7 @@ export async function ensureWalletSchema(db: Knex): Promise<void> {
       t.timestamp('created_at', { useTz: true }).notNullable();
       t.timestamp('paid_at', { useTz: true });
       t.timestamp('closed_at', { useTz: true });
+      t.text('reason').comment("why it failed: the buyer's decline reason");
       t.timestamp('settle_due_at', { useTz: true }).comment('the late-settle fault: when the channel settles it');
       t.jsonb('extra').notNullable().comment("the protocol's own fields (app id, buyer id, scanned, ...)");
       t.timestamp('updated_at', { useTz: true }).notNullable().defaultTo(db.fn.now());
@@ -182,6 +185,7 @@ export class WalletStore {
       created_at: date(p.createdAt),
       paid_at: date(p.paidAt),
       closed_at: date(p.closedAt),
+      reason: p.reason ?? null,
       settle_due_at: date(p.settleDueAt),
       extra: JSON.stringify(p.extra),
       updated_at: new Date(),
@@ -250,6 +254,7 @@ interface PaymentRow {
   created_at: Date;
   paid_at: Date | null;
   closed_at: Date | null;
+  reason: string | null;
   settle_due_at: Date | null;
   extra: Record<string, string>;
 }
@@ -282,6 +287,7 @@ async function load(db: Knex, wallet: string): Promise<StoredPayment[]> {
     createdAt: r.created_at.toISOString(),
     ...(r.paid_at ? { paidAt: r.paid_at.toISOString() } : {}),
     ...(r.closed_at ? { closedAt: r.closed_at.toISOString() } : {}),
+    ...(r.reason !== null ? { reason: r.reason } : {}),
     ...(r.settle_due_at ? { settleDueAt: r.settle_due_at.toISOString() } : {}),
     extra: r.extra,
     refunds: (refundsOf.get(r.channel_payment_id) ?? []).map((f) => ({

@@ -127,6 +127,8 @@ export interface WalletPayment {
   createdAt: string;
   paidAt?: string;
   closedAt?: string;
+  /** Why the payment failed (the buyer's decline: "insufficient funds"), in words each protocol carries its way. */
+  reason?: string;
   refunds: WalletRefund[];
   /** Protocol-specific fields the emulator keeps (app id, the buyer's id, ...). */
   extra: Record<string, string>;
@@ -141,9 +143,18 @@ export type NotificationKind = 'paid' | 'failed';
 /** One attempt at delivering a notification; the protocol signs it afresh each time. */
 export type NotificationAttempt = () => Promise<{ httpStatus: number; accepted: boolean }>;
 
+/** Why a buyer's payment can fail, as the wallet page offers them (the first is the default). */
+export const DECLINE_REASONS = ['insufficient funds', 'declined by the buyer', 'card expired'] as const;
+export type DeclineReason = (typeof DECLINE_REASONS)[number];
+
+/** The name the sandbox's one merchant is registered under: what its buyers see on the wallet page. */
+export const DEMO_MERCHANT_NAME = 'Demo tea shop';
+
 export interface WalletOptions {
   /** Shown on the wallet page, e.g. "WeChat Pay (emulator)". */
   title: string;
+  /** The merchant's registered name, shown to the buyer (default DEMO_MERCHANT_NAME). */
+  merchantName?: string;
   /** Prefix of the channel's payment ids. */
   idPrefix: string;
   /** Makes a channel payment id (default: idPrefix + 32 hex digits). */
@@ -212,8 +223,8 @@ export interface Wallet {
   close(p: WalletPayment): void;
   /** The buyer pays (subject to the stuck-pending fault). Refused for a closed or failed payment. */
   pay(p: WalletPayment): { ok: true } | { ok: false; error: 'payment_closed' | 'payment_failed' };
-  /** The buyer declines: PAYERROR, notified. Refused once the payment is no longer pending. */
-  decline(p: WalletPayment): { ok: true } | { ok: false; error: 'payment_not_pending' };
+  /** The buyer's payment fails (PAYERROR, with why), notified. Refused once the payment is no longer pending. */
+  decline(p: WalletPayment, reason?: DeclineReason): { ok: true } | { ok: false; error: 'payment_not_pending' };
   /** Refunds part or all of a paid payment, idempotent on refundKey. */
   refund(p: WalletPayment, refundKey: string, amount: number): RefundResult;
   findRefund(refundIdOrKey: string): { payment: WalletPayment; refund: WalletRefund } | undefined;
@@ -243,35 +254,71 @@ function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-function walletPage(title: string, p: WalletPayment): string {
+/** The wallet's statuses, as the buyer reads them. */
+const STATUS_WORDS: Record<WalletStatus, string> = {
+  NOTPAY: 'Waiting for you to pay',
+  USERPAYING: 'Payment in progress',
+  SUCCESS: 'Paid',
+  CLOSED: 'This payment has closed',
+  PAYERROR: 'Payment failed',
+  REFUND: 'Refunded',
+};
+
+/** The buyer's page: who is paid, for what, how much; Pay, or (to try the shop's decline path) a failed payment. */
+function walletPage(title: string, merchantName: string, p: WalletPayment): string {
+  const json = (v: unknown) => JSON.stringify(v).replace(/</g, '\\u003c');
+  const open = p.status === 'NOTPAY' || p.status === 'USERPAYING';
+  const failure = p.reason ? `: ${p.reason}` : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)}</title>
 <style>body{font-family:system-ui,sans-serif;max-width:26rem;margin:3rem auto;padding:0 1rem;color:#1d2733}
 .card{border:1px solid #d8dee6;border-radius:12px;padding:1.5rem;box-shadow:0 2px 8px #0001}
-h1{font-size:1.2rem;margin:0 0 1rem}.amount{font-size:2rem;font-weight:600;margin:.5rem 0 1.5rem}
+.wallet{font-size:.85rem;color:#57606a;margin:0 0 1rem}h1{font-size:1.25rem;margin:0}
+.item{color:#57606a;margin:.2rem 0 0}.amount{font-size:2rem;font-weight:600;margin:.8rem 0 1rem}
 button{font-size:1rem;padding:.7rem 1.2rem;border-radius:8px;border:0;cursor:pointer;margin-right:.5rem}
-#pay{background:#07c160;color:#fff}#decline{background:#eef1f4;color:#1d2733}#result{margin-top:1rem;font-weight:600}</style>
+button:disabled{opacity:.5;cursor:default}#pay{background:#07c160;color:#fff}#decline{background:#eef1f4;color:#1d2733}
+#status{font-weight:600}.ended{color:#cf222e}.paid{color:#1a7f37}
+details{margin-top:1rem;font-size:.9rem;color:#57606a}select{font-size:.9rem;margin:.4rem .4rem .4rem 0}</style>
 </head><body><div class="card">
-<h1>${escapeHtml(title)} &middot; pay <span id="merchant">${escapeHtml(p.merchantId)}</span></h1>
-<div>Order payment <code>${escapeHtml(p.merchantOrderId)}</code></div>
+<p class="wallet">${escapeHtml(title)}</p>
+<h1 id="merchant">${escapeHtml(merchantName)}</h1>
+${p.description ? `<p class="item" id="item">${escapeHtml(p.description)}</p>` : ''}
 <div class="amount" id="amount">${escapeHtml(formatMoney(p.amount, p.currency))}</div>
-<div id="status" data-status="${p.status}">Status: ${p.status}</div>
-<p><button id="pay">Pay</button><button id="decline">Decline</button></p>
-<div id="result"></div></div>
+<p id="status" data-status="${p.status}" class="${p.status === 'SUCCESS' ? 'paid' : open ? '' : 'ended'}">${escapeHtml(STATUS_WORDS[p.status] + (p.status === 'PAYERROR' ? failure : ''))}</p>
+${
+  open
+    ? `<p><button id="pay">Pay</button></p>
+<details><summary>Test a failed payment</summary>
+<label>Why it fails <select id="decline-reason">${DECLINE_REASONS.map((r) => `<option>${escapeHtml(r)}</option>`).join('')}</select></label>
+<button id="decline">Fail the payment</button></details>`
+    : ''
+}
+</div>
 <script>
-const id = ${JSON.stringify(p.channelPaymentId).replace(/</g, '\\u003c')};
+const id = ${json(p.channelPaymentId)};
+const words = ${json(STATUS_WORDS)};
 const ret = new URLSearchParams(location.search).get('return');
 async function act(kind) {
   document.querySelectorAll('button').forEach(b => b.disabled = true);
-  const res = await fetch('/wallet/' + encodeURIComponent(id) + '/' + kind, { method: 'POST' });
+  const reason = kind === 'decline' ? document.getElementById('decline-reason').value : undefined;
+  const res = await fetch('/wallet/' + encodeURIComponent(id) + '/' + kind, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(reason ? { reason } : {}) });
   const body = await res.json().catch(() => ({}));
-  document.getElementById('result').textContent = res.ok ? 'Wallet says: ' + body.status : 'Wallet error: ' + (body.error || res.status);
-  document.getElementById('status').dataset.status = body.status || '';
-  if (ret && /^https?:\\/\\//.test(ret) && res.ok) setTimeout(() => { location.href = ret; }, 600);
+  const el = document.getElementById('status');
+  const back = ret && /^https?:\\/\\//.test(ret) ? ' Taking you back to the shop…' : '';
+  if (body.status) {
+    el.textContent = (words[body.status] || body.status) + (body.status === 'PAYERROR' && body.reason ? ': ' + body.reason : '') + '.' + back;
+    el.dataset.status = body.status;
+    el.className = body.status === 'SUCCESS' ? 'paid' : body.status === 'NOTPAY' || body.status === 'USERPAYING' ? '' : 'ended';
+  } else {
+    el.textContent = 'The wallet could not do that just now; try again.';
+    document.querySelectorAll('button').forEach(b => b.disabled = false);
+  }
+  if (back && body.status) setTimeout(() => { location.href = ret; }, 900);
 }
-document.getElementById('pay').onclick = () => act('pay');
-document.getElementById('decline').onclick = () => act('decline');
+document.getElementById('pay')?.addEventListener('click', () => act('pay'));
+document.getElementById('decline')?.addEventListener('click', () => act('decline'));
 </script></body></html>`;
 }
 
@@ -287,8 +334,24 @@ export function walletView(p: WalletPayment) {
     createdAt: p.createdAt,
     ...(p.paidAt ? { paidAt: p.paidAt } : {}),
     ...(p.closedAt ? { closedAt: p.closedAt } : {}),
+    ...(p.reason ? { reason: p.reason } : {}),
     refunds: p.refunds,
   };
+}
+
+/** The buyer's decline, as the wallet page and SandboxPay's own route send it: {reason} (optional). */
+export const declineBody = z.object({ reason: z.enum(DECLINE_REASONS).optional() }).strict();
+
+/**
+ * Reads the decline's body; answers 400 naming the field (and false) when it is not one of DECLINE_REASONS.
+ */
+export function declineReason(req: Request, res: Response): { reason?: DeclineReason } | false {
+  const parsed = declineBody.safeParse(req.body ?? {});
+  if (parsed.success) return parsed.data;
+  res
+    .status(400)
+    .json({ error: 'invalid_request', fields: parsed.error.issues.map((i) => i.path.join('.') || 'body') });
+  return false;
 }
 
 export function createWallet(options: WalletOptions): Wallet {
@@ -591,9 +654,10 @@ export function createWallet(options: WalletOptions): Wallet {
       return { ok: true };
     },
 
-    decline(p) {
+    decline(p, reason = DECLINE_REASONS[0]) {
       if (p.status === 'NOTPAY' || p.status === 'USERPAYING') {
         p.status = 'PAYERROR';
+        p.reason = reason;
         notify(p, 'failed');
       } else if (p.status !== 'PAYERROR') {
         return { ok: false, error: 'payment_not_pending' };
@@ -655,7 +719,7 @@ export function createWallet(options: WalletOptions): Wallet {
           res.status(404).type('text/plain').send('no such payment');
           return;
         }
-        res.type('html').send(walletPage(options.title, p));
+        res.type('html').send(walletPage(options.title, options.merchantName ?? DEMO_MERCHANT_NAME, p));
       });
       router.post('/wallet/:id/pay', async (req, res) => {
         const p = found(req, res);
@@ -668,7 +732,9 @@ export function createWallet(options: WalletOptions): Wallet {
       router.post('/wallet/:id/decline', async (req, res) => {
         const p = found(req, res);
         if (!p) return;
-        const r = wallet.decline(p);
+        const body = declineReason(req, res);
+        if (!body) return;
+        const r = wallet.decline(p, body.reason);
         if (!(await storedOr503(res))) return;
         if (r.ok) res.json(walletView(p));
         else res.status(409).json({ error: r.error, status: p.status });

@@ -5,6 +5,7 @@
 //   node scripts/bootstrap.mjs start   npm packages + the Temporal CLI (dev server + Web UI)
 //   node scripts/bootstrap.mjs test    the above + the time-skipping test server + PostgreSQL server binaries
 //                                      + Chromium for the browser tests + Schemathesis for the API fuzzing test
+//                                      + promtool for the alert rules' tests
 //
 // It writes what it found to .data/toolchain.json, which the TypeScript side reads (scripts/toolchain.ts).
 import { spawnSync } from 'node:child_process';
@@ -259,6 +260,32 @@ function ensureStripeMock() {
   return bin;
 }
 
+// 9. promtool, Prometheus's rule checker, for the test that checks and unit-tests the alert rules
+// (observability/prometheus/alerts.yml, test mode only). The Go module github.com/prometheus/prometheus v0.316.0 is
+// Prometheus 3.16.0. Built with the machine's Go into .data/go, once: the module pulls in every service-discovery SDK,
+// so a cold build downloads a few hundred modules and takes minutes (15 min measured on a busy 2-core machine).
+const PROMTOOL_MODULE = 'github.com/prometheus/prometheus/cmd/promtool@v0.316.0';
+
+function ensurePromtool() {
+  const { go, env } = goToolchain(`to build ${PROMTOOL_MODULE} (the alert rules' test)`);
+  const bin = join(root, '.data', 'go', 'bin', 'promtool');
+  const version = PROMTOOL_MODULE.split('@')[1];
+  const built = () => {
+    if (!isExecutable(bin)) return false;
+    const r = spawnSync(go, ['version', '-m', bin], { encoding: 'utf8' });
+    return r.status === 0 && new RegExp(`\\bmod\\s+github\\.com/prometheus/prometheus\\s+${version}\\b`).test(r.stdout);
+  };
+  if (!built()) {
+    log(`building ${PROMTOOL_MODULE} (several minutes the first time)...`);
+    const t0 = Date.now();
+    const r = spawnSync(go, ['install', PROMTOOL_MODULE], { cwd: root, env, encoding: 'utf8' });
+    if (r.status !== 0) fail(`go install ${PROMTOOL_MODULE} failed: ${r.stderr || r.stdout}`);
+    log(`promtool built in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+  }
+  if (!built()) fail(`${bin} is not ${PROMTOOL_MODULE} after building it`);
+  return bin;
+}
+
 ensureNodeModules();
 const temporal = ensureTemporal();
 // Each mode refreshes what it resolved and keeps the rest, so `npm start` does not hide the test tools from a
@@ -279,6 +306,7 @@ const toolchain = {
         schemathesis: ensureSchemathesis(),
         ...(({ go, dir }) => ({ go, wechatpayGoSdk: dir }))(ensureWechatpayGoSdk()),
         stripeMock: ensureStripeMock(),
+        promtool: ensurePromtool(),
       }
     : {}),
 };

@@ -6,7 +6,8 @@
 import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, relative } from 'node:path';
-import { loadConfigOrExit } from '../config';
+import { isColorSupported } from 'pino-pretty';
+import { DEV_ADMIN_API_KEY, loadConfigOrExit } from '../config';
 import { createDb, migrateLatest } from '../db/knex';
 import { projectRoot, readToolchain } from './stack/toolchain';
 import { devServerChild } from './stack/temporal-dev-server';
@@ -14,6 +15,8 @@ import { embeddedDbChild } from './stack/embedded-postgres';
 import { Supervisor, tsxService } from './stack/supervisor';
 import { waitFor } from './stack/net';
 import { devChannels, localstripeChild } from './stack/channels';
+import { orderNotifyDevKeys } from './stack/order-notify-keys';
+import { createTerminalFormatter } from '../observability/terminal';
 
 function say(msg: string): void {
   process.stdout.write(`[start] ${msg}\n`);
@@ -53,12 +56,17 @@ async function main(): Promise<void> {
     localstripeStore: join(dataDir, 'localstripe.pickle'),
   });
   Object.assign(process.env, dev.env);
+  // The worker signs its order notifications with a key of this data directory; the order service holds the same.
+  Object.assign(process.env, orderNotifyDevKeys(join(dataDir, 'keys'), process.env));
   const config = loadConfigOrExit();
   const stateFile = join(dataDir, 'stack.json');
 
   let shuttingDown = false;
+  // The services write JSON log lines; a person at a terminal reads them as one line of text per event.
+  const readable = process.stdout.isTTY === true && config.env !== 'production';
   const supervisor = new Supervisor(say, {
     stateFile,
+    ...(readable ? { format: createTerminalFormatter({ colors: isColorSupported }) } : {}),
     // Something that keeps dying within seconds of starting (a port taken, a broken data directory, a crash at
     // start-up) is not retried forever: the stack stops, non-zero, with the reason above.
     onGiveUp: (name) => void shutdown(`${name} keeps dying`, 1),
@@ -157,6 +165,9 @@ async function main(): Promise<void> {
       '',
       `Payment orchestration is up (${((Date.now() - started) / 1000).toFixed(1)} s):`,
       `  API              ${apiUrl}  (health ${apiUrl}/healthz, readiness ${apiUrl}/readyz)`,
+      config.api.adminApiKey === DEV_ADMIN_API_KEY
+        ? `  Admin API key    ${DEV_ADMIN_API_KEY}  (development key, X-Api-Key; npm run payments uses it)`
+        : `  Admin API key    from ADMIN_API_KEY  (X-Api-Key; npm run payments uses it)`,
       config.stack.embedTemporal
         ? `  Temporal Web UI  http://localhost:${config.temporal.uiPort}  (workflows, timers, search attributes)`
         : `  Temporal         ${temporalAddress} (external; open your cluster's Web UI)`,
@@ -179,6 +190,9 @@ async function main(): Promise<void> {
       `  Demo shop        ${config.orders.url}/shop  (buy something, pay in the wallet, watch the order turn Paid)`,
       `  PostgreSQL       ${shownDb}${config.stack.embedDatabase ? `  (embedded, data in ${shown(embeddedDataDir)})` : ''}`,
       config.stack.embedTemporal ? `  Temporal data    ${shown(join(dataDir, 'temporal.db'))} (kept between runs)` : '',
+      readable
+        ? '  Logs             one line of text per event (JSON lines when piped, or with NODE_ENV=production)'
+        : '  Logs             JSON lines (one line of text per event on a terminal, unless NODE_ENV=production)',
       `  Processes        ${pids}`,
       `                   (restarted if one dies; pids in ${shown(stateFile)})`,
       '',

@@ -9,7 +9,7 @@ import { createLogger } from '../observability/logger';
 import { temporalConnectionOptions } from '../config/temporal-connection';
 import { loadConfigOrExit } from '../config';
 import { createDb } from '../db/knex';
-import { registerNotificationBacklogGauges, registry } from '../observability/metrics';
+import { registerDatabaseGauges, registry } from '../observability/metrics';
 import { ensureReconcileSchedules } from './schedules';
 import { createPaymentWorker } from './worker';
 
@@ -54,7 +54,7 @@ async function main(): Promise<void> {
     poolMax: config.database.poolMax,
     applicationName: 'payments-worker',
   });
-  registerNotificationBacklogGauges(db, config.payments.notifyAlertAfterMs);
+  registerDatabaseGauges(db, config.payments.notifyAlertAfterMs);
   const metricsServer = config.workerMetrics.port
     ? serveMetrics(config.listenHost, config.workerMetrics.port, logger)
     : undefined;
@@ -75,7 +75,7 @@ async function main(): Promise<void> {
       db,
       logger,
       channels,
-      orders: createHttpOrderNotifier({ url: config.orders.url }),
+      orders: createHttpOrderNotifier({ url: config.orders.url, signingKeys: config.orders.signingKeys }),
       callbackBaseUrl: config.api.publicUrl,
       temporal,
       config,

@@ -73,6 +73,12 @@ export const orderFirstTry = proxyLocalActivities<Activities>({
   retry: { initialInterval: '500 milliseconds', maximumAttempts: 2 },
 });
 
+/** An operator's notice, asked for now: a few quick attempts, then the operator hears it did not answer. */
+export const orderOnce = proxyActivities<Activities>({
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '500 milliseconds', maximumAttempts: 3 },
+});
+
 /** After that, the order service is told with the configured backoff and no attempt limit: never abandoned. */
 export function orderUntilAcknowledged(
   policy: Pick<PaymentPolicyInput, 'notifyInitialBackoffMs' | 'notifyMaxBackoffMs'>,

@@ -24,6 +24,7 @@ export const allSearchAttributeKeys = Object.values(searchAttributes);
 
 const PAYMENT_PREFIX = 'payment-';
 const REFUND_PREFIX = 'refund-';
+const OPERATOR_PREFIX = 'operator-';
 
 /** Workflow ids are business keys: one workflow per payment, found again from the payment id alone. */
 export function paymentWorkflowId(paymentId: string): string {
@@ -33,7 +34,13 @@ export function paymentWorkflowId(paymentId: string): string {
 export function paymentIdFromWorkflowId(workflowId: string): string | undefined {
   if (workflowId.startsWith(PAYMENT_PREFIX)) return workflowId.slice(PAYMENT_PREFIX.length);
   if (workflowId.startsWith(REFUND_PREFIX)) return workflowId.slice(REFUND_PREFIX.length);
+  if (workflowId.startsWith(OPERATOR_PREFIX)) return workflowId.slice(OPERATOR_PREFIX.length);
   return undefined;
+}
+
+/** Operator actions on a payment whose own workflow has ended run in this one (see workflows/operator.ts). */
+export function operatorWorkflowId(paymentId: string): string {
+  return `${OPERATOR_PREFIX}${paymentId}`;
 }
 
 /** At most one refund per payment: the refund workflow's id is the payment's, so starting it twice is harmless. */
@@ -68,6 +75,8 @@ export interface PaymentInput {
   /** ISO 4217, upper case. */
   currency: string;
   channel: string;
+  /** What is bought, in the shop's words: the channel shows it to the buyer. */
+  description?: string;
   /** ISO timestamp: not paid by then, the payment is closed at the channel. */
   expiresAt: string;
   policy: PaymentPolicyInput;
@@ -100,6 +109,8 @@ export const ANOMALY_KINDS = [
   'late_success',
   'order_refused',
   'refund_failed',
+  // The channel answered NOT_FOUND for a payment it had created: it lost it (or answers for another merchant).
+  'channel_not_found',
 ] as const;
 export type AnomalyKind = (typeof ANOMALY_KINDS)[number];
 
@@ -108,6 +119,39 @@ export interface Anomaly {
   /** Workflow time, ISO. */
   at: string;
   detail: string;
+}
+
+/** Who asks, and why: every operator action carries both, into the audit log. */
+export interface OperatorRequest {
+  actor: string;
+  reason: string;
+}
+
+/** How an operator settles a payment waiting for review (NEEDS_REVIEW). */
+export const RESOLVE_ACTIONS = ['refund', 'accept', 'close'] as const;
+export type ResolveAction = (typeof RESOLVE_ACTIONS)[number];
+
+export interface ResolveRequest extends OperatorRequest {
+  action: ResolveAction;
+}
+
+/** What an operator action did, in words (or an ApplicationFailure of type OperatorRefusal saying why not). */
+export interface OperatorActionResult {
+  paymentId: string;
+  status: PaymentStatus;
+  message: string;
+}
+
+/** An operator action that does not apply to the payment as it is: answered 409 with this failure's message. */
+export const OPERATOR_REFUSAL = 'OperatorRefusal';
+/** An operator action that could not be done now (the order service or channel did not answer): try again. */
+export const OPERATOR_UNAVAILABLE = 'OperatorUnavailable';
+
+export interface OperatorWorkflowInput {
+  paymentId: string;
+  policy: PaymentPolicyInput;
+  /** The workflow ends after this long without an action (the next action starts it again). */
+  idleMs: number;
 }
 
 export interface PaymentStatusView {
@@ -152,6 +196,16 @@ export const requerySignal = defineSignal<[RequeryRequest]>('requery');
 export const statusQuery = defineQuery<PaymentStatusView>('status');
 /** Returns once the channel has created the payment: the API's update-with-start gets the pay URL in one call. */
 export const payUrlUpdate = defineUpdate<PayUrlResult>('payUrl');
+/**
+ * Tell the order service again. On the payment workflow: while it is still retrying, the next attempt starts now (the
+ * backoff starts over); once acknowledged, the notice is sent again (same idempotency key). On the operator workflow:
+ * the same for a payment whose workflow has ended.
+ */
+export const renotifyUpdate = defineUpdate<OperatorActionResult, [OperatorRequest]>('renotify');
+/** The operator workflow's: settle a NEEDS_REVIEW payment by refund, accept or close. */
+export const resolveUpdate = defineUpdate<OperatorActionResult, [ResolveRequest]>('resolve');
+/** The operator workflow's: ask the channel now about a payment whose workflow has ended, and act on a late success. */
+export const operatorRequeryUpdate = defineUpdate<OperatorActionResult, [OperatorRequest]>('requery');
 
 /** Returns a paid payment's money: refund at the channel, then follow the refund to its end with the query schedule. */
 export interface RefundInput {
@@ -160,8 +214,14 @@ export interface RefundInput {
   channel: string;
   amount: number;
   currency: string;
-  /** Why: late_success (paid after an unpaid final state) or order_refused (the order would not take it). */
-  reason: 'late_success' | 'order_refused' | 'statement';
+  /**
+   * Why: late_success (paid after an unpaid final state), order_refused (the order would not take it), statement (the
+   * channel's statement shows it paid after an unpaid final state), operator (a person resolved a review by refunding:
+   * the payment stays NEEDS_REVIEW until the refund succeeds, then REFUNDED).
+   */
+  reason: 'late_success' | 'order_refused' | 'statement' | 'operator';
+  /** In words, for the payment's status reason (the operator's reason, for an operator's refund). */
+  note?: string;
   /** Waits between refund status queries; the last repeats. */
   querySchedule: number[];
 }

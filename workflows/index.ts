@@ -3,3 +3,4 @@ export { baselineWorkflow } from './baseline';
 export { paymentWorkflow } from './payment';
 export { refundWorkflow } from './refund';
 export { reconcileWorkflow } from './reconcile';
+export { paymentOperatorWorkflow } from './operator';

@@ -25,6 +25,20 @@ export function moneyBackAction({ reason, policy, orderRefusal }: MoneyBackCase)
   return policy;
 }
 
+/** Why money goes back, in words for a person (the payment's status reason). */
+export function moneyBackReason(reason: MoneyBackReason, orderRefusal?: string, wasStatus?: string): string {
+  switch (reason) {
+    case 'late_success':
+      return `paid after the payment had ended${wasStatus ? ` ${wasStatus}` : ' unpaid'}`;
+    case 'order_refused':
+      return `the order service refused the paid result (${orderRefusal ?? 'no reason given'})`;
+    case 'statement':
+      return "the channel's statement shows it paid after the payment had ended unpaid";
+    case 'operator':
+      return 'an operator resolved the review by refunding';
+  }
+}
+
 /** The refund workflow's input for a payment (the same whoever starts it). */
 export function refundInput(
   payment: Pick<RefundInput, 'paymentId' | 'orderId' | 'channel' | 'amount' | 'currency'>,

@@ -5,6 +5,7 @@
 import { log, setCurrentDetails, sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { activityGaveUp, channelMust, queryOnce, store } from './activity-options';
 import { type RefundInput, type RefundResult, searchAttributes } from './definitions';
+import { moneyBackReason } from './money-back';
 import { checkTime } from './schedule';
 import type { PaymentStatus } from './states';
 import { iso, workflowNow } from './time';
@@ -21,8 +22,17 @@ export async function refundWorkflow(input: RefundInput): Promise<RefundResult> 
     ]);
     setCurrentDetails(`**${status}** refund of ${input.amount} ${input.currency} (${input.reason})\n\n${details}`);
   };
-  const settle = async (to: PaymentStatus) => {
-    status = (await store.recordFinalState({ paymentId, status: to, decidedAt: iso(workflowNow()) })).status;
+  const why = input.note ?? moneyBackReason(input.reason);
+  const settle = async (to: PaymentStatus, reason: string) => {
+    status = (
+      await store.recordFinalState({
+        paymentId,
+        status: to,
+        reason,
+        ...(input.reason === 'operator' ? { resolvedBy: 'operator' as const } : {}),
+        decidedAt: iso(workflowNow()),
+      })
+    ).status;
     return status;
   };
   const refundFailed = (detail: string) =>
@@ -32,11 +42,17 @@ export async function refundWorkflow(input: RefundInput): Promise<RefundResult> 
       anomaly: { kind: 'refund_failed', at: iso(workflowNow()), detail },
     });
 
-  show('moving the payment to REFUNDING');
-  if ((await settle('REFUNDING')) !== 'REFUNDING') {
-    // Already refunded, or a person took it over (NEEDS_REVIEW): nothing for this workflow to do.
-    log.info('refund not started: the payment is not refundable now', { paymentId, status });
-    return { paymentId, status };
+  if (input.reason === 'operator') {
+    // A person resolves a review by refunding: the payment stays NEEDS_REVIEW (the operator workflow checked) until
+    // the refund succeeds; there is no way back from REFUNDING to a review.
+    status = 'NEEDS_REVIEW';
+  } else {
+    show('moving the payment to REFUNDING');
+    if ((await settle('REFUNDING', `refunding: ${why}`)) !== 'REFUNDING') {
+      // Already refunded, or a person took it over (NEEDS_REVIEW): nothing for this workflow to do.
+      log.info('refund not started: the payment is not refundable now', { paymentId, status });
+      return { paymentId, status };
+    }
   }
 
   show('asking the channel to refund');
@@ -49,7 +65,7 @@ export async function refundWorkflow(input: RefundInput): Promise<RefundResult> 
   if (refund.outcome === 'rejected') {
     await refundFailed(`the channel refused the refund: ${refund.reason}`);
     show(`the channel refused the refund (${refund.reason}); a person must look`);
-    await settle('NEEDS_REVIEW');
+    await settle('NEEDS_REVIEW', `the channel refused the refund (${refund.reason}); a person decides`);
     return { paymentId, status };
   }
 
@@ -74,7 +90,8 @@ export async function refundWorkflow(input: RefundInput): Promise<RefundResult> 
   if (state !== 'SUCCESS') {
     await refundFailed(`refund ${refund.refundId} ended ${state}`);
   }
-  await settle(state === 'SUCCESS' ? 'REFUNDED' : 'NEEDS_REVIEW');
+  if (state === 'SUCCESS') await settle('REFUNDED', `refunded: ${why}`);
+  else await settle('NEEDS_REVIEW', `refund ${refund.refundId} ended ${state}; a person decides`);
   show(
     state === 'SUCCESS'
       ? `refund ${refund.refundId} completed`

@@ -11,6 +11,8 @@ export const PAYMENT_STATUSES = [
   'REFUNDING',
   'REFUNDED',
   'NEEDS_REVIEW',
+  'ACCEPTED',
+  'REVIEW_CLOSED',
 ] as const;
 export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
 
@@ -21,7 +23,9 @@ export type ResolvedBy = (typeof RESOLUTION_PATHS)[number];
 /**
  * Allowed moves. Every arrow points forward: there is no way back to an earlier state, so a late FAILED can never
  * overwrite SUCCESS. The anomaly path (a success after CLOSED/CANCELLED/FAILED, or one the order service refused) leads
- * to REFUNDING or NEEDS_REVIEW.
+ * to REFUNDING or NEEDS_REVIEW. A review ends in one of three states of its own, each an operator's decision: the money
+ * refunded (REFUNDED), the payment accepted as paid and the order told so (ACCEPTED), or the review closed with nothing
+ * more to do (REVIEW_CLOSED). They are new states rather than SUCCESS or CLOSED again so that no arrow points back.
  */
 const TRANSITIONS: Record<PaymentStatus, readonly PaymentStatus[]> = {
   UNPAID: ['PAYING', 'FAILED', 'CANCELLED', 'CLOSED'],
@@ -32,8 +36,11 @@ const TRANSITIONS: Record<PaymentStatus, readonly PaymentStatus[]> = {
   CANCELLED: ['REFUNDING', 'NEEDS_REVIEW'],
   CLOSED: ['REFUNDING', 'NEEDS_REVIEW'],
   REFUNDING: ['REFUNDED', 'NEEDS_REVIEW'],
-  NEEDS_REVIEW: ['REFUNDED'], // an operator settled it by refunding; nothing moves back into the automated path
+  // A person decides (workflows/operator.ts); nothing moves back into the automated path.
+  NEEDS_REVIEW: ['REFUNDED', 'ACCEPTED', 'REVIEW_CLOSED'],
   REFUNDED: [],
+  ACCEPTED: [],
+  REVIEW_CLOSED: [],
 };
 
 export function canTransition(from: PaymentStatus, to: PaymentStatus): boolean {
@@ -67,11 +74,18 @@ export const MONEY_BACK_STATUSES = [
   'NEEDS_REVIEW',
 ] as const satisfies readonly PaymentStatus[];
 
+/** How an operator's review ends, besides a refund: accepted as paid, or closed with nothing more to do. */
+export const REVIEWED_STATUSES = ['ACCEPTED', 'REVIEW_CLOSED'] as const satisfies readonly PaymentStatus[];
+
 /** No automated step will change these any more on its own (the money-back path aside). */
-export const FINAL_STATUSES = [...DECIDED_STATUSES, ...MONEY_BACK_STATUSES] as const;
+export const FINAL_STATUSES = [...DECIDED_STATUSES, ...MONEY_BACK_STATUSES, ...REVIEWED_STATUSES] as const;
 
 /** The channel took the buyer's money for these (whatever became of it since). */
-export const PAID_STATUSES = ['SUCCESS', ...MONEY_BACK_STATUSES] as const satisfies readonly PaymentStatus[];
+export const PAID_STATUSES = [
+  'SUCCESS',
+  ...MONEY_BACK_STATUSES,
+  ...REVIEWED_STATUSES,
+] as const satisfies readonly PaymentStatus[];
 
 const within =
   <T extends PaymentStatus>(list: readonly T[]) =>
@@ -82,6 +96,17 @@ export const isFinal = within(FINAL_STATUSES);
 export const isDecided = within(DECIDED_STATUSES);
 export const isUnpaidFinal = within(UNPAID_FINAL_STATUSES);
 export const isPaid = within(PAID_STATUSES);
+
+/**
+ * The result the order service is told for a status an operator's review ended in (ACCEPTED: paid; REVIEW_CLOSED:
+ * not paid), and for a decided status, itself. Undefined where the order is told nothing (yet).
+ */
+export function orderResultFor(status: PaymentStatus): DecidedStatus | undefined {
+  if (isDecided(status)) return status;
+  if (status === 'ACCEPTED') return 'SUCCESS';
+  if (status === 'REVIEW_CLOSED') return 'CLOSED';
+  return undefined;
+}
 
 export function isPaymentStatus(value: unknown): value is PaymentStatus {
   return typeof value === 'string' && (PAYMENT_STATUSES as readonly string[]).includes(value);

@@ -93,6 +93,19 @@ const notificationSchema = z.object({
 });
 
 /** A subject Alipay takes: at most 256 characters, none of the characters it forbids (/ = &) nor controls. */
+/**
+ * Alipay does not say why a trade ended beyond its trade_status; its words for the ones that end unpaid, as the
+ * reason a buyer is told (TRADE_CLOSED: "未付款交易超时关闭，或支付完成后全额退款"; paid and refunded is SUCCESS here).
+ */
+const TRADE_STATUS_REASONS: Record<string, string> = {
+  TRADE_CLOSED: 'the trade was closed before it was paid',
+};
+
+function tradeReason(state: ChannelState, tradeStatus: string): { reason?: string } {
+  const reason = Object.hasOwn(TRADE_STATUS_REASONS, tradeStatus) ? TRADE_STATUS_REASONS[tradeStatus] : undefined;
+  return reason && (state === 'CLOSED' || state === 'FAILED') ? { reason } : {};
+}
+
 function subjectOf(request: CreateChannelPaymentRequest): string {
   const raw = request.description ?? `payment ${request.paymentId}`;
   const cleaned = [...raw.replace(/[/=&]/g, ' ')].filter((c) => !hasControlCharacters(c)).join('');
@@ -233,13 +246,21 @@ export class AlipayChannel implements PaymentChannel {
       amount,
       currency: 'CNY',
       ...(paidAt ? { paidAt } : {}),
+      ...tradeReason(state, status),
     };
   }
 
   async close(ref: ChannelPaymentRef): Promise<ChannelPaymentView> {
     const outTradeNo = ref.channelPaymentId ?? toOutTradeNo(ref.paymentId);
     const reply = await this.call('alipay.trade.close', { out_trade_no: outTradeNo });
-    if (reply.code === SUCCESS) return { state: 'CLOSED', channelStatus: 'TRADE_CLOSED', channelPaymentId: outTradeNo };
+    if (reply.code === SUCCESS) {
+      return {
+        state: 'CLOSED',
+        channelStatus: 'TRADE_CLOSED',
+        channelPaymentId: outTradeNo,
+        ...tradeReason('CLOSED', 'TRADE_CLOSED'),
+      };
+    }
     if (reply.sub_code === 'ACQ.TRADE_NOT_EXIST') return { state: 'NOT_FOUND', channelStatus: 'ACQ.TRADE_NOT_EXIST' };
     // ACQ.TRADE_STATUS_ERROR (and its cousins): no longer waiting for the buyer. Paid, or closed already: ask.
     return this.query({ ...ref, channelPaymentId: outTradeNo });
@@ -406,6 +427,7 @@ export class AlipayChannel implements PaymentChannel {
       return { ok: true, ignored: `refund_notice:${n.trade_status}`, eventId: n.notify_id, paymentId, payload: params };
     }
     const paidAt = n.gmt_payment ? fromBeijingTime(n.gmt_payment) : undefined;
+    const state = this.mapStatus(n.trade_status, n.out_trade_no);
     return {
       ok: true,
       payload: params,
@@ -415,11 +437,12 @@ export class AlipayChannel implements PaymentChannel {
         channelPaymentId: n.out_trade_no,
         paymentId,
         merchantId: n.seller_id,
-        state: this.mapStatus(n.trade_status, n.out_trade_no),
+        state,
         channelStatus: n.trade_status,
         amount,
         currency: 'CNY',
         ...(paidAt ? { paidAt } : {}),
+        ...tradeReason(state, n.trade_status),
       },
     };
   }

@@ -45,7 +45,7 @@ import {
   ResourceDecryptionError,
   verifySignature,
 } from './crypto';
-import { fromOutTradeNo, toOutTradeNo, TRADE_STATES, verifyNotification } from './notification';
+import { fromOutTradeNo, toOutTradeNo, TRADE_STATES, tradeReason, verifyNotification } from './notification';
 import { stateOfWord } from '../status';
 import type { WechatPayChannelConfig } from '../../config';
 
@@ -63,6 +63,7 @@ const transactionSchema = z.object({
   out_trade_no: z.string(),
   transaction_id: z.string().optional(),
   trade_state: z.string().min(1),
+  trade_state_desc: z.string().max(256).optional(),
   success_time: z.string().optional(),
   amount: z.object({ total: z.number().int().nonnegative(), currency: z.string().optional() }),
 });
@@ -251,13 +252,15 @@ export class WechatPayChannel implements PaymentChannel {
       throw new ChannelUnavailableError(`query for ${outTradeNo} answered about ${t.out_trade_no}`);
     }
     const paidAt = t.success_time ? new Date(t.success_time) : undefined;
+    const state = this.mapState(t.trade_state, outTradeNo);
     return {
-      state: this.mapState(t.trade_state, outTradeNo),
+      state,
       channelStatus: t.trade_state,
       channelPaymentId: outTradeNo,
       amount: t.amount.total,
       currency: t.amount.currency ?? 'CNY',
       ...(paidAt && !Number.isNaN(paidAt.getTime()) ? { paidAt: paidAt.toISOString() } : {}),
+      ...tradeReason(state, t.trade_state_desc),
     };
   }
 

@@ -43,9 +43,16 @@ const transactionSchema = z.object({
   out_trade_no: z.string(),
   transaction_id: z.string().min(1),
   trade_state: z.string().min(1),
+  trade_state_desc: z.string().max(256).optional(),
   success_time: z.string().optional(),
   amount: z.object({ total: z.number().int().nonnegative(), currency: z.string().regex(/^[A-Z]{3}$/) }),
 });
+
+/** WeChat Pay says why a trade failed (PAYERROR) or closed in trade_state_desc: the reason, for those states only. */
+export function tradeReason(state: ChannelState, tradeStateDesc: string | undefined): { reason?: string } {
+  const reason = tradeStateDesc?.trim();
+  return reason && (state === 'FAILED' || state === 'CLOSED') ? { reason } : {};
+}
 
 export interface WechatPayNotificationContext {
   keys: PlatformKeys;
@@ -115,6 +122,7 @@ export function verifyNotification(
       amount: transaction.amount.total,
       currency: transaction.amount.currency,
       ...(paidAt && !Number.isNaN(paidAt.getTime()) ? { paidAt: paidAt.toISOString() } : {}),
+      ...tradeReason(state, transaction.trade_state_desc),
     },
   };
 }

@@ -4,6 +4,7 @@ import type { Knex } from 'knex';
 import * as m20261125000001 from './20261125000001_payments';
 import * as m20261125000002 from './20261125000002_status_history';
 import * as m20261127000001 from './20261127000001_handoff';
+import * as m20261127000002 from './20261127000002_review_and_reasons';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -14,6 +15,7 @@ const migrations: Record<string, Migration> = {
   '20261125000001_payments': m20261125000001,
   '20261125000002_status_history': m20261125000002,
   '20261127000001_handoff': m20261127000001,
+  '20261127000002_review_and_reasons': m20261127000002,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -240,7 +240,8 @@ export function createWechatPayEmulator(options: WechatPayEmulatorOptions): Wech
       ...(paid(p) ? { transaction_id: p.channelPaymentId } : {}),
       trade_type: 'NATIVE',
       trade_state: p.status,
-      trade_state_desc: TRADE_STATE_DESC[p.status],
+      // A failed payment's desc says why, when the buyer's wallet said (the wallet page's decline reasons).
+      trade_state_desc: p.status === 'PAYERROR' && p.reason ? p.reason : TRADE_STATE_DESC[p.status],
       ...(paid(p) ? { bank_type: 'OTHERS' } : {}),
       attach: p.extra.attach ?? '',
       ...(paid(p) && p.paidAt ? { success_time: chinaTime(p.paidAt) } : {}),

@@ -12,6 +12,7 @@ import { type ChaosChannel, stripeChannel, walletChannel } from '../chaos/channe
 import { type StripeFaultProxy, type StripeProxyFaults, startStripeFaultProxy } from '../../sandbox/stripe/fault-proxy';
 import { devChannels, localstripeChild } from './channels';
 import { freePort, waitFor } from './net';
+import { orderNotifyDevKeys } from './order-notify-keys';
 import { type EmbeddedDb, embeddedDbChild } from './embedded-postgres';
 import { createDb, migrateLatest } from '../../db/knex';
 import { buildWorkflowBundle } from '../build-workflows';
@@ -148,6 +149,8 @@ export async function startRunStack(options: RunStackOptions): Promise<RunStack>
     WORKFLOW_BUNDLE_PATH: bundle,
     WORKER_METRICS_PORT: String(ports.workerMetrics),
     TEMPORAL_SDK_METRICS_PORT: String(ports.sdkMetrics),
+    // The run's own key for the worker's order notifications (the sandbox's order service holds the same).
+    ...orderNotifyDevKeys(join(dir, 'keys'), {}),
     ...options.env,
   };
   const service = (name: string, extra: Record<string, string> = {}) =>

@@ -72,13 +72,22 @@ export function prefixLines(
   forwardLines(stream, (line) => out.write(`${tag} ${line}\n`));
 }
 
+/** Wide enough for the longest name the launchers use (localstripe), so the lines stay aligned. */
+const TAG_WIDTH = 11;
+
 function prefixTag(name: string, color: number): string {
-  return process.stdout.isTTY ? `\x1b[${color}m${name.padEnd(9)}\x1b[0m|` : `${name.padEnd(9)}|`;
+  const padded = name.padEnd(TAG_WIDTH);
+  return process.stdout.isTTY ? `\x1b[${color}m${padded}\x1b[0m|` : `${padded}|`;
 }
 
 export interface SupervisorOptions {
   /** Write each service's output to <logDir>/<name>.log instead of the terminal. */
   logDir?: string;
+  /**
+   * How a line of a service's output is shown on the terminal, before its name is put in front (undefined hides it);
+   * default: as it is. Not applied to log files.
+   */
+  format?: (name: string, line: string) => string | undefined;
   /** Wait before restarting a process; doubles with each further fast failure in a row. Default 1 s. */
   restartDelayMs?: number;
   /** The backoff's ceiling. Default 30 s. */
@@ -230,8 +239,11 @@ export class Supervisor {
   private outputFor(name: string, color: number): SpawnContext['output'] {
     if (!this.options.logDir) {
       const tag = prefixTag(name, color);
-      return (line, stream = 'stderr') =>
-        (stream === 'stdout' ? process.stdout : process.stderr).write(`${tag} ${line}\n`);
+      const format = this.options.format;
+      return (line, stream = 'stderr') => {
+        const shown = format ? format(name, line) : line;
+        if (shown !== undefined) (stream === 'stdout' ? process.stdout : process.stderr).write(`${tag} ${shown}\n`);
+      };
     }
     const file = createWriteStream(join(this.options.logDir, `${name}.log`), { flags: 'a' });
     this.logFiles.push(file);

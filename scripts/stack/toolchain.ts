@@ -1,4 +1,5 @@
-// What scripts/bootstrap.mjs found or installed (Temporal executables, PostgreSQL binaries, Chromium, Schemathesis).
+// What scripts/bootstrap.mjs found or installed (Temporal executables, PostgreSQL binaries, Chromium, Schemathesis,
+// promtool...).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -18,6 +19,8 @@ export interface Toolchain {
   localstripe?: string | null;
   /** stripe-mock (test mode only): checks the Stripe adapter's requests against Stripe's OpenAPI spec. */
   stripeMock?: string | null;
+  /** promtool (test mode only): checks and unit-tests the Prometheus alert rules (observability/prometheus/). */
+  promtool?: string | null;
 }
 
 export const projectRoot = join(__dirname, '..', '..');

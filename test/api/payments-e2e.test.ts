@@ -358,14 +358,30 @@ describe('payments over HTTP, whole stack', () => {
     const none = await call(s.apiUrl, 'GET', '/admin/payments?status=PAYING&olderThan=1d', { headers: key });
     expect(none.body.count).toBe(0);
 
-    const requery = await call(s.apiUrl, 'POST', `/admin/payments/${created.body.paymentId}/requery`, { headers: key });
+    const operator = { ...key, 'x-operator': 'e2e' };
+    const requery = await call(s.apiUrl, 'POST', `/admin/payments/${created.body.paymentId}/requery`, {
+      headers: operator,
+    });
     expect(requery.status).toBe(202);
+    // Actions that do not apply to an open payment are refused, saying why (test/api/operator-actions.test.ts has
+    // each action where it applies).
+    const renotify = await call(s.apiUrl, 'POST', `/admin/payments/${created.body.paymentId}/renotify`, {
+      headers: operator,
+      body: { reason: 'e2e' },
+    });
+    expect(renotify.status).toBe(409);
+    const resolve = await call(s.apiUrl, 'POST', `/admin/payments/${created.body.paymentId}/resolve`, {
+      headers: operator,
+      body: { action: 'close', reason: 'e2e' },
+    });
+    expect(resolve.status).toBe(409);
+    expect(resolve.body.error.message).toMatch(/only a payment waiting for review/);
     await s.eventually('the operator query to run', async () =>
       (await s.repo.listEvents(created.body.paymentId)).some((e) => e.type === 'query:operator'),
     );
-    expect((await call(s.apiUrl, 'POST', `/admin/payments/${randomUUID()}/requery`, { headers: key })).status).toBe(
-      404,
-    );
+    expect(
+      (await call(s.apiUrl, 'POST', `/admin/payments/${randomUUID()}/requery`, { headers: operator })).status,
+    ).toBe(404);
 
     // The payment's story: its creation, the operator's query and who asked, and its transitions.
     const story = await call(s.apiUrl, 'GET', `/admin/payments/${created.body.paymentId}/events`, { headers: key });
@@ -407,7 +423,8 @@ describe('payments over HTTP, whole stack', () => {
     expect(metricsText.body).toMatch(/^payments_created_total\{channel="sandboxpay"\} [1-9]/m);
     expect(metricsText.body).toMatch(/^payments_callbacks_total\{channel="sandboxpay",outcome="rejected"\} [1-9]/m);
     const doc = await call(s.apiUrl, 'GET', '/openapi.json');
-    expect(doc.body).toEqual(openApiDocument);
+    // The generated document, naming where this API is (API_PUBLIC_URL) as its server.
+    expect(doc.body).toEqual({ ...openApiDocument, servers: [{ url: s.config.api.publicUrl }] });
 
     const documented = Object.entries(openApiDocument.paths).flatMap(([path, item]) =>
       Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`),

@@ -40,7 +40,9 @@ describe('SandboxPay across a restart, whole stack', () => {
 
     const page = await fetch(`${s.sandboxUrl}/pay/${channelPaymentId}`);
     expect(page.status).toBe(200);
-    expect(await page.text()).toContain(paymentId);
+    const html = await page.text();
+    expect(html).toContain('25.99 CNY');
+    expect(html).toContain('data-status="NOTPAY"');
     expect(await channelQuery(channelPaymentId)).toMatchObject({
       status: 200,
       body: { merchantOrderId: paymentId, amount: 2599, currency: 'CNY', status: 'NOTPAY' },

@@ -215,14 +215,17 @@ describe('the Alipay adapter against the emulator', () => {
 
     const waiting = await precreate();
     await alipayBuyer(running.url, waiting.tradeNo, 'scan');
+    // Alipay says no more than its trade_status: the reason a buyer is told is that word's meaning.
     expect(await channel.close({ paymentId: waiting.paymentId, channelPaymentId: waiting.outTradeNo })).toEqual({
       state: 'CLOSED',
       channelStatus: 'TRADE_CLOSED',
       channelPaymentId: waiting.outTradeNo,
+      reason: 'the trade was closed before it was paid',
     });
     expect(await channel.query({ paymentId: waiting.paymentId })).toMatchObject({
       state: 'CLOSED',
       channelStatus: 'TRADE_CLOSED',
+      reason: 'the trade was closed before it was paid',
     });
     // Closing it again: no longer waiting for the buyer, so the query answers.
     expect(await channel.close({ paymentId: waiting.paymentId })).toMatchObject({ state: 'CLOSED' });
@@ -503,7 +506,7 @@ describe("the Alipay adapter's verdict on notifications", () => {
     });
     expect(await verify(signed(fields(paymentId, { trade_status: 'TRADE_CLOSED' })))).toMatchObject({
       ok: true,
-      callback: { state: 'CLOSED' },
+      callback: { state: 'CLOSED', reason: 'the trade was closed before it was paid' },
     });
     // A word Alipay does not have (yet): pending, never a decision.
     expect(await verify(signed(fields(paymentId, { trade_status: 'TRADE_PENDING_REVIEW' })))).toMatchObject({

@@ -183,7 +183,9 @@ describe('reconciliation', () => {
     expect(text).toMatch(/^payments_anomalies_total\{kind="late_success"\} [1-9]/m);
     expect(text).toMatch(/^payments_callbacks_total\{channel="sandboxpay",outcome="late"\} [1-9]/m);
     expect(text).toMatch(/^payments_refunds_total\{outcome="accepted"\} [1-9]/m);
-    expect(text).toMatch(/^payments_finished_total\{status="REFUNDED",resolved_by="[a-z]+"\} [1-9]/m);
+    expect(text).toMatch(
+      /^payments_finished_total\{channel="sandboxpay",status="REFUNDED",resolved_by="[a-z]+"\} [1-9]/m,
+    );
   });
 
   it('a late success that does not match the payment (another amount) is recorded for review, never refunded', async () => {

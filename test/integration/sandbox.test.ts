@@ -2,6 +2,8 @@
 // purpose and deterministic about it.
 import express from 'express';
 import pino from 'pino';
+import { paymentResultBody, type PaymentResultNotice } from '../../activities/order-notifier';
+import { SIGNATURE_HEADER, signPayload } from '../../activities/order-signature';
 import { Chance } from '../../sandbox/chance';
 import { createOrderService, ensureOrderServiceSchema } from '../../sandbox/order-service';
 import { createSandboxPay, signCallback } from '../../sandbox/sandboxpay';
@@ -16,6 +18,23 @@ async function call(url: string, method: string, body?: unknown, headers: Record
     method,
     headers: { 'content-type': 'application/json', authorization: `Bearer ${SECRET}`, ...headers },
     ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+const ORDER_KEYS = [{ id: 'k1', secret: 'sandbox-test-order-notify-key-0123456789abcdefXYZ' }];
+
+/** A payment result as our notifier sends it: signed. */
+async function postResult(base: string, notice: Omit<PaymentResultNotice, 'status'> & { status: string }) {
+  const body = paymentResultBody(notice as PaymentResultNotice);
+  const res = await fetch(`${base}/orders/${notice.orderId}/payment-result`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'idempotency-key': notice.idempotencyKey,
+      [SIGNATURE_HEADER]: signPayload(ORDER_KEYS, body, Date.now() / 1000),
+    },
+    body,
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
@@ -128,15 +147,13 @@ describe('the reference order service', () => {
   afterAll(() => t.drop());
 
   it('applies a payment result once per idempotency key, even when five arrive at once', async () => {
-    const service = createOrderService({ db: t.db, seed: 's', logger });
+    const service = createOrderService({ db: t.db, seed: 's', logger, signingKeys: ORDER_KEYS });
     const http = await listen(service.app);
     try {
       await call(`${http.url}/orders`, 'POST', { orderId: 'o-1', amount: 100, currency: 'CNY' });
-      const notice = { paymentId: 'p-1', status: 'SUCCESS', amount: 100, currency: 'CNY' };
+      const notice = { orderId: 'o-1', paymentId: 'p-1', status: 'SUCCESS', amount: 100, currency: 'CNY' };
       const answers = await Promise.all(
-        Array.from({ length: 5 }, () =>
-          call(`${http.url}/orders/o-1/payment-result`, 'POST', notice, { 'idempotency-key': 'k-1' }),
-        ),
+        Array.from({ length: 5 }, () => postResult(http.url, { ...notice, idempotencyKey: 'k-1' })),
       );
       for (const a of answers) expect(a).toEqual({ status: 200, body: { accepted: true, orderStatus: 'PAID' } });
       const order = await call(`${http.url}/orders/o-1`, 'GET');
@@ -144,12 +161,7 @@ describe('the reference order service', () => {
       expect(order.body.transitions).toHaveLength(1);
 
       // A second, different payment for a paid order is refused (a double payment to refund), and recorded.
-      const second = await call(
-        `${http.url}/orders/o-1/payment-result`,
-        'POST',
-        { ...notice, paymentId: 'p-2' },
-        { 'idempotency-key': 'k-2' },
-      );
+      const second = await postResult(http.url, { ...notice, paymentId: 'p-2', idempotencyKey: 'k-2' });
       expect(second.body).toEqual({ accepted: false, orderStatus: 'PAID', reason: 'already_paid' });
     } finally {
       await http.close();
@@ -157,19 +169,22 @@ describe('the reference order service', () => {
   });
 
   it('fails on purpose during an outage, then recovers', async () => {
-    const service = createOrderService({ db: t.db, seed: 's', logger });
+    const service = createOrderService({ db: t.db, seed: 's', logger, signingKeys: ORDER_KEYS });
     const http = await listen(service.app);
     try {
       await call(`${http.url}/orders`, 'POST', { orderId: 'o-2', amount: 100, currency: 'CNY' });
       await call(`${http.url}/admin/faults`, 'PUT', { outageForMs: 60_000 });
-      const notice = { paymentId: 'p-3', status: 'CLOSED', amount: 100, currency: 'CNY' };
-      expect(
-        (await call(`${http.url}/orders/o-2/payment-result`, 'POST', notice, { 'idempotency-key': 'k-3' })).status,
-      ).toBe(503);
+      const notice = {
+        orderId: 'o-2',
+        paymentId: 'p-3',
+        status: 'CLOSED',
+        amount: 100,
+        currency: 'CNY',
+        idempotencyKey: 'k-3',
+      };
+      expect((await postResult(http.url, notice)).status).toBe(503);
       await call(`${http.url}/admin/faults`, 'PUT', { outageUntil: null });
-      expect(
-        (await call(`${http.url}/orders/o-2/payment-result`, 'POST', notice, { 'idempotency-key': 'k-3' })).status,
-      ).toBe(200);
+      expect((await postResult(http.url, notice)).status).toBe(200);
     } finally {
       await http.close();
     }

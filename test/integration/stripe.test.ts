@@ -233,8 +233,17 @@ describe('Stripe adapter against localstripe', () => {
   it('a declined card leaves the payment pending (the buyer may try again), and a second card pays it', async () => {
     const p = await created();
     const declined = await double.buyer(p.handoff.pageUrl!, 'decline');
-    expect(declined.body).toMatchObject({ status: 'requires_payment_method', declined: true });
-    expect(await channel.query(p)).toMatchObject({ state: 'PENDING', channelStatus: 'requires_payment_method' });
+    expect(declined.body).toMatchObject({
+      status: 'requires_payment_method',
+      declined: true,
+      message: 'Your card was declined.',
+    });
+    // Why, in Stripe's words for the buyer (last_payment_error.message), while the intent stays payable.
+    expect(await channel.query(p)).toMatchObject({
+      state: 'PENDING',
+      channelStatus: 'requires_payment_method',
+      reason: 'Your card was declined.',
+    });
     const failed = await webhook('payment_intent.payment_failed', p.channelPaymentId);
     const verified = await channel.verifyCallback(failed.raw, headerOf(failed), Date.now());
     expect(verified).toMatchObject({
@@ -242,7 +251,9 @@ describe('Stripe adapter against localstripe', () => {
       callback: { state: 'PENDING', eventType: 'payment_intent.payment_failed' },
     });
     expect((await double.buyer(p.handoff.pageUrl!, 'pay')).body.status).toBe('succeeded');
-    expect((await channel.query(p)).state).toBe('SUCCESS');
+    const paid = await channel.query(p);
+    expect(paid.state).toBe('SUCCESS');
+    expect(paid.reason).toBeUndefined(); // an earlier decline is no reason for a paid intent
   });
 
   it('closes an unpaid intent (canceled, CLOSED), again harmlessly, and answers SUCCESS for one paid first', async () => {

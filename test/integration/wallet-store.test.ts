@@ -120,13 +120,15 @@ describe('the wallet across a restart (store in PostgreSQL)', () => {
     await second.close();
   });
 
-  it('completes a refund that was going through, and the late settlement of a closed payment', async () => {
+  it("completes a refund that was going through and the late settlement of a closed payment, and keeps a decline's reason", async () => {
     const first = await start({ lateSettleRate: 1, lateSettleDelayMs: 600 });
     const paid = await createPayment(first.url, 'order-refund');
     await api(`${first.url}/v1/payments/${paid}/pay`, 'POST');
     await eventually('the payment notified', () => received.some((r) => r.eventId === `evt_${paid}_1`));
     const refund = await api(`${first.url}/v1/payments/${paid}/refund`, 'POST', { refundKey: 'rf-1', amount: 500 });
     expect(refund.body.status).toBe('PROCESSING');
+    const declined = await createPayment(first.url, 'order-declined');
+    await api(`${first.url}/v1/payments/${declined}/decline`, 'POST', { reason: 'card expired' });
     const closed = await createPayment(first.url, 'order-late');
     expect((await api(`${first.url}/v1/payments/${closed}/close`, 'POST')).body.status).toBe('CLOSED');
     await first.close(); // before the refund (400 ms) or the settlement (600 ms) is due
@@ -153,6 +155,7 @@ describe('the wallet across a restart (store in PostgreSQL)', () => {
     const third = await start();
     expect(third.sandbox.payments.get(paid)).toMatchObject({ status: 'REFUND', refunds: [{ status: 'SUCCESS' }] });
     expect(third.sandbox.payments.get(closed)).toMatchObject({ status: 'SUCCESS' });
+    expect(third.sandbox.payments.get(declined)).toMatchObject({ status: 'PAYERROR', reason: 'card expired' });
     expect(third.sandbox.wallet.findByOrder('order-late')?.channelPaymentId).toBe(closed);
     await third.close();
   });

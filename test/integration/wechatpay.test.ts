@@ -139,8 +139,11 @@ describe('the WeChat Pay adapter against the emulator ("WeChat Pay public key" m
     const walletPayment = w.emulator.findByOutTradeNo(toOutTradeNo(paymentId))!;
     return { paymentId, created, walletPayment };
   };
-  const buyer = (transactionId: string, action: 'pay' | 'decline') =>
-    fetch(`${w.url}/wallet/${transactionId}/${action}`, { method: 'POST' });
+  const buyer = (transactionId: string, action: 'pay' | 'decline', reason?: string) =>
+    fetch(`${w.url}/wallet/${transactionId}/${action}`, {
+      method: 'POST',
+      ...(reason ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reason }) } : {}),
+    });
 
   /** A request signed with the merchant's real key, for calling the emulator the way the adapter does not. */
   const merchant = () => ({
@@ -250,11 +253,20 @@ describe('the WeChat Pay adapter against the emulator ("WeChat Pay public key" m
     });
   });
 
-  it('a buyer who fails to pay: PAYERROR is FAILED by query, and WeChat Pay sends no notification', async () => {
+  it('a buyer who fails to pay: PAYERROR is FAILED by query, with why (trade_state_desc), and no notification', async () => {
     const { paymentId, walletPayment } = await newPayment();
     const before = notify.received.length;
-    await buyer(walletPayment.channelPaymentId, 'decline');
-    expect(await w.channel.query({ paymentId })).toMatchObject({ state: 'FAILED', channelStatus: 'PAYERROR' });
+    expect((await buyer(walletPayment.channelPaymentId, 'decline', 'card expired')).status).toBe(200);
+    expect(await w.channel.query({ paymentId })).toMatchObject({
+      state: 'FAILED',
+      channelStatus: 'PAYERROR',
+      reason: 'card expired',
+    });
+    // A reason the wallet does not offer is refused, naming the field.
+    const other = await newPayment();
+    const refused = await buyer(other.walletPayment.channelPaymentId, 'decline', 'bored');
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toMatchObject({ fields: ['reason'] });
     await new Promise((r) => setTimeout(r, 200));
     expect(notify.received.length).toBe(before);
   });
@@ -262,6 +274,7 @@ describe('the WeChat Pay adapter against the emulator ("WeChat Pay public key" m
   it('closes an unpaid order (204, then the query: CLOSED), again harmlessly; a closed order cannot be re-created', async () => {
     const { paymentId } = await newPayment();
     expect(await w.channel.close({ paymentId })).toMatchObject({ state: 'CLOSED', channelStatus: 'CLOSED' });
+    expect(await w.channel.query({ paymentId })).toMatchObject({ state: 'CLOSED', reason: '已关闭' });
     expect(await w.channel.close({ paymentId })).toMatchObject({ state: 'CLOSED' });
     expect(await w.channel.create({ paymentId, amount: 2599, currency: 'CNY', notifyUrl: notify.url })).toMatchObject({
       outcome: 'rejected',

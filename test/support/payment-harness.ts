@@ -34,6 +34,8 @@ import { listen } from './http';
 
 export const MERCHANT = 'test-shop';
 export const SECRET = 'test-secret-0123456789abcdef';
+/** The worker signs its order notifications with it; the order service accepts it. */
+export const ORDER_KEYS = [{ id: 'harness', secret: 'harness-order-notify-key-0123456789abcdefXYZ' }];
 export const SECOND = 1000;
 export const MINUTE = 60 * SECOND;
 
@@ -105,7 +107,7 @@ export class PaymentHarness {
       logger,
     });
     const sandboxHttp = await listen(sandbox.app);
-    const orderService = createOrderService({ db: t.db, seed: 'workflow-tests', logger });
+    const orderService = createOrderService({ db: t.db, seed: 'workflow-tests', logger, signingKeys: ORDER_KEYS });
     const ordersHttp = await listen(orderService.app);
     const worker =
       options.inProcessWorker === false || !options.connection
@@ -129,7 +131,7 @@ export class PaymentHarness {
                   logger,
                 ),
               },
-              orders: createHttpOrderNotifier({ url: ordersHttp.url, timeoutMs: 5000 }),
+              orders: createHttpOrderNotifier({ url: ordersHttp.url, signingKeys: ORDER_KEYS, timeoutMs: 5000 }),
               callbackBaseUrl: 'http://api.invalid',
             },
           });

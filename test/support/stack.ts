@@ -25,6 +25,8 @@ import { listen } from './http';
 
 export const SECRET = 'stack-test-secret-0123456789abcdef';
 export const ADMIN_KEY = 'stack-admin-key-0123456789';
+/** The order-notification key the worker signs with and the order service accepts (ORDER_NOTIFY_SIGNING_KEYS). */
+export const ORDER_NOTIFY_KEYS = 'stack:stack-order-notify-key-0123456789abcdefXYZ';
 
 /** A TCP proxy to the dev server that can be switched off (connections cut, refused) and on again. */
 export class TemporalProxy {
@@ -76,6 +78,8 @@ export interface StackOptions {
    * each answers the variables that enable and configure its channel's adapter, and how to stop it.
    */
   channelDoubles?: ChannelDouble[];
+  /** The order service's own ORDER_NOTIFY_SIGNING_KEYS, when it differs from the worker's (default: the same). */
+  orderServiceKeys?: string;
 }
 
 /** Starts a channel's double; `db` is the stack's database, where an emulator of ours keeps its wallet. */
@@ -120,7 +124,15 @@ export class Stack {
     const sandboxPort = await freePort();
     const taskQueue = `stack-${apiPort}`;
     // The order service (with the demo shop) first: the API must allow the shop's origin to read payments.
-    this.orderService = createOrderService({ db: this.t.db, seed: 'stack', logger: this.logger });
+    // Both sides share ORDER_NOTIFY_SIGNING_KEYS (options.env may set it), unless the test gives the order service
+    // keys of its own (a rotation half done).
+    const notifyKeys = options.env?.ORDER_NOTIFY_SIGNING_KEYS ?? ORDER_NOTIFY_KEYS;
+    this.orderService = createOrderService({
+      db: this.t.db,
+      seed: 'stack',
+      logger: this.logger,
+      signingKeys: loadConfig({ ORDER_NOTIFY_SIGNING_KEYS: options.orderServiceKeys ?? notifyKeys }).orders.signingKeys,
+    });
     const orders = await listen(this.orderService.app);
     this.ordersUrl = orders.url;
     this.closers.push(orders.close);
@@ -141,6 +153,7 @@ export class Stack {
       SANDBOX_PORT: String(sandboxPort),
       SANDBOXPAY_SECRET: SECRET,
       ADMIN_API_KEY: ADMIN_KEY,
+      ORDER_NOTIFY_SIGNING_KEYS: ORDER_NOTIFY_KEYS,
       PAYMENT_QUERY_SCHEDULE: '2s,3s,5s',
       PAYMENT_EXPIRY: '2m',
       LATE_CALLBACK_WINDOW: '1m',
@@ -206,7 +219,7 @@ export class Stack {
         logger: this.logger,
         channels,
         orders: (options.orderNotifier ?? ((real) => real))(
-          createHttpOrderNotifier({ url: this.ordersUrl }),
+          createHttpOrderNotifier({ url: this.ordersUrl, signingKeys: this.config.orders.signingKeys }),
           this.ordersUrl,
         ),
         callbackBaseUrl: this.apiUrl,

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CONFIG_VARIABLES, ConfigError, loadConfig, parseDuration } from '../../config';
@@ -73,6 +74,7 @@ describe('configuration', () => {
     expect(problems).toEqual([
       'SANDBOXPAY_SECRET: required in production (or SANDBOXPAY_ENABLED=false)',
       'ADMIN_API_KEY: required in production',
+      'ORDER_NOTIFY_SIGNING_KEYS: required in production (the development key is refused)',
     ]);
   });
 
@@ -141,5 +143,40 @@ describe('the documentation of the configuration', () => {
       .map((f) => readFileSync(join(__dirname, '..', '..', f), 'utf8'))
       .join('\n');
     expect(CONFIG_VARIABLES.filter((name) => !docs.includes(`\`${name}\``))).toEqual([]);
+  });
+
+  it('has every variable the code reads outside the tests in the Configuration table, config module or not', () => {
+    const root = join(__dirname, '..', '..');
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const section = readme.slice(
+      readme.indexOf('\n## Configuration'),
+      readme.indexOf('\n## ', readme.indexOf('\n## Configuration') + 1),
+    );
+    const table = section
+      .split('\n')
+      .filter((line) => line.startsWith('|'))
+      .join('\n');
+    const files = execFileSync('git', ['ls-files', '*.ts', '*.mjs', '*.js', '*.cjs'], { cwd: root, encoding: 'utf8' })
+      .split('\n')
+      .filter((f) => f && !f.startsWith('test/'));
+    const read = new Map<string, string>();
+    for (const file of files) {
+      const source = readFileSync(join(root, file), 'utf8');
+      // process.env.X, process.env['X'], and env.X on an environment handed around (NodeJS.ProcessEnv, the parsed env)
+      for (const m of source.matchAll(/\b(?:process\.)?env(?:\.([A-Z][A-Z0-9_]+)\b|\[['"]([A-Z][A-Z0-9_]+)['"]\])/g)) {
+        read.set(m[1] ?? m[2]!, file);
+      }
+      // A read by a computed name (bootstrap's findTemporal(envVar, ...)): the names are the table's [['NAME', ...]].
+      if (/process\.env\[[a-zA-Z_]/.test(source)) {
+        for (const m of source.matchAll(/\[\s*'([A-Z][A-Z0-9_]+)'\s*,/g)) read.set(m[1]!, file);
+      }
+    }
+    expect(read.size).toBeGreaterThan(CONFIG_VARIABLES.length / 2);
+    expect(read.get('CHROMIUM_PATH')).toBe('scripts/bootstrap.mjs');
+    expect(read.get('TEMPORAL_TEST_SERVER_PATH')).toBe('scripts/bootstrap.mjs');
+    const system = ['PATH'];
+    const undocumented = [...read.keys()].filter((name) => !system.includes(name) && !table.includes(`\`${name}\``));
+    // WeChat Pay's own variables are one row (`WECHATPAY_*`) of the table, each in docs/wechatpay.md (checked above).
+    expect(undocumented.filter((name) => !name.startsWith('WECHATPAY_'))).toEqual([]);
   });
 });

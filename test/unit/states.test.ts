@@ -3,6 +3,7 @@ import {
   canTransition,
   FINAL_STATUSES,
   isFinal,
+  orderResultFor,
   PAYMENT_STATUSES,
   statusForChannelState,
   type PaymentStatus,
@@ -22,6 +23,37 @@ describe('payment state machine', () => {
     expect(canTransition('SUCCESS', 'FAILED')).toBe(false);
     expect(canTransition('SUCCESS', 'CLOSED')).toBe(false);
     expect(canTransition('CLOSED', 'SUCCESS')).toBe(false);
+  });
+
+  it('moves only forward: no status can be reached again from itself (the graph has no cycle)', () => {
+    const reachable = (from: PaymentStatus): Set<PaymentStatus> => {
+      const seen = new Set<PaymentStatus>();
+      const visit = (s: PaymentStatus) => {
+        for (const to of PAYMENT_STATUSES.filter((t) => canTransition(s, t)))
+          if (!seen.has(to)) {
+            seen.add(to);
+            visit(to);
+          }
+      };
+      visit(from);
+      return seen;
+    };
+    for (const status of PAYMENT_STATUSES) expect([status, reachable(status).has(status)]).toEqual([status, false]);
+  });
+
+  it("ends a review only by an operator's decision: refunded, accepted or closed, each for good", () => {
+    expect(PAYMENT_STATUSES.filter((to) => canTransition('NEEDS_REVIEW', to)).sort()).toEqual([
+      'ACCEPTED',
+      'REFUNDED',
+      'REVIEW_CLOSED',
+    ]);
+    for (const end of ['ACCEPTED', 'REVIEW_CLOSED'] as PaymentStatus[]) {
+      expect(isFinal(end)).toBe(true);
+      expect(PAYMENT_STATUSES.filter((to) => canTransition(end, to))).toEqual([]);
+    }
+    expect(orderResultFor('ACCEPTED')).toBe('SUCCESS');
+    expect(orderResultFor('REVIEW_CLOSED')).toBe('CLOSED');
+    expect(orderResultFor('NEEDS_REVIEW')).toBeUndefined();
   });
 
   it('sends a success after an unpaid final state down the anomaly path only', () => {

@@ -7,7 +7,7 @@ import { channelMust } from '../activity-options';
 import { isUnpaidFinal, type ResolvedBy } from '../states';
 import { workflowNow } from '../time';
 import type { PaymentState } from './state';
-import { noteAnomaly, sendMoneyBack, tryQuery } from './steps';
+import { learnFrom, noteAnomaly, sendMoneyBack, tryQuery } from './steps';
 
 export async function watchLateWindow(p: PaymentState): Promise<void> {
   if (!isUnpaidFinal(p.status)) return;
@@ -17,9 +17,10 @@ export async function watchLateWindow(p: PaymentState): Promise<void> {
 
   const lateSuccess = async (how: string, by: ResolvedBy, paidAt?: string) => {
     await noteAnomaly(p, 'late_success', `${how} after the payment was ${p.status}`);
-    await sendMoneyBack(p, 'late_success', by, paidAt ? { paidAt } : {});
+    await sendMoneyBack(p, 'late_success', by, { paidAt });
   };
   const onView = async (view: ChannelPaymentView | undefined, by: ResolvedBy) => {
+    await learnFrom(p, view);
     if (view?.state === 'SUCCESS') await lateSuccess('the channel reported SUCCESS', by, view.paidAt);
   };
 

@@ -14,6 +14,7 @@ import {
 } from '../definitions';
 import { formatMoney } from '../money';
 import type { BuyerHandoff } from '../../channels/types';
+import type { OrderNotice } from '../order-notice';
 import type { PaymentStatus, ResolvedBy } from '../states';
 import { iso } from '../time';
 
@@ -25,6 +26,12 @@ export class PaymentState {
   handoff: BuyerHandoff | undefined;
   /** The channel answered creation (or creation gave up): the API's pay-URL update may answer. */
   creationSettled = false;
+  /** The channel said it created the payment: a NOT_FOUND from it later is an anomaly, not "never created". */
+  createdAtChannel = false;
+  /** What the order service is told (set once the payment is decided): an operator's renotify sends it again. */
+  orderNotice: OrderNotice | undefined;
+  /** An operator asked to tell the order service again now, while it is still being retried. */
+  renotifyRequested = false;
   /** Scheduled channel queries done (operator requeries and expiry's final query not counted). */
   checksDone = 0;
   queryFailures = 0;

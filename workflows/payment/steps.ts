@@ -5,14 +5,25 @@ import { executeChild, log, TemporalFailure } from '@temporalio/workflow';
 import type { ChannelPaymentView } from '../../channels/types';
 import { activityGaveUp, localQuery, localStore } from '../activity-options';
 import { type Anomaly, type AnomalyKind, refundWorkflowId } from '../definitions';
-import { type MoneyBackReason, moneyBackAction, refundInput, refundSummary } from '../money-back';
+import { type MoneyBackReason, moneyBackAction, moneyBackReason, refundInput, refundSummary } from '../money-back';
 import { refundWorkflow } from '../refund';
 import { type PaymentStatus, type ResolvedBy, statusForChannelState } from '../states';
 import { iso, workflowNow } from '../time';
 import type { PaymentState } from './state';
 
+/** When the channel said the buyer paid, and why the payment is in its new status, in words for a person. */
+export interface SettleDetails {
+  paidAt?: string | undefined;
+  reason?: string | undefined;
+}
+
 /** Moves to `to` through the guarded update; the row's answer is the truth (a refused move keeps its state). */
-export async function settle(p: PaymentState, to: PaymentStatus, by: ResolvedBy | undefined, paidAt?: string) {
+export async function settle(
+  p: PaymentState,
+  to: PaymentStatus,
+  by: ResolvedBy | undefined,
+  { paidAt, reason }: SettleDetails = {},
+) {
   const result = await localStore.recordFinalState.executeWithOptions(
     { summary: `record ${to}${by ? ` (by ${by})` : ''}` },
     [
@@ -21,6 +32,7 @@ export async function settle(p: PaymentState, to: PaymentStatus, by: ResolvedBy 
         status: to,
         ...(by ? { resolvedBy: by } : {}),
         ...(paidAt ? { paidAt } : {}),
+        ...(reason ? { reason } : {}),
         decidedAt: iso(workflowNow()),
       },
     ],
@@ -59,20 +71,44 @@ export async function tryQuery(p: PaymentState, reason: QueryReason): Promise<Ch
   }
 }
 
-/** Acts on a channel answer while the payment is open. NOT_FOUND before expiry means "not created yet": pending. */
-export async function applyChannelView(p: PaymentState, view: ChannelPaymentView, by: ResolvedBy): Promise<void> {
+/**
+ * Takes what a channel answer teaches whatever the phase: the channel's payment id when creation's answer was lost,
+ * and NOT_FOUND for a payment the channel had created, which is an anomaly (noted once): the channel lost it, or
+ * answers for another merchant. Left unnoticed, it would look like a payment nobody paid.
+ */
+export async function learnFrom(p: PaymentState, view: ChannelPaymentView | undefined): Promise<void> {
+  if (!view) return;
   if (view.channelPaymentId && !p.channelPaymentId) p.channelPaymentId = view.channelPaymentId;
-  if (view.state === 'NOT_FOUND' || view.state === 'PENDING') return;
-  if (view.state === 'SUCCESS' && !p.agrees(view)) {
+  if (view.state === 'NOT_FOUND' && p.createdAtChannel && !p.anomalies.some((a) => a.kind === 'channel_not_found')) {
     await noteAnomaly(
       p,
-      'query_mismatch',
-      `channel reports ${view.amount} ${view.currency}, payment is ${p.input.amount} ${p.input.currency}`,
+      'channel_not_found',
+      `the channel answered NOT_FOUND for payment ${p.channelPaymentId ?? p.paymentId}, which it had created`,
     );
-    await settle(p, 'NEEDS_REVIEW', by);
+  }
+}
+
+/**
+ * Why a settled channel state is what it is, in words a buyer reads too: the channel's own reason when it gave one
+ * ("insufficient funds"), else a plain sentence.
+ */
+export function channelReason(view: { state: ChannelPaymentView['state']; reason?: string | undefined }) {
+  if (view.state === 'FAILED') return view.reason ?? 'the payment was declined';
+  if (view.state === 'CLOSED') return view.reason ?? 'the channel closed the payment';
+  return undefined;
+}
+
+/** Acts on a channel answer while the payment is open. NOT_FOUND before expiry means "not created yet": pending. */
+export async function applyChannelView(p: PaymentState, view: ChannelPaymentView, by: ResolvedBy): Promise<void> {
+  await learnFrom(p, view);
+  if (view.state === 'NOT_FOUND' || view.state === 'PENDING') return;
+  if (view.state === 'SUCCESS' && !p.agrees(view)) {
+    const detail = `channel reports ${view.amount} ${view.currency}, payment is ${p.input.amount} ${p.input.currency}`;
+    await noteAnomaly(p, 'query_mismatch', detail);
+    await settle(p, 'NEEDS_REVIEW', by, { reason: `the channel's amount disagrees: ${detail}` });
     return;
   }
-  await settle(p, statusForChannelState(view.state)!, by, view.paidAt);
+  await settle(p, statusForChannelState(view.state)!, by, { paidAt: view.paidAt, reason: channelReason(view) });
 }
 
 /**
@@ -87,15 +123,16 @@ export async function sendMoneyBack(
 ): Promise<void> {
   const { policy } = p.input;
   const action = moneyBackAction({ reason, policy: policy.lateSuccessPolicy, orderRefusal: details.orderRefusal });
+  const why = moneyBackReason(reason, details.orderRefusal, p.status);
   if (action === 'review') {
-    await settle(p, 'NEEDS_REVIEW', by, details.paidAt);
+    await settle(p, 'NEEDS_REVIEW', by, { paidAt: details.paidAt, reason: `${why}; a person decides` });
     return;
   }
   p.status = 'REFUNDING';
   p.nextCheckAtMs = undefined;
   p.doing('the refund to complete');
   try {
-    const input = refundInput(p.input, reason, policy.querySchedule);
+    const input = { ...refundInput(p.input, reason, policy.querySchedule), note: why };
     const result = await executeChild(refundWorkflow, {
       workflowId: refundWorkflowId(p.paymentId),
       staticSummary: refundSummary(input),

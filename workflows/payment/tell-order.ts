@@ -1,8 +1,10 @@
 // Step 4: tell the order service the decided state, and never give up until it acknowledges. A paid result the
-// order will not take (cancelled meanwhile, or paid by another payment) means the money goes back.
-import { log, workflowInfo } from '@temporalio/workflow';
+// order will not take (cancelled meanwhile, or paid by another payment) means the money goes back. An operator's
+// renotify (the order service is fixed, and waiting out the backoff is not wanted) starts the next attempt now.
+import { CancellationScope, condition, isCancellation, log } from '@temporalio/workflow';
 import type { OrderAck } from '../../activities/order-notifier';
 import { activityGaveUp, orderFirstTry, orderUntilAcknowledged } from '../activity-options';
+import { type OrderNotice, orderNoticeFor } from '../order-notice';
 import { isDecided } from '../states';
 import type { PaymentState } from './state';
 import { noteAnomaly, sendMoneyBack } from './steps';
@@ -11,16 +13,9 @@ export async function tellOrderService(p: PaymentState): Promise<void> {
   const { status } = p;
   if (!isDecided(status)) return; // NEEDS_REVIEW (the amount disagreed): a person decides what the order hears
   p.doing('the order service to acknowledge');
-  const { orderId, paymentId, amount, currency, channel, policy } = p.input;
-  const notice = {
-    orderId,
-    paymentId,
-    status,
-    amount,
-    currency,
-    channel,
-    idempotencyKey: `${workflowInfo().workflowId}:notify-order:${status}`,
-  };
+  const { paymentId } = p.input;
+  const notice = orderNoticeFor(p.input, status);
+  p.orderNotice = notice;
   const summary = `tell the order service: ${status}`;
   let ack: OrderAck | undefined;
   try {
@@ -31,11 +26,32 @@ export async function tellOrderService(p: PaymentState): Promise<void> {
     log.info('order service did not acknowledge at once; the retrying activity takes over', { paymentId });
   }
   // When it does not, the durable activity retries with capped backoff until it does: never abandoned.
-  ack ??= await orderUntilAcknowledged(policy).notifyOrderService.executeWithOptions({ summary }, [notice]);
+  ack ??= await untilAcknowledged(p, notice, summary);
   p.orderNotified = true;
   if (!ack.accepted && status === 'SUCCESS') {
     const refusal = ack.reason ?? 'no reason given';
     await noteAnomaly(p, 'order_refused', `the order service refused the paid result: ${refusal}`);
     await sendMoneyBack(p, 'order_refused', p.resolvedBy, { orderRefusal: refusal });
+  }
+}
+
+/** The retrying activity; an operator's renotify cancels the attempt waiting out its backoff and starts a new one. */
+async function untilAcknowledged(p: PaymentState, notice: OrderNotice, summary: string): Promise<OrderAck> {
+  for (;;) {
+    const scope = new CancellationScope();
+    const attempt = scope.run(() =>
+      orderUntilAcknowledged(p.input.policy).notifyOrderService.executeWithOptions({ summary }, [notice]),
+    );
+    const renotified = condition(() => p.renotifyRequested).then(() => 'renotify' as const);
+    const first = await Promise.race([attempt, renotified]);
+    if (first !== 'renotify') return first;
+    p.renotifyRequested = false;
+    scope.cancel();
+    try {
+      return await attempt; // it may have been acknowledged in the same instant
+    } catch (err) {
+      if (!isCancellation(err)) throw err;
+      log.info('an operator asked to tell the order service again now', { paymentId: p.paymentId });
+    }
   }
 }

@@ -8,7 +8,7 @@ import { nextWake } from '../schedule';
 import { isFinal, statusForChannelState } from '../states';
 import { workflowNow } from '../time';
 import type { PaymentState } from './state';
-import { applyChannelView, noteAnomaly, settle, tryQuery } from './steps';
+import { applyChannelView, channelReason, learnFrom, noteAnomaly, settle, tryQuery } from './steps';
 
 export async function awaitDecision(p: PaymentState): Promise<void> {
   const waitStartMs = workflowNow();
@@ -56,13 +56,18 @@ async function handleCallback(p: PaymentState, callback: ChannelCallback): Promi
     return;
   }
   if (callback.state === 'PENDING' || callback.state === 'NOT_FOUND') return;
-  await settle(p, statusForChannelState(callback.state)!, 'callback', callback.paidAt);
+  await settle(p, statusForChannelState(callback.state)!, 'callback', {
+    paidAt: callback.paidAt,
+    reason: channelReason(callback),
+  });
 }
 
 /** The buyer gave up: close at the channel. If they paid in the meantime, the channel says so and paid wins. */
 async function cancelAtChannel(p: PaymentState): Promise<void> {
   const view = await closeAtChannel(p, 'cancel');
-  if (view.state === 'CLOSED' || view.state === 'NOT_FOUND') await settle(p, 'CANCELLED', 'close');
+  await learnFrom(p, view);
+  if (view.state === 'CLOSED' || view.state === 'NOT_FOUND')
+    await settle(p, 'CANCELLED', 'close', { reason: 'the buyer cancelled the payment' });
   else await applyChannelView(p, view, 'close');
 }
 
@@ -72,14 +77,20 @@ async function expire(p: PaymentState): Promise<void> {
   const last = await channelMust.queryChannelPayment.executeWithOptions({ summary: 'final query at expiry' }, [
     { ...p.channelRef(), reason: 'expiry' },
   ]);
-  if (last.channelPaymentId && !p.channelPaymentId) p.channelPaymentId = last.channelPaymentId;
+  await learnFrom(p, last);
   if (last.state === 'SUCCESS' || last.state === 'FAILED' || last.state === 'CLOSED') {
     await applyChannelView(p, last, 'query');
     return;
   }
   const closed = await closeAtChannel(p, 'expiry');
+  await learnFrom(p, closed);
   // NOT_FOUND or still PENDING: never created there, or the channel kept it open. It cannot be paid through us now.
-  if (closed.state === 'NOT_FOUND' || closed.state === 'PENDING') await settle(p, 'CLOSED', 'close');
+  if (closed.state === 'NOT_FOUND' || closed.state === 'PENDING')
+    await settle(p, 'CLOSED', 'close', { reason: `not paid by ${p.input.expiresAt}: closed at expiry` });
+  else if (closed.state === 'CLOSED')
+    await settle(p, 'CLOSED', 'close', {
+      reason: `not paid by ${p.input.expiresAt}: closed at expiry${closed.reason ? ` (${closed.reason})` : ''}`,
+    });
   else await applyChannelView(p, closed, 'close');
 }
 

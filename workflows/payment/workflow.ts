@@ -1,15 +1,18 @@
 // One payment, end to end: the handlers, and a main that reads as the README's steps. The state and its views are
 // in state.ts; each phase is a file of its own; every activity's options are in ../activity-options.ts.
-import { condition, log, setHandler } from '@temporalio/workflow';
+import { allHandlersFinished, ApplicationFailure, condition, log, setHandler } from '@temporalio/workflow';
 import {
   cancelSignal,
   channelCallbackSignal,
   type PaymentInput,
   type PaymentResult,
+  OPERATOR_REFUSAL,
   payUrlUpdate,
+  renotifyUpdate,
   requerySignal,
   statusQuery,
 } from '../definitions';
+import { ackMessage, tellOrderNow, validateRequest } from '../operator';
 import { createAtChannel } from './create';
 import { watchLateWindow } from './late-window';
 import { PaymentState } from './state';
@@ -32,6 +35,36 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentResul
     return payment.payUrlResult();
   });
 
+  // An operator's "tell the order service again": now, instead of waiting out the backoff; or once more after it
+  // acknowledged (same idempotency key). Not before the payment is decided: there is nothing to tell.
+  setHandler(
+    renotifyUpdate,
+    async () => {
+      const notice = payment.orderNotice!;
+      if (!payment.orderNotified) {
+        payment.renotifyRequested = true;
+        return {
+          paymentId: input.paymentId,
+          status: payment.status,
+          message: `the order service is being told ${notice.status} again now (its retry backoff starts over)`,
+        };
+      }
+      const ack = await tellOrderNow(notice);
+      return { paymentId: input.paymentId, status: payment.status, message: ackMessage(notice.status, ack) };
+    },
+    {
+      validator: (request) => {
+        validateRequest(request);
+        if (!payment.orderNotice)
+          throw ApplicationFailure.create({
+            type: OPERATOR_REFUSAL,
+            nonRetryable: true,
+            message: `the payment is ${payment.status} and not decided yet: the order service is told once it is`,
+          });
+      },
+    },
+  );
+
   // 1. Ask the channel to create the payment; the buyer gets the pay URL from here.
   await createAtChannel(payment);
 
@@ -44,6 +77,8 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentResul
 
   // 5. After CLOSED, CANCELLED or FAILED, watch the late window: a success now sends the money back.
   await watchLateWindow(payment);
+
+  await condition(allHandlersFinished); // an operator's renotify in flight finishes first
 
   log.info('payment finished', {
     paymentId: input.paymentId,
