@@ -210,7 +210,14 @@ async function listPayments(ctx: Context, filters: ListFilters, limit: number): 
         throw err;
       }
     });
-    records = found.filter((r): r is PaymentRecord => r !== undefined);
+    // The database has the last word on status: a review an operator settled after the payment workflow ended (or
+    // a refund that finished after it) is not in that workflow's PaymentStatus, which stays what it last wrote.
+    records = found.filter(
+      (r): r is PaymentRecord =>
+        r !== undefined &&
+        (!filters.needsReview || r.status === 'NEEDS_REVIEW') &&
+        (!filters.status || r.status === filters.status),
+    );
   }
 
   const byId = new Map(records.map((r) => [r.paymentId, r]));

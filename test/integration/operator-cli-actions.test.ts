@@ -103,6 +103,10 @@ describe('npm run payments: renotify and resolve', () => {
     expect(r.stdout).toContain(`${review.paymentId}: `);
     await reaches(s, review, 'REFUNDED', 30_000);
     expect(await eventLog(review)).toContain(userInfo().username);
+    // Its ended workflow still says NEEDS_REVIEW in Temporal; the list checks the database and leaves it out.
+    const waiting = await run('npm run -s payments -- list --needs-review --json', review);
+    expect(waiting.code).toBe(0);
+    expect(waiting.stdout).not.toContain(review.paymentId);
 
     const again = await run(commandFor('resolve'), review);
     expect(again.code).not.toBe(0);
