@@ -200,7 +200,9 @@ export function createCallbacksRouter(deps: CallbacksRouterDeps): Router {
     }
     await repo.settleEventOutcome(event.id, outcome);
     metrics.callbacks.inc({ channel: channelName, outcome: event.inserted ? outcome : 'duplicate' });
-    if (outcome === 'late') metrics.anomalies.inc({ kind: 'late_success' });
+    // Anomalies found here, where no workflow runs any more (the workflow's own are counted by its activity).
+    if (event.inserted && outcome === 'late') metrics.anomalies.inc({ kind: 'late_success' });
+    if (event.inserted && outcome === 'mismatch') metrics.anomalies.inc({ kind: 'callback_mismatch' });
     return { duplicate: !event.inserted, outcome };
   }
 

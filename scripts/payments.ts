@@ -221,25 +221,29 @@ async function listPayments(ctx: Context, filters: ListFilters, limit: number): 
   }
 
   const byId = new Map(records.map((r) => [r.paymentId, r]));
-  return order.slice(0, limit).map((id) => {
-    const seen = fromVisibility.get(id);
-    const record = byId.get(id);
-    const status = record?.status ?? seen?.status ?? '?';
-    return {
-      paymentId: id,
-      status,
-      amount: record?.amount ?? null,
-      currency: record?.currency ?? null,
-      orderId: record?.orderId ?? seen?.orderId ?? null,
-      channel: record?.channel ?? seen?.channel ?? null,
-      createdAt: record?.createdAt ?? seen?.createdAt ?? null,
-      // A decided payment has no next check, whatever its last search attribute says.
-      nextCheckAt: FINAL_OR_LATER.has(status) ? null : (seen?.nextCheckAt ?? null),
-      resolvedBy: record?.resolvedBy ?? seen?.resolvedBy ?? null,
-      orderNotifiedAt: record?.orderNotifiedAt ?? null,
-      workflow: seen?.workflow ?? null,
-    };
-  });
+  // Only what the database confirmed (a payment it does not know, or whose status it does not confirm, is left out).
+  return order
+    .filter((id) => byId.has(id))
+    .slice(0, limit)
+    .map((id) => {
+      const seen = fromVisibility.get(id);
+      const record = byId.get(id);
+      const status = record?.status ?? seen?.status ?? '?';
+      return {
+        paymentId: id,
+        status,
+        amount: record?.amount ?? null,
+        currency: record?.currency ?? null,
+        orderId: record?.orderId ?? seen?.orderId ?? null,
+        channel: record?.channel ?? seen?.channel ?? null,
+        createdAt: record?.createdAt ?? seen?.createdAt ?? null,
+        // A decided payment has no next check, whatever its last search attribute says.
+        nextCheckAt: FINAL_OR_LATER.has(status) ? null : (seen?.nextCheckAt ?? null),
+        resolvedBy: record?.resolvedBy ?? seen?.resolvedBy ?? null,
+        orderNotifiedAt: record?.orderNotifiedAt ?? null,
+        workflow: seen?.workflow ?? null,
+      };
+    });
 }
 
 /** "12s", "4m", "2h": how long ago, or how far ahead ("in 8s"). */

@@ -51,6 +51,7 @@ describe('the embedded database (npm start default)', () => {
         '20261125000001_payments',
         '20261125000002_status_history',
         '20261127000001_handoff',
+        '20261127000002_review_and_reasons',
       ]);
       await db('payments').insert({
         id,

@@ -4,7 +4,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { devServerAddress } from '../support/env';
-import { MERCHANT, PaymentHarness, SECOND, SECRET } from '../support/payment-harness';
+import { MERCHANT, ORDER_KEYS, PaymentHarness, SECOND, SECRET } from '../support/payment-harness';
 
 const root = join(__dirname, '..', '..');
 
@@ -34,6 +34,7 @@ describe('a worker killed mid-payment', () => {
         SANDBOXPAY_MERCHANT_ID: MERCHANT,
         SANDBOXPAY_SECRET: SECRET,
         ORDER_SERVICE_URL: h.ordersUrl,
+        ORDER_NOTIFY_SIGNING_KEYS: ORDER_KEYS.map((k) => `${k.id}:${k.secret}`).join(','),
         LOG_LEVEL: 'warn',
         WORKER_METRICS_PORT: '0',
         TEMPORAL_SDK_METRICS_PORT: '0',
