@@ -42,6 +42,14 @@ const TEMPORAL_NOTES: { match: RegExp; note: (line: string) => string }[] = [
       'events, more than the server sends at once; it sends smaller pages and warns (harmless; repeats hidden)',
   },
   {
+    // Started again after a while, the server skips the reconciliation runs its schedules missed while it was down
+    // (one warning per missed 5-minute run): the next run sweeps everything anyway.
+    match: /msg="Schedule missed catchup window"/,
+    note: (line) =>
+      `note: schedule ${/schedule-id=(\S+)/.exec(line)?.[1] ?? ''} missed runs while the stack was down; they are ` +
+      'skipped, the next run covers them (harmless; repeats hidden)',
+  },
+  {
     // The dev server's built-in cluster configuration has no cluster id; it makes one at each start.
     match: /msg="Cluster Id in Cluster Metadata config is not a valid uuid/,
     note: () => "note: the dev server's built-in cluster configuration has no cluster id, so it made one (harmless)",

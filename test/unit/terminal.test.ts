@@ -145,6 +145,17 @@ describe('the terminal of npm start', () => {
     expect(readable('temporal', other)).toBe(other);
   });
 
+  it("sums up the schedules' missed runs after a restart in one note, not one warning per missed run", () => {
+    const missed = (at: string) =>
+      'time=2026-11-27T19:08:42.906 level=WARN msg="Schedule missed catchup window" service=worker ' +
+      `schedule-id=reconcile-sweep-payments now=2026-11-27T19:08:42.899Z time=${at}`;
+    expect(readable('temporal', missed('2026-11-27T16:55:00.000'))).toBe(
+      'note: schedule reconcile-sweep-payments missed runs while the stack was down; they are skipped, the next run ' +
+        'covers them (harmless; repeats hidden)',
+    );
+    expect(readable('temporal', missed('2026-11-27T17:00:00.000'))).toBeUndefined();
+  });
+
   it('passes what is not a log line through as it is (a stack trace, a tool of its own)', () => {
     expect(readable('sandbox', '    at main (/app/sandbox/main.ts:12:3)')).toBe(
       '    at main (/app/sandbox/main.ts:12:3)',
