@@ -22,6 +22,7 @@ import {
   readFileSync,
   readdirSync,
   renameSync,
+  rmSync,
   writeFileSync,
 } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
@@ -360,8 +361,8 @@ function ensureTemporalCluster() {
     const t0 = Date.now();
     // `go install pkg@version` builds outside any module, exactly as the release pins its dependencies; GOBIN
     // puts the binaries in our directory, renamed below (both commands are called plain "server"/"sql").
+    const gobin = join(binDir, '.staging');
     for (const [bin, pkg] of missing) {
-      const gobin = join(binDir, '.staging');
       mkdirSync(gobin, { recursive: true });
       const r = spawnSync(go, ['install', `${pkg}@${TEMPORAL_SERVER_VERSION}`], {
         cwd: root,
@@ -371,6 +372,7 @@ function ensureTemporalCluster() {
       if (r.status !== 0) fail(`go install ${pkg}@${TEMPORAL_SERVER_VERSION} failed: ${r.stderr || r.stdout}`);
       renameSync(join(gobin, pkg.split('/').pop()), bin);
     }
+    rmSync(gobin, { recursive: true, force: true });
     log(`Temporal server ${TEMPORAL_SERVER_VERSION} built in ${took(t0)}`);
   }
   for (const [bin] of serverPackages) {
