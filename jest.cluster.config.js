@@ -1,7 +1,7 @@
 /**
  * The cluster profile's test (test/cluster): a real Temporal cluster on PostgreSQL, started by the test itself, with
- * the payments stack pointed at it. Opt-in for now, not part of `npm test`: it needs the cluster binaries
- * (`node scripts/bootstrap.mjs cluster`, many minutes cold), then `npx jest --config jest.cluster.config.js`.
+ * the payments stack pointed at it. Opt-in for now, not part of `npm test`: `npm run test:cluster` builds the cluster
+ * binaries first (`node scripts/bootstrap.mjs cluster`: 5 to 10 minutes cold, skipped once built), then runs it.
  */
 /** @type {import('jest').Config} */
 module.exports = {

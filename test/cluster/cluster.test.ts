@@ -5,8 +5,8 @@
 // attributes; the history service is SIGKILLed, restarted by the supervisor, and a second payment completes; then
 // everything stops and no process is left.
 //
-// Opt-in for now (not in `npm test`): `node scripts/bootstrap.mjs cluster` builds the binaries (many minutes cold),
-// then `npx jest --config jest.cluster.config.js`.
+// Opt-in for now (not in `npm test`): `npm run test:cluster` (its pre-script, `node scripts/bootstrap.mjs cluster`,
+// builds the binaries once: 5 to 10 minutes cold).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
