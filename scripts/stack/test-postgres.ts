@@ -8,6 +8,8 @@ import { startPostgresServer } from './postgres-server';
 
 export interface TestPostgres {
   url: string;
+  /** The postmaster's pid (a test can check it is gone after stop()). */
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -23,6 +25,7 @@ export async function startTestPostgres(binDir: string): Promise<TestPostgres> {
   });
   return {
     url: server.url,
+    pid: server.process.pid,
     async stop() {
       await server.stop();
       rmSync(base, { recursive: true, force: true });

@@ -21,6 +21,14 @@ export interface Toolchain {
   stripeMock?: string | null;
   /** promtool (test mode only): checks and unit-tests the Prometheus alert rules (observability/prometheus/). */
   promtool?: string | null;
+  /** Temporal server v1.32.2 (cluster mode only): one binary, each service a process of its own. */
+  temporalServer?: string | null;
+  /** Its SQL schema tool (cluster mode only): creates the databases and applies the versioned schemas. */
+  temporalSqlTool?: string | null;
+  /** The Temporal Web UI server (cluster mode only), pointed at the cluster's frontend. */
+  temporalUiServer?: string | null;
+  /** The server's PostgreSQL v12 schema directories (cluster mode only), from its module source. */
+  temporalSchema?: { temporal: string; visibility: string } | null;
 }
 
 export const projectRoot = join(__dirname, '..', '..');
