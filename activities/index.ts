@@ -273,7 +273,8 @@ export function createActivities(deps: ActivityDeps) {
           .map((h) => h.status)
           .filter(isDecided)
           .at(-1);
-        if (!noticeStatus && row.status === 'REVIEW_CLOSED') noticeStatus = 'REVIEW_CLOSED';
+        // A review settled for an order that had heard nothing: it was told "not paid" under the review's own key.
+        if (!noticeStatus && (row.status === 'REVIEW_CLOSED' || row.status === 'REFUNDED')) noticeStatus = row.status;
       }
       return {
         payment: {

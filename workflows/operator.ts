@@ -23,29 +23,43 @@ import {
   type OperatorRequest,
   operatorRequeryUpdate,
   type OperatorWorkflowInput,
+  type RefundInput,
   refundWorkflowId,
   renotifyUpdate,
   RESOLVE_ACTIONS,
   type ResolveRequest,
   resolveUpdate,
 } from './definitions';
-import { type MoneyBackReason, moneyBackAction, moneyBackReason, refundInput, refundSummary } from './money-back';
+import { moneyBackAction, moneyBackReason, refundInput, refundSummary } from './money-back';
+import { formatMoney } from './money';
 import { type OrderNotice, orderNoticeFor } from './order-notice';
 import { refundWorkflow } from './refund';
 import { isUnpaidFinal, type PaymentStatus } from './states';
 import { iso, workflowNow } from './time';
 
+/** This workflow's own state: its input, and the operator's refund it follows to its end. */
+interface Operations {
+  input: OperatorWorkflowInput;
+  /**
+   * An operator's refund is running (the payment stays NEEDS_REVIEW meanwhile): every other resolution is refused
+   * until it ends, so a review cannot end both refunded and accepted. All operator actions on a payment come to this
+   * one workflow, which does not end while the refund runs.
+   */
+  refunding: boolean;
+}
+
 export async function paymentOperatorWorkflow(input: OperatorWorkflowInput): Promise<void> {
+  const ops: Operations = { input, refunding: false };
   // One action at a time: the second waits for the first (two operators resolving the same review at once).
   let busy = false;
   let actions = 0;
   const oneAtATime =
-    <A>(action: (input: OperatorWorkflowInput, request: A) => Promise<OperatorActionResult>) =>
+    <A>(action: (ops: Operations, request: A) => Promise<OperatorActionResult>) =>
     async (request: A) => {
       await condition(() => !busy);
       busy = true;
       try {
-        return await action(input, request);
+        return await action(ops, request);
       } finally {
         busy = false;
         actions++;
@@ -55,10 +69,12 @@ export async function paymentOperatorWorkflow(input: OperatorWorkflowInput): Pro
   setHandler(renotifyUpdate, oneAtATime(renotify), { validator: validateRequest });
   setHandler(operatorRequeryUpdate, oneAtATime(requery), { validator: validateRequest });
 
-  // Ends after idleMs without an action; the next action starts it again.
+  // Ends after idleMs without an action and no refund of its own running; the next action starts it again.
   for (;;) {
     const seen = actions;
-    if (!(await condition(() => busy || actions !== seen, input.idleMs))) break;
+    const active = await condition(() => busy || actions !== seen, input.idleMs);
+    if (!active && !ops.refunding) break;
+    if (!active) await condition(() => busy || actions !== seen || !ops.refunding);
     await condition(() => !busy);
   }
   await condition(allHandlersFinished);
@@ -79,26 +95,32 @@ function validateResolve(request: ResolveRequest): void {
 
 // ---- the actions ------------------------------------------------------------------------------------------------
 
-async function resolve(input: OperatorWorkflowInput, request: ResolveRequest): Promise<OperatorActionResult> {
-  const now = await store.operatorView(input.paymentId);
+async function resolve(ops: Operations, request: ResolveRequest): Promise<OperatorActionResult> {
+  const now = await store.operatorView(ops.input.paymentId);
   if (now.status !== 'NEEDS_REVIEW')
     throw refusal(`the payment is ${now.status}: only a payment waiting for review (NEEDS_REVIEW) can be resolved`);
+  if (ops.refunding)
+    throw refusal(
+      `a refund of this payment is running (${refundWorkflowId(now.payment.paymentId)}): it ends REFUNDED, or back in review if the channel refuses it`,
+    );
   const by = `${request.actor}: ${request.reason}`;
   switch (request.action) {
     case 'refund': {
-      const view = await askChannel(now);
-      if (view.state !== 'SUCCESS')
-        throw refusal(
-          `the channel never received this payment (it answers ${view.state}${view.channelStatus ? ` / ${view.channelStatus}` : ''}): there is nothing to refund; close the review instead`,
-        );
-      await startRefund(input, now, 'operator', `refund asked by ${by}`);
+      const paid = await receivedByChannel(now);
+      // What the channel took goes back (a review may be about the channel's amount disagreeing with ours).
+      await startOperatorRefund(ops, now, paid.amount, `refund asked by ${by}`);
       return result(
         now,
         'NEEDS_REVIEW',
-        `refund started (${refundWorkflowId(now.payment.paymentId)}): the payment becomes REFUNDED once the channel confirms it`,
+        `refund of ${formatMoney(paid.amount, paid.currency)} started (${refundWorkflowId(now.payment.paymentId)}): the payment becomes REFUNDED once the channel confirms it`,
       );
     }
     case 'accept': {
+      const paid = await receivedByChannel(now);
+      if (paid.amount !== now.payment.amount)
+        throw refusal(
+          `the channel took ${formatMoney(paid.amount, paid.currency)}, the payment is for ${formatMoney(now.payment.amount, now.payment.currency)}: accepting would tell the order it was paid in full; refund it instead`,
+        );
       const ack = await tellOrderNow(orderNoticeFor(now.payment, 'ACCEPTED'));
       if (!ack.accepted)
         throw refusal(
@@ -121,8 +143,8 @@ async function resolve(input: OperatorWorkflowInput, request: ResolveRequest): P
   }
 }
 
-async function renotify(input: OperatorWorkflowInput, _request: OperatorRequest): Promise<OperatorActionResult> {
-  const now = await store.operatorView(input.paymentId);
+async function renotify(ops: Operations, _request: OperatorRequest): Promise<OperatorActionResult> {
+  const now = await store.operatorView(ops.input.paymentId);
   if (!now.noticeStatus)
     throw refusal(`the payment is ${now.status} and was never decided: the order service has nothing to be told yet`);
   const notice = orderNoticeFor(now.payment, now.noticeStatus);
@@ -130,7 +152,8 @@ async function renotify(input: OperatorWorkflowInput, _request: OperatorRequest)
   return result(now, now.status, ackMessage(notice.status, ack));
 }
 
-async function requery(input: OperatorWorkflowInput, _request: OperatorRequest): Promise<OperatorActionResult> {
+async function requery(ops: Operations, _request: OperatorRequest): Promise<OperatorActionResult> {
+  const { input } = ops;
   const now = await store.operatorView(input.paymentId);
   const view = await askChannel(now);
   const says = `the channel says ${view.state}${view.channelStatus ? ` (${view.channelStatus})` : ''}`;
@@ -152,7 +175,7 @@ async function requery(input: OperatorWorkflowInput, _request: OperatorRequest):
     const action = moneyBackAction({ reason: 'late_success', policy: input.policy.lateSuccessPolicy });
     const why = moneyBackReason('late_success', undefined, now.status);
     if (action === 'refund') {
-      await startRefund(input, now, 'late_success', why);
+      await startLateRefund(input, now, why);
       return result(now, 'REFUNDING', `${says} after the payment was ${now.status}: a late success, being refunded`);
     }
     const status = await record(now, 'NEEDS_REVIEW', `${why}; a person decides`);
@@ -186,14 +209,55 @@ async function tellOrderNow(notice: OrderNotice): Promise<OrderAck> {
   }
 }
 
-async function startRefund(input: OperatorWorkflowInput, now: OperatorView, reason: MoneyBackReason, note: string) {
-  const refund = { ...refundInput(now.payment, reason, input.policy.querySchedule), note };
+/** The channel's word that it holds the buyer's money, in our currency; else the resolution is refused. */
+async function receivedByChannel(now: OperatorView): Promise<{ amount: number; currency: string }> {
+  const view = await askChannel(now);
+  if (view.state !== 'SUCCESS')
+    throw refusal(
+      `the channel never received this payment (it answers ${view.state}${view.channelStatus ? ` / ${view.channelStatus}` : ''}): there is nothing to refund or accept; close the review instead`,
+    );
+  const amount = view.amount ?? now.payment.amount;
+  const currency = view.currency ?? now.payment.currency;
+  if (currency !== now.payment.currency)
+    throw refusal(
+      `the channel took ${formatMoney(amount, currency)}, in another currency than the payment's: settle it at the channel by hand, then close the review`,
+    );
+  return { amount, currency };
+}
+
+/** A late success found by an operator's query: refunded like any (REFUNDING first); it outlives this workflow. */
+async function startLateRefund(input: OperatorWorkflowInput, now: OperatorView, note: string) {
+  const refund = { ...refundInput(now.payment, 'late_success', input.policy.querySchedule), note };
+  await startRefundChild(refund, ParentClosePolicy.ABANDON);
+}
+
+/**
+ * An operator's refund: the payment stays NEEDS_REVIEW until it ends, so this workflow follows it to its end
+ * (refusing other resolutions meanwhile), then tells an order that never heard a result that it is not paid.
+ */
+async function startOperatorRefund(ops: Operations, now: OperatorView, amount: number, note: string) {
+  const refund = { ...refundInput(now.payment, 'operator', ops.input.policy.querySchedule), amount, note };
+  const child = await startRefundChild(refund, ParentClosePolicy.TERMINATE);
+  ops.refunding = true;
+  void (async () => {
+    try {
+      const ended = await child.result();
+      if (ended.status === 'REFUNDED' && !now.orderNotified)
+        await tellOrderNow(orderNoticeFor(now.payment, 'REFUNDED')).catch(() => undefined);
+    } catch {
+      // The refund workflow failed (not a refused refund: that ends it in review); the payment is still in review.
+    } finally {
+      ops.refunding = false;
+    }
+  })();
+}
+
+async function startRefundChild(refund: RefundInput, parentClosePolicy: ParentClosePolicy) {
   try {
-    // It outlives this workflow (which ends when idle): abandoned, not terminated, when we close.
-    await startChild(refundWorkflow, {
-      workflowId: refundWorkflowId(now.payment.paymentId),
+    return await startChild(refundWorkflow, {
+      workflowId: refundWorkflowId(refund.paymentId),
       staticSummary: refundSummary(refund),
-      parentClosePolicy: ParentClosePolicy.ABANDON,
+      parentClosePolicy,
       args: [refund],
     });
   } catch (err) {

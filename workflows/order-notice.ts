@@ -10,8 +10,11 @@ import { type DecidedStatus, orderResultFor } from './states';
 /** A notice as the notifyOrderService activity takes it: the channel is for its metrics and event log. */
 export type OrderNotice = PaymentResultNotice & { channel: string };
 
-/** The statuses whose decision the order service is told. */
-export type NoticeStatus = DecidedStatus | 'ACCEPTED' | 'REVIEW_CLOSED';
+/**
+ * The statuses whose decision the order service is told. REFUNDED: a review an operator settled by refunding, for an
+ * order that had heard nothing before: it is told the payment is not paid (CLOSED).
+ */
+export type NoticeStatus = DecidedStatus | 'ACCEPTED' | 'REVIEW_CLOSED' | 'REFUNDED';
 
 export function orderNoticeFor(
   payment: Pick<PaymentInput, 'orderId' | 'paymentId' | 'amount' | 'currency' | 'channel'>,
@@ -21,7 +24,7 @@ export function orderNoticeFor(
   return {
     orderId,
     paymentId,
-    status: orderResultFor(status)!,
+    status: status === 'REFUNDED' ? 'CLOSED' : orderResultFor(status)!,
     amount,
     currency,
     channel,

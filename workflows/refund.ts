@@ -87,11 +87,16 @@ export async function refundWorkflow(input: RefundInput): Promise<RefundResult> 
       log.warn('refund query failed; the next check asks again', { paymentId });
     }
   }
-  if (state !== 'SUCCESS') {
+  if (state === 'SUCCESS') {
+    // Refused only if the payment moved meanwhile (the state machine has no other way out of REFUNDING or a review):
+    // the money is back with the buyer whatever the row says, and a person must know.
+    const now = await settle('REFUNDED', `refunded: ${why}`);
+    if (now !== 'REFUNDED')
+      await refundFailed(`refund ${refund.refundId} succeeded, but the payment had moved to ${now}`);
+  } else {
     await refundFailed(`refund ${refund.refundId} ended ${state}`);
+    await settle('NEEDS_REVIEW', `refund ${refund.refundId} ended ${state}; a person decides`);
   }
-  if (state === 'SUCCESS') await settle('REFUNDED', `refunded: ${why}`);
-  else await settle('NEEDS_REVIEW', `refund ${refund.refundId} ended ${state}; a person decides`);
   show(
     state === 'SUCCESS'
       ? `refund ${refund.refundId} completed`

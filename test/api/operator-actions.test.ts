@@ -78,7 +78,11 @@ describe('operator actions, whole stack', () => {
 
     const refund = await resolve(paymentId, 'refund', 'order was for 10.00; buyer paid 25.99');
     expect(refund.status).toBe(200);
-    expect(refund.body.message).toMatch(/refund started/);
+    expect(refund.body.message).toMatch(/refund of 25.99 CNY started/);
+    // While the refund runs the payment is still in review, but no other resolution may race it.
+    const racing = await resolve(paymentId, 'close', 'someone else closes it meanwhile');
+    expect(racing.status).toBe(409);
+    expect(racing.body.error.message).toMatch(/a refund of this payment is running/);
     const refunded = await until(paymentId, 'REFUNDED');
     expect(refunded.statusReason).toMatch(/refund asked by alice: order was for 10.00; buyer paid 25.99/);
     expect(s.sandbox.payments.get(channelPaymentId)?.refunds).toHaveLength(1);
@@ -91,6 +95,7 @@ describe('operator actions, whole stack', () => {
     expect(audit.map((e: { type: string; outcome: string }) => `${e.type} ${e.outcome}`)).toEqual([
       'operator:resolve:accept refused',
       'operator:resolve:refund done',
+      'operator:resolve:close refused',
       'operator:resolve:refund refused',
     ]);
     expect(audit[1].payload).toMatchObject({ actor: 'alice', reason: 'order was for 10.00; buyer paid 25.99' });
@@ -109,7 +114,7 @@ describe('operator actions, whole stack', () => {
     expect((await s.order(orderId)).status).toBe('UNPAID');
   });
 
-  it('refuses to refund what the channel never received, and accepts a review the order service takes', async () => {
+  it('refuses to refund or accept what the channel never received; the review can be closed', async () => {
     // A success reported (signed) for a payment the buyer never paid, to an order of another amount: a channel's
     // mistake that ends in review. The channel's query says it was never paid.
     const orderId = await s.createOrder(1000);
@@ -143,7 +148,17 @@ describe('operator actions, whole stack', () => {
     expect(refund.body.error.message).toMatch(/the channel never received this payment \(it answers PENDING/);
     expect((await get(paymentId)).status).toBe('NEEDS_REVIEW');
 
-    // Once the order is for that amount (the shop corrected it), accepting tells the order it is paid.
+    const accept = await resolve(paymentId, 'accept');
+    expect(accept.status).toBe(409);
+    expect(accept.body.error.message).toMatch(/the channel never received this payment/);
+    const close = await resolve(paymentId, 'close', 'the channel confirmed it never took the money');
+    expect(close.status).toBe(200);
+    expect((await get(paymentId)).status).toBe('REVIEW_CLOSED');
+  });
+
+  it('accepts a review once the order service takes it; an order paid and kept takes no new payment', async () => {
+    const { paymentId, orderId } = await paymentInReview();
+    // The shop corrects the order's amount: accepting now tells the order it is paid.
     await s.t.db.withSchema('order_service').table('orders').where({ order_id: orderId }).update({ amount: 2599 });
     const accept = await resolve(paymentId, 'accept', 'shop corrected the order amount');
     expect(accept.status).toBe(200);
@@ -151,7 +166,6 @@ describe('operator actions, whole stack', () => {
     expect((await s.order(orderId)).status).toBe('PAID');
     expect((await get(paymentId)).statusReason).toBe('accepted as paid by alice: shop corrected the order amount');
 
-    // An order paid (and kept) takes no new payment.
     const another = await create(orderId, 1000);
     expect(another.status).toBe(409);
     expect(another.body.error).toMatchObject({ code: 'order_already_paid' });
