@@ -127,6 +127,10 @@ describe('ORDER_NOTIFY_SIGNING_KEYS', () => {
       'ORDER_NOTIFY_SIGNING_KEYS: required in production (the development key is refused)',
     ]);
     expect(problemsOf({ ...prod, ORDER_NOTIFY_SIGNING_KEYS: `${NEW.id}:${NEW.secret}` })).toEqual([]);
+    // under another key id, the development secret is still the development secret
+    expect(problemsOf({ ...prod, ORDER_NOTIFY_SIGNING_KEYS: `k1:order-notify-dev-secret-not-for-production` })).toEqual(
+      ['ORDER_NOTIFY_SIGNING_KEYS: required in production (the development key is refused)'],
+    );
   });
 
   it('never reaches the logs: the keys in a logged config section and the signature header are redacted', () => {
