@@ -13,7 +13,7 @@ import { paymentIdFromWorkflowId, paymentWorkflowId, searchAttributes } from '..
 import { formatMoney } from '../workflows/money';
 import { PAYMENT_STATUSES, type PaymentStatus } from '../workflows/states';
 import { type ActionAnswer, OperatorError, PaymentsApi } from './operator/api';
-import { type ListFilters, needsVisibility, visibilityQuery } from './operator/list-filters';
+import { LATE_SUCCESS_STATUSES, type ListFilters, needsVisibility, visibilityQuery } from './operator/list-filters';
 
 /** A payment as GET /payments/{id} and GET /admin/payments answer it (the fields the CLI shows). */
 interface PaymentRecord {
@@ -139,6 +139,16 @@ async function mapLimited<T, R>(items: T[], width: number, fn: (item: T) => Prom
   return results;
 }
 
+/** The statuses the filters allow (all must hold), or undefined when none asks for a status. */
+function wantedStatuses(filters: ListFilters): PaymentStatus[] | undefined {
+  const sets: (readonly PaymentStatus[])[] = [];
+  if (filters.needsReview) sets.push(['NEEDS_REVIEW']);
+  if (filters.lateSuccesses) sets.push(LATE_SUCCESS_STATUSES);
+  if (filters.status) sets.push([filters.status]);
+  if (sets.length === 0) return undefined;
+  return sets.reduce((a, b) => a.filter((x) => b.includes(x))) as PaymentStatus[];
+}
+
 const FINAL_OR_LATER = new Set<string>(PAYMENT_STATUSES.filter((s) => s !== 'UNPAID' && s !== 'PAYING'));
 
 async function listPayments(ctx: Context, filters: ListFilters, limit: number): Promise<ListedPayment[]> {
@@ -146,6 +156,38 @@ async function listPayments(ctx: Context, filters: ListFilters, limit: number): 
   const now = new Date();
   const fromVisibility = new Map<string, ListedPayment>();
   const order: string[] = [];
+
+  // A status is the database's to tell: a payment workflow's PaymentStatus is the last one it wrote, and a status set
+  // after it ended (a late success found by the API, a refund or a review settled later) never reaches it. So status
+  // questions without a time (--needs-review, --late-successes, --status) are asked of the database.
+  const statuses = wantedStatuses(filters);
+  if (statuses && !filters.stuck && !filters.overdue) {
+    const answers = await mapLimited(statuses, 4, (status) => {
+      const params = new URLSearchParams({ status, limit: '500' });
+      if (filters.unacknowledged) params.set('unacknowledged', 'true');
+      return api.get<{ payments: PaymentRecord[] }>(`/admin/payments?${params}`);
+    });
+    const rows = answers
+      .flatMap((a) => a.payments)
+      .filter(
+        (p) => (!filters.order || p.orderId === filters.order) && (!filters.channel || p.channel === filters.channel),
+      )
+      .sort((x, y) => (x.createdAt < y.createdAt ? -1 : x.createdAt > y.createdAt ? 1 : 0))
+      .slice(0, limit);
+    return rows.map((r) => ({
+      paymentId: r.paymentId,
+      status: r.status,
+      amount: r.amount,
+      currency: r.currency,
+      orderId: r.orderId,
+      channel: r.channel,
+      createdAt: r.createdAt,
+      nextCheckAt: null,
+      resolvedBy: r.resolvedBy ?? null,
+      orderNotifiedAt: r.orderNotifiedAt ?? null,
+      workflow: null,
+    }));
+  }
 
   if (needsVisibility(filters) || !filters.unacknowledged) {
     const query = visibilityQuery(filters, {
