@@ -15,6 +15,8 @@ interface Service {
   ports?: string[];
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test: string[] };
+  entrypoint?: string[] | string;
+  volumes?: string[];
 }
 
 const root = join(__dirname, '..', '..');
@@ -86,7 +88,26 @@ describe('docker-compose.yml', () => {
   it('registers every search attribute the workflows use, and runs the official Temporal images and UI', () => {
     const setup = [compose.services['temporal-setup']!.command].flat().join(' ');
     for (const key of allSearchAttributeKeys) expect(setup).toContain(key.name);
-    expect(compose.services.temporal!.image).toMatch(/^temporalio\/auto-setup:/);
     expect(compose.services['temporal-ui']!.image).toMatch(/^temporalio\/ui:/);
+  });
+
+  it('runs the Temporal server the cluster profile builds: the same release, four services, the one configuration file', () => {
+    const release = /const TEMPORAL_SERVER_VERSION = 'v([0-9.]+)'/.exec(
+      readFileSync(join(root, 'scripts', 'bootstrap.mjs'), 'utf8'),
+    )![1];
+    const server = Object.entries(compose.services).filter(([, s]) => s.image?.startsWith('temporalio/server:'));
+    const started = server.map(([, s]) => [s.command].flat().join(' ')).sort();
+    expect(started).toEqual(['frontend', 'history', 'matching', 'worker']);
+    for (const [name, s] of server) {
+      expect({ name, image: s.image }).toEqual({ name, image: `temporalio/server:${release}` });
+      const entry = [s.entrypoint].flat().join(' ');
+      expect(entry).toContain('--config-file /etc/temporal/deploy/server.yaml');
+      expect(s.volumes).toContain('./deploy/temporal:/etc/temporal/deploy:ro');
+    }
+    expect(compose.services.temporal!.command).toEqual(['frontend']); // what TEMPORAL_ADDRESS names
+    // The schema and the CLI come from the same release's admin tools.
+    for (const name of ['temporal-schema', 'temporal-setup'])
+      expect(compose.services[name]!.image).toBe(`temporalio/admin-tools:${release}`);
+    expect(readFileSync(join(root, 'deploy', 'temporal', 'server.yaml'), 'utf8')).toMatch(/^# enable-template/);
   });
 });
