@@ -12,6 +12,7 @@
 //   notifications  (wallet, event_id): one event the merchant must hear about, its state and where its retries are
 //   deliveries     (wallet, channel_payment_id, seq): every attempt at delivering a notification, append-only
 import type { Knex } from 'knex';
+import type { WalletPayment, WalletRefund, WalletStatus } from './wallet';
 
 export const WALLET_SCHEMA = 'sandbox_wallet';
 
@@ -27,41 +28,15 @@ export interface WalletNotice {
   dueAt?: string;
 }
 
-/** A payment as the store holds it: the wallet's fields, plus what its timers were waiting for. */
-export interface StoredPayment {
-  channelPaymentId: string;
-  merchantId: string;
-  merchantOrderId: string;
-  amount: number;
-  currency: string;
-  description?: string;
-  notifyUrl: string;
-  status: string;
-  createdAt: string;
-  paidAt?: string;
-  closedAt?: string;
-  /** Why the payment failed (the buyer's decline reason). */
-  reason?: string;
+/**
+ * A payment as the store holds it: the wallet's fields (its dropped events are the notices' `dropped` state), plus
+ * what its timers were waiting for.
+ */
+export type StoredPayment = Omit<WalletPayment, 'droppedEvents'> & {
   /** The late-settle fault's settlement, while it is still to come (ISO). */
   settleDueAt?: string;
-  extra: Record<string, string>;
-  refunds: {
-    refundId: string;
-    refundKey: string;
-    amount: number;
-    status: string;
-    createdAt: string;
-    succeededAt?: string;
-  }[];
-  deliveries: {
-    eventId: string;
-    attempt: number;
-    httpStatus: number;
-    accepted: boolean;
-    at: string;
-  }[];
   notices: WalletNotice[];
-}
+};
 
 /** Creates the schema and its tables if they are missing; safe to run at every start (not concurrently). */
 export async function ensureWalletSchema(db: Knex): Promise<void> {
@@ -283,7 +258,7 @@ async function load(db: Knex, wallet: string): Promise<StoredPayment[]> {
     currency: r.currency,
     ...(r.description !== null ? { description: r.description } : {}),
     notifyUrl: r.notify_url,
-    status: r.status,
+    status: r.status as WalletStatus,
     createdAt: r.created_at.toISOString(),
     ...(r.paid_at ? { paidAt: r.paid_at.toISOString() } : {}),
     ...(r.closed_at ? { closedAt: r.closed_at.toISOString() } : {}),
@@ -294,7 +269,7 @@ async function load(db: Knex, wallet: string): Promise<StoredPayment[]> {
       refundId: f.refund_id as string,
       refundKey: f.refund_key as string,
       amount: f.amount as number,
-      status: f.status as string,
+      status: f.status as WalletRefund['status'],
       createdAt: (f.created_at as Date).toISOString(),
       ...(f.succeeded_at ? { succeededAt: iso(f.succeeded_at as Date)! } : {}),
     })),

@@ -543,8 +543,6 @@ export function createWallet(options: WalletOptions): Wallet {
     const { notices: events, settleDueAt, ...fields } = stored;
     const p: WalletPayment = {
       ...fields,
-      status: fields.status as WalletStatus,
-      refunds: fields.refunds as WalletRefund[],
       droppedEvents: events.filter((e) => e.state === 'dropped').map((e) => e.eventId),
     };
     payments.set(p.channelPaymentId, p);

@@ -7,19 +7,10 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { createChannels } from '../../channels';
-import { ConfigError, loadConfig } from '../../config';
+import { loadConfig } from '../../config';
 import { REDACT_PATHS } from '../../observability/logger';
 import { DEV_APP_ID, DEV_SELLER_ID, ensureAlipayDevKeys } from '../../sandbox/alipay/dev-keys';
-
-const problemsOf = (env: Record<string, string>): string[] => {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  throw new Error('expected the configuration to be rejected');
-};
+import { problemsOf } from '../support/config-problems';
 
 const app = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const platform = generateKeyPairSync('rsa', { modulusLength: 2048 });

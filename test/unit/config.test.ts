@@ -1,18 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CONFIG_VARIABLES, ConfigError, loadConfig, parseDuration } from '../../config';
+import { CONFIG_VARIABLES, loadConfig, parseDuration } from '../../config';
 import { tuningOptions } from '../../worker/worker';
-
-function problemsOf(env: Record<string, string>, options?: Parameters<typeof loadConfig>[1]): string[] {
-  try {
-    loadConfig(env, options);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  throw new Error('expected the configuration to be rejected');
-}
+import { problemsOf } from '../support/config-problems';
 
 describe('configuration', () => {
   it('has working defaults for a local stack', () => {

@@ -4,8 +4,9 @@ import { createHmac } from 'node:crypto';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { SIGNATURE_TOLERANCE_S, signPayload, verifySignature } from '../../activities/order-signature';
-import { ConfigError, loadConfig } from '../../config';
+import { loadConfig } from '../../config';
 import { REDACT_PATHS } from '../../observability/logger';
+import { problemsOf } from '../support/config-problems';
 
 const OLD = { id: 'k-2025', secret: 'old-order-notify-secret-6f1c9a2be47d83f0' };
 const NEW = { id: 'k-2026', secret: 'new-order-notify-secret-a93e07c5d2b4f618' };
@@ -81,16 +82,6 @@ describe('signing a notification', () => {
 });
 
 describe('ORDER_NOTIFY_SIGNING_KEYS', () => {
-  const problemsOf = (env: Record<string, string>): string[] => {
-    try {
-      loadConfig(env);
-    } catch (err) {
-      if (err instanceof ConfigError) return err.problems;
-      throw err;
-    }
-    return [];
-  };
-
   it('takes one key, or two during a rotation, in order', () => {
     expect(loadConfig({ ORDER_NOTIFY_SIGNING_KEYS: `${NEW.id}:${NEW.secret}` }).orders.signingKeys).toEqual([NEW]);
     expect(

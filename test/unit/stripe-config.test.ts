@@ -3,18 +3,9 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { createChannels } from '../../channels';
-import { ConfigError, loadConfig } from '../../config';
+import { loadConfig } from '../../config';
 import { REDACT_PATHS } from '../../observability/logger';
-
-function problemsOf(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  throw new Error('expected the configuration to be rejected');
-}
+import { problemsOf } from '../support/config-problems';
 
 const KEYS = {
   STRIPE_SECRET_KEY: 'sk_test_51Habc123',

@@ -7,22 +7,13 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { parseTradeBill } from '../../channels/wechatpay/adapter';
-import { ConfigError, loadConfig } from '../../config';
+import { loadConfig } from '../../config';
 import { REDACT_PATHS } from '../../observability/logger';
 import { ensureWechatPayDevKeys } from '../../sandbox/wechatpay/dev-keys';
+import { problemsOf as problems } from '../support/config-problems';
 
 const dir = mkdtempSync(join(tmpdir(), 'wechatpay-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function problems(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  return [];
-}
 
 describe('WeChat Pay configuration', () => {
   it('is off unless enabled', () => {
