@@ -9,7 +9,7 @@ import {
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, type UpdateDefinition } from '@temporalio/common';
 import { type NextFunction, type Request, type Response, Router } from 'express';
 import type { Knex } from 'knex';
 import type { z } from 'zod';
@@ -116,17 +116,17 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
   /** An update on the payment's operator workflow, started if it does not run (update-with-start). */
   const onOperatorWorkflow = async <Req extends OperatorRequest>(
     row: PaymentRow,
-    update: typeof resolveUpdate | typeof renotifyUpdate | typeof operatorRequeryUpdate,
+    update: UpdateDefinition<OperatorActionResult, [Req]>,
     request: Req,
   ) => {
     const startWorkflowOperation = new WithStartWorkflowOperation<typeof paymentOperatorWorkflow>(
       'paymentOperatorWorkflow',
       operatorStartOptions(row, deps.config),
     );
-    const body = (await deps.temporal.workflow.executeUpdateWithStart(update as typeof resolveUpdate, {
-      args: [request as unknown as ResolveRequest],
+    const body = await deps.temporal.workflow.executeUpdateWithStart(update, {
+      args: [request],
       startWorkflowOperation,
-    })) as OperatorActionResult;
+    });
     return { status: 200, body };
   };
 
@@ -177,14 +177,8 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
     const { action, reason } = parse(resolveBody, req.body, 'body');
     const row = await paymentOr404(id);
     const request: ResolveRequest = { actor, reason, action };
-    await act(res, row, `resolve:${action}`, request, async () => {
-      if (row.status !== 'NEEDS_REVIEW')
-        throw ApplicationFailure.create({
-          type: OPERATOR_REFUSAL,
-          message: `the payment is ${row.status}: only a payment waiting for review (NEEDS_REVIEW) can be resolved`,
-        });
-      return onOperatorWorkflow(row, resolveUpdate, request);
-    });
+    // Whether it applies (NEEDS_REVIEW, no refund running) is the operator workflow's to say, in one place.
+    await act(res, row, `resolve:${action}`, request, () => onOperatorWorkflow(row, resolveUpdate, request));
   });
 
   router.get('/admin/payments', async (req, res) => {

@@ -3,7 +3,13 @@
 import type { BuyerHandoff } from '../channels/types';
 import type { Db } from './knex';
 import { storableJsonText } from './text';
-import { allowedPredecessors, DECIDED_STATUSES, type PaymentStatus, type ResolvedBy } from '../workflows/states';
+import {
+  allowedPredecessors,
+  DECIDED_STATUSES,
+  KEPT_STATUSES,
+  type PaymentStatus,
+  type ResolvedBy,
+} from '../workflows/states';
 
 export interface PaymentRow {
   id: string;
@@ -129,10 +135,7 @@ export class PaymentsRepository {
 
   /** A payment that paid this order and whose money the shop keeps (SUCCESS, or accepted by an operator). */
   findPaidForOrder(orderId: string): Promise<PaymentRow | undefined> {
-    return this.db<PaymentRow>('payments')
-      .where({ order_id: orderId })
-      .whereIn('status', ['SUCCESS', 'ACCEPTED'])
-      .first();
+    return this.db<PaymentRow>('payments').where({ order_id: orderId }).whereIn('status', KEPT_STATUSES).first();
   }
 
   findByIdempotencyKey(key: string): Promise<PaymentRow | undefined> {

@@ -60,7 +60,7 @@ interface EventLog {
 }
 
 /** One line of `list`: the database's record where the API has it, visibility's search attributes for the rest. */
-interface ListedPayment {
+export interface ListedPayment {
   paymentId: string;
   status: string;
   amount: number | null;

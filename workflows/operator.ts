@@ -200,7 +200,7 @@ async function askChannel(now: OperatorView) {
   }
 }
 
-async function tellOrderNow(notice: OrderNotice): Promise<OrderAck> {
+export async function tellOrderNow(notice: OrderNotice): Promise<OrderAck> {
   try {
     return await orderOnce.notifyOrderService(notice);
   } catch (err) {
@@ -287,7 +287,7 @@ async function anomaly(now: OperatorView, kind: 'late_success' | 'channel_not_fo
   });
 }
 
-function ackMessage(status: string, ack: OrderAck): string {
+export function ackMessage(status: string, ack: OrderAck): string {
   return `the order service was told ${status} again: ${ack.accepted ? 'acknowledged' : `refused (${ack.reason ?? 'no reason given'})`}`;
 }
 
@@ -302,5 +302,3 @@ function refusal(message: string): ApplicationFailure {
 function unavailable(message: string): ApplicationFailure {
   return ApplicationFailure.create({ type: OPERATOR_UNAVAILABLE, message, nonRetryable: true });
 }
-
-export { ackMessage, tellOrderNow };

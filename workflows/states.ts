@@ -86,6 +86,10 @@ export const PAID_STATUSES = [
   ...MONEY_BACK_STATUSES,
   ...REVIEWED_STATUSES,
 ] as const satisfies readonly PaymentStatus[];
+type PaidStatus = (typeof PAID_STATUSES)[number];
+
+/** Paid, and the shop keeps the money: the order is paid by this payment and takes no other. */
+export const KEPT_STATUSES = ['SUCCESS', 'ACCEPTED'] as const satisfies readonly PaidStatus[];
 
 const within =
   <T extends PaymentStatus>(list: readonly T[]) =>

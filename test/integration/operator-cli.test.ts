@@ -13,18 +13,10 @@ import {
   type ShellResult,
 } from '../support/operator-payments';
 import { Stack } from '../support/stack';
+import type { ListedPayment } from '../../scripts/payments';
 
-interface Row {
-  paymentId: string;
-  status: string;
-  amount: number | null;
-  currency: string | null;
-  orderId: string | null;
-  channel: string | null;
-  createdAt: string | null;
-  nextCheckAt: string | null;
-  resolvedBy: string | null;
-}
+/** A row of `list --json` (the CLI's own type). */
+type Row = ListedPayment;
 
 const cli = (args: string, env: NodeJS.ProcessEnv) => shell(`node_modules/.bin/tsx scripts/payments.ts ${args}`, env);
 
