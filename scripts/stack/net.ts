@@ -1,20 +1,44 @@
 import { createServer } from 'node:net';
 
-/** A TCP port that was free a moment ago (the OS picks it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * Ports we hand out come from below Linux's ephemeral range (32768–60999). A port the OS picked for `listen(0)` and
+ * that we released is back in the pool the kernel draws from for every outgoing connection, so another process's
+ * connection could take it before our server binds it (CI saw `EADDRINUSE` that way). Below 32768 only our own
+ * choices compete: each jest worker draws from a slice of its own, and this process never hands out a port twice.
+ * (Temporal's membership ports must be below 32768 too: the server stores them as a smallint.)
+ */
+const LOW = 10_000;
+const SLICE = 2_000;
+const SLICES = 11; // 10000–31999
+const handedOut = new Set<number>();
+
+function slice(): number {
+  const worker = Number(process.env.JEST_WORKER_ID ?? 0);
+  return Number.isInteger(worker) && worker > 0 ? worker % SLICES : 0;
+}
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
     server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
 
+/** A TCP port on 127.0.0.1 that was free a moment ago and that the kernel will not give to an outgoing connection. */
+export async function freePort(): Promise<number> {
+  const base = LOW + slice() * SLICE;
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = base + Math.floor(Math.random() * SLICE);
+    if (handedOut.has(port)) continue;
+    if (await canBind(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error(`no free port between ${base} and ${base + SLICE - 1}`);
+}
 /** Polls `check` until it resolves, or fails with the last error after `timeoutMs` (at once on a `fatal` error). */
 export async function waitFor(
   what: string,

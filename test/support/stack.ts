@@ -195,7 +195,7 @@ export class Stack {
       statusFeed: this.statusFeed,
     });
     const apiServer = app.listen(apiPort, '127.0.0.1');
-    await new Promise((r) => apiServer.once('listening', r));
+    await new Promise((resolve, reject) => apiServer.once('listening', resolve).once('error', reject));
     this.apiUrl = `http://127.0.0.1:${apiPort}`;
     this.closers.push(async () => {
       apiServer.closeAllConnections();
