@@ -1,11 +1,15 @@
-// npm run chaos -- --payments 200 --seed chaos-1 [--channels sandboxpay,wechatpay,alipay,stripe]
+// npm run chaos -- --payments 200 --seed chaos-1 [--channels sandboxpay,wechatpay,alipay,stripe] [--engine cluster]
 // Starts the whole stack with short schedules and expiries, sends payments through it like shops and buyers would
 // (spread over the channels, all of them by default), and breaks things at the same time: every channel's double
 // drops, duplicates, delays and reorders callbacks, fails and hangs
 // queries, leaves payments stuck, races closes with payments and settles some closed payments late; the order
 // service fails 10% of calls and has a one-minute outage; the worker is SIGKILLed every ~20 s, the API once, and
 // the Temporal dev server is stopped and restarted on the same SQLite file, and an operator terminates a few
-// payment workflows by mistake. Then it audits the three sources of
+// payment workflows by mistake. On the cluster engine (--engine cluster: Temporal's four services on PostgreSQL, two
+// workers, two API replicas behind the balancer) the Temporal faults are those of a cluster instead: the history,
+// matching and frontend services SIGKILLed (the supervisor restarts each), Temporal's PostgreSQL restarted, one of
+// the two workers killed for good (the other takes all the work), and one API replica SIGKILLed while buyers pay
+// through both. Then it audits the three sources of
 // truth (the channel, our table, the order service), prints the report, writes it as JSON, and exits non-zero
 // when any invariant is broken.
 import { randomUUID } from 'node:crypto';
@@ -21,6 +25,8 @@ import type { ReconcileInput, ReconcileResult } from '../workflows/reconcile';
 import { audit, type AuditReport, type OrderRecord } from './chaos/audit';
 import type { ChaosChannelRecord } from './chaos/channels';
 import { startRunStack } from './stack/run-stack';
+import { ENGINES, type Engine, TEMPORAL_DB_PROCESS } from './stack/cluster-engine';
+import { processName } from './stack/temporal-cluster';
 import { projectRoot } from './stack/toolchain';
 
 const { values: args } = parseArgs({
@@ -30,13 +36,15 @@ const { values: args } = parseArgs({
     report: { type: 'string' },
     keep: { type: 'boolean', default: false },
     channels: { type: 'string' },
+    engine: { type: 'string', default: 'dev' },
   },
 });
+const engine = args.engine as Engine;
 const N = Number(args.payments);
 const seed = args.seed!;
-if (!Number.isInteger(N) || N < 1) {
+if (!Number.isInteger(N) || N < 1 || !ENGINES.includes(engine)) {
   process.stderr.write(
-    'usage: npm run chaos -- --payments N --seed S [--channels a,b,...] [--report file.json] [--keep]\n',
+    `usage: npm run chaos -- --payments N --seed S [--channels a,b,...] [--engine ${ENGINES.join('|')}] [--report file.json] [--keep]\n`,
   );
   process.exit(2);
 }
@@ -115,8 +123,9 @@ async function retrying<T>(what: string, fn: () => Promise<T | undefined>, forMs
 }
 
 async function main(): Promise<void> {
-  say(`${N} payments, seed ${seed}`);
+  say(`${N} payments, seed ${seed}, engine ${engine}`);
   const stack = await startRunStack({
+    engine,
     name: 'payments-chaos',
     taskQueue: 'payments-chaos',
     say,
@@ -183,7 +192,12 @@ async function main(): Promise<void> {
             body: JSON.stringify({ outageForMs: 60_000 }),
           }),
       },
-      { when: at(0.45), what: 'API SIGKILLed', act: async () => supervisor.process('api')?.kill('SIGKILL') },
+      // Both engines: the order service's outage above, an API process SIGKILLed, workflows terminated by mistake.
+      {
+        when: at(0.45),
+        what: stack.services.apis.length > 1 ? `API replica ${stack.services.apis[0]} SIGKILLed` : 'API SIGKILLed',
+        act: async () => supervisor.process(stack.services.apis[0]!)?.kill('SIGKILL'),
+      },
       {
         when: at(0.5),
         what: 'an operator terminates some payment workflows by mistake (reconciliation must restart them)',
@@ -203,14 +217,39 @@ async function main(): Promise<void> {
           note(`terminated ${victims.length} payment workflows`);
         },
       },
-      {
-        when: at(0.6),
-        what: 'Temporal dev server stopped (restarting on the same SQLite file in 5 s)',
-        act: async () => {
-          await stack.restartTemporal(5000);
-          note('Temporal dev server back');
-        },
-      },
+      ...(engine === 'dev'
+        ? [
+            {
+              when: at(0.6),
+              what: 'Temporal dev server stopped (restarting on the same SQLite file in 5 s)',
+              act: async () => {
+                await stack.restartTemporal(5000);
+                note('Temporal dev server back');
+              },
+            },
+          ]
+        : [
+            ...(['history', 'matching', 'frontend'] as const).map((service, i) => ({
+              when: at(0.2 + i * 0.2),
+              what: `Temporal ${service} service SIGKILLed (the supervisor restarts it)`,
+              act: async () => {
+                supervisor.process(processName(service))?.kill('SIGKILL');
+              },
+            })),
+            {
+              when: at(0.55),
+              what: `${stack.services.workers.at(-1)} killed for good (SIGKILL, not restarted: the other worker takes all the work)`,
+              act: () => supervisor.kill(stack.services.workers.at(-1)!, 'SIGKILL'),
+            },
+            {
+              when: at(0.7),
+              what: "Temporal's PostgreSQL stopped (restarting on the same data in 5 s)",
+              act: async () => {
+                await supervisor.restart(TEMPORAL_DB_PROCESS, 5000, 30_000);
+                note("Temporal's PostgreSQL back");
+              },
+            },
+          ]),
     ];
     let nextKill = loadStart + 5 * S;
     let k = 0;
@@ -222,10 +261,13 @@ async function main(): Promise<void> {
         await p.act();
       }
       if (Date.now() >= nextKill) {
-        const worker = supervisor.process('worker');
+        // One of the workers still supervised (after one is killed for good, always the one left).
+        const alive = stack.services.workers.filter((w) => supervisor.snapshot()[w]?.state === 'running');
+        const name = alive[k % Math.max(1, alive.length)];
+        const worker = name ? supervisor.process(name) : undefined;
         if (worker?.exitCode === null && worker.signalCode === null) {
           worker.kill('SIGKILL');
-          note(`worker SIGKILLed (#${++k})`);
+          note(`${name} SIGKILLed (#${++k})`);
         }
         nextKill = Date.now() + 15 * S + chance.between(0, 10_000, 'kill', String(k));
       }
@@ -416,7 +458,9 @@ async function main(): Promise<void> {
   const callbacks = channel.flatMap((c) => c.deliveries ?? []);
   const full = {
     at: new Date().toISOString(),
-    command: `npm run chaos -- --payments ${N} --seed ${seed}${args.channels ? ` --channels ${args.channels}` : ''}`,
+    command: `npm run chaos -- --payments ${N} --seed ${seed}${args.channels ? ` --channels ${args.channels}` : ''}${engine === 'dev' ? '' : ` --engine ${engine}`}`,
+    engine,
+    topology: { temporal: stack.temporalProcesses, workers: stack.services.workers, apis: stack.services.apis },
     channels: channelNames,
     machine: { cores: cpus().length, node: process.version },
     durationSeconds: Math.round((Date.now() - t0) / 1000),

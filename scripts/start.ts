@@ -3,9 +3,15 @@
 // Every process it starts is supervised (scripts/stack/supervisor.ts): one that dies is started again, the same
 // way, and the API's /readyz turns 200 again by itself. Prints where everything is; Ctrl-C stops it all in order.
 // A second run reuses .data/ (STACK_DATA_DIR).
+//
+// `npm start -- --engine cluster`: the production topology on this machine instead of the dev server: Temporal's
+// four services (frontend on TEMPORAL_PORT, history, matching, worker) on a PostgreSQL of their own with SQL
+// visibility, the Web UI server on TEMPORAL_UI_PORT, two workers and two API replicas with the balancer on API_PORT
+// (scripts/stack/cluster-engine.ts). Its binaries are built from the Go module proxy the first time it runs.
 import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, relative } from 'node:path';
+import { parseArgs } from 'node:util';
 import { isColorSupported } from 'pino-pretty';
 import { DEV_ADMIN_API_KEY, loadConfigOrExit } from '../config';
 import { createDb, migrateLatest } from '../db/knex';
@@ -17,6 +23,15 @@ import { waitFor } from './stack/net';
 import { devChannels, localstripeChild } from './stack/channels';
 import { orderNotifyDevKeys } from './stack/order-notify-keys';
 import { createTerminalFormatter } from '../observability/terminal';
+import {
+  clusterPortList,
+  type Engine,
+  ENGINES,
+  ensureClusterToolchain,
+  fixedClusterPorts,
+  startClusterEngine,
+  startReplicas,
+} from './stack/cluster-engine';
 
 function say(msg: string): void {
   process.stdout.write(`[start] ${msg}\n`);
@@ -40,9 +55,20 @@ function shown(path: string): string {
   return rel && !rel.startsWith('..') ? rel : path;
 }
 
+function engineFromArgs(): Engine {
+  const { values } = parseArgs({ options: { engine: { type: 'string', default: 'dev' } } });
+  const engine = values.engine as Engine;
+  if (!ENGINES.includes(engine)) {
+    process.stderr.write(`[start] ERROR: --engine must be one of ${ENGINES.join(', ')} (got "${values.engine}")\n`);
+    process.exit(2);
+  }
+  return engine;
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
-  const toolchain = readToolchain();
+  const engine = engineFromArgs();
+  const toolchain = engine === 'cluster' ? ensureClusterToolchain(say) : readToolchain();
   const dataDir = loadConfigOrExit().stack.dataDir;
   mkdirSync(dataDir, { recursive: true });
   // Every real channel the user has not configured runs on its double, with development keys made once under .data/.
@@ -95,7 +121,28 @@ async function main(): Promise<void> {
     }
     if (dev.localstripe) await assertPortFree(dev.localstripe.port, 'localstripe', 'LOCALSTRIPE_PORT');
     let temporalAddress = config.temporal.address;
-    if (config.stack.embedTemporal) {
+    const clusterPorts = fixedClusterPorts(config.stack.temporalPort, config.temporal.uiPort);
+    const temporalDbPort = config.database.embeddedPort + 1;
+    let temporalDb: { url: string; dataDir: string } | undefined;
+    if (engine === 'cluster') {
+      if (!config.stack.embedTemporal) {
+        throw new Error('the cluster profile runs a Temporal cluster of its own: unset TEMPORAL_ADDRESS');
+      }
+      for (const { port, what } of clusterPortList(clusterPorts)) {
+        await assertPortFree(port, what, what === 'Temporal Web UI' ? 'TEMPORAL_UI_PORT' : 'TEMPORAL_PORT');
+      }
+      await assertPortFree(temporalDbPort, "Temporal's PostgreSQL (EMBEDDED_DB_PORT + 1)", 'EMBEDDED_DB_PORT');
+      const cluster = await startClusterEngine(supervisor, {
+        toolchain,
+        dataDir: join(dataDir, 'temporal-cluster', 'postgres'),
+        dbPort: temporalDbPort,
+        ports: clusterPorts,
+        namespace: config.temporal.namespace,
+        say,
+      });
+      temporalDb = cluster.db;
+      temporalAddress = cluster.address;
+    } else if (config.stack.embedTemporal) {
       await assertPortFree(config.stack.temporalPort, 'Temporal', 'TEMPORAL_PORT');
       await assertPortFree(config.temporal.uiPort, 'Temporal Web UI', 'TEMPORAL_UI_PORT');
       say(`starting the Temporal dev server (${toolchain.temporalCli})...`);
@@ -143,8 +190,31 @@ async function main(): Promise<void> {
       );
     }
     await supervisor.start(tsxService({ name: 'sandbox', entry: join(projectRoot, 'sandbox', 'main.ts'), env }));
-    await supervisor.start(tsxService({ name: 'worker', entry: join(projectRoot, 'worker', 'main.ts'), env }));
-    await supervisor.start(tsxService({ name: 'api', entry: join(projectRoot, 'api', 'main.ts'), env }));
+    // Dev: one worker, one API. Cluster: two of each, the balancer on API_PORT in front of the APIs (API_PORT + 1
+    // and + 2), the second worker's metrics on the first's ports + 2.
+    const replicaPorts =
+      engine === 'cluster'
+        ? {
+            apis: [config.api.port + 1, config.api.port + 2],
+            workers: [0, 2].map((d) => ({
+              metrics: config.workerMetrics.port + d,
+              sdkMetrics: config.workerMetrics.sdkPort + d,
+            })),
+          }
+        : {
+            apis: [config.api.port],
+            workers: [{ metrics: config.workerMetrics.port, sdkMetrics: config.workerMetrics.sdkPort }],
+          };
+    if (engine === 'cluster') {
+      for (const port of replicaPorts.apis)
+        await assertPortFree(port, 'an API replica (API_PORT + 1, + 2)', 'API_PORT');
+    }
+    const replicas = await startReplicas(
+      supervisor,
+      env,
+      replicaPorts,
+      engine === 'cluster' ? { port: config.api.port } : undefined,
+    );
 
     const apiUrl = `http://localhost:${config.api.port}`;
     await waitFor(
@@ -161,16 +231,30 @@ async function main(): Promise<void> {
     const pids = Object.entries(supervisor.snapshot())
       .map(([name, p]) => `${name} ${p.pid}`)
       .join(', ');
+    const ports = (list: number[]) => list.map((p) => `:${p}`).join(', ');
+    const svc = clusterPorts.services;
     const lines = [
       '',
-      `Payment orchestration is up (${((Date.now() - started) / 1000).toFixed(1)} s):`,
+      `Payment orchestration is up (${((Date.now() - started) / 1000).toFixed(1)} s, engine ${engine}):`,
       `  API              ${apiUrl}  (health ${apiUrl}/healthz, readiness ${apiUrl}/readyz)`,
+      replicas.balancer
+        ? `                   the balancer, in front of ${replicas.apis.join(' and ')} on ${ports(replicaPorts.apis)} (its view: ${apiUrl}/balancer/health)`
+        : '',
+      replicas.workers.length > 1
+        ? `  Workers          ${replicas.workers.join(', ')} on one task queue (metrics ${ports(replicaPorts.workers.map((w) => w.metrics))})`
+        : '',
       config.api.adminApiKey === DEV_ADMIN_API_KEY
         ? `  Admin API key    ${DEV_ADMIN_API_KEY}  (development key, X-Api-Key; npm run payments uses it)`
         : `  Admin API key    from ADMIN_API_KEY  (X-Api-Key; npm run payments uses it)`,
       config.stack.embedTemporal
         ? `  Temporal Web UI  http://localhost:${config.temporal.uiPort}  (workflows, timers, search attributes)`
         : `  Temporal         ${temporalAddress} (external; open your cluster's Web UI)`,
+      engine === 'cluster'
+        ? `  Temporal cluster frontend :${svc.frontend.grpc}, history :${svc.history.grpc}, matching :${svc.matching.grpc}, worker :${svc.worker.grpc} (metrics ${ports(Object.values(svc).map((p) => p.metrics))})`
+        : '',
+      temporalDb
+        ? `  Temporal's DB    ${temporalDb.url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@')}  (persistence and SQL visibility, data in ${shown(temporalDb.dataDir)})`
+        : '',
       `  Temporal         ${temporalAddress}  namespace ${config.temporal.namespace}, task queue ${config.temporal.taskQueue}`,
       `  Channels         ${Object.entries(config.channels)
         .filter(([, c]) => c)
@@ -189,7 +273,9 @@ async function main(): Promise<void> {
       `  Order service    ${config.orders.url}/orders  (the shop's orders we keep in sync)`,
       `  Demo shop        ${config.orders.url}/shop  (buy something, pay in the wallet, watch the order turn Paid)`,
       `  PostgreSQL       ${shownDb}${config.stack.embedDatabase ? `  (embedded, data in ${shown(embeddedDataDir)})` : ''}`,
-      config.stack.embedTemporal ? `  Temporal data    ${shown(join(dataDir, 'temporal.db'))} (kept between runs)` : '',
+      config.stack.embedTemporal && engine === 'dev'
+        ? `  Temporal data    ${shown(join(dataDir, 'temporal.db'))} (kept between runs)`
+        : '',
       readable
         ? '  Logs             one line of text per event (JSON lines when piped, or with NODE_ENV=production)'
         : '  Logs             JSON lines (one line of text per event on a terminal, unless NODE_ENV=production)',
@@ -199,7 +285,8 @@ async function main(): Promise<void> {
       'Press Ctrl-C to stop everything.',
       '',
     ];
-    process.stdout.write(lines.filter((l, i, all) => l !== '' || all[i - 1] !== '').join('\n') + '\n');
+    // A line left empty by an option that is off is dropped; the blank lines around the block stay.
+    process.stdout.write(lines.filter((l, i, all) => l !== '' || i === 0 || i >= all.length - 3).join('\n') + '\n');
   } catch (err) {
     process.stderr.write(`[start] ERROR: ${err instanceof Error ? err.message : String(err)}\n`);
     await shutdown('start-up failed', 1);

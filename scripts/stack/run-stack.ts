@@ -1,7 +1,9 @@
 // A whole stack of its own for a measured run (chaos, benchmark): a temporary directory, free ports, a prebuilt
-// workflow bundle, the Temporal dev server on a SQLite file, the embedded PostgreSQL, migrations, and the sandbox,
-// worker and API; all of them supervised processes (restarted if they die) whose output goes to log files. Stops and
-// removes everything after.
+// workflow bundle, the Temporal engine, the embedded PostgreSQL, migrations, and the sandbox, worker(s) and API(s);
+// all of them supervised processes (restarted if they die) whose output goes to log files. Stops and removes
+// everything after. Two engines: `dev`, the Temporal dev server on a SQLite file (one worker, one API by default),
+// and `cluster`, the production topology (scripts/stack/cluster-engine.ts: Temporal's four services on a PostgreSQL of
+// their own, two workers, two API replicas behind the balancer by default).
 import type { ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +21,14 @@ import { buildWorkflowBundle } from '../build-workflows';
 import { devServerChild } from './temporal-dev-server';
 import { Supervisor, tsxService } from './supervisor';
 import { projectRoot, readToolchain } from './toolchain';
+import {
+  type Engine,
+  ensureClusterToolchain,
+  startClusterEngine,
+  startReplicas,
+  TEMPORAL_DB_PROCESS,
+} from './cluster-engine';
+import { CLUSTER_SERVICES, freeClusterPorts, processName } from './temporal-cluster';
 
 export interface RunStackOptions {
   /** Prefix of the temporary directory, e.g. payments-chaos. */
@@ -32,27 +42,52 @@ export interface RunStackOptions {
   stripeFaults?: Partial<StripeProxyFaults>;
   /** Seeds the Stripe fault proxy's decisions. */
   seed?: string;
+  /** The Temporal engine; default dev. */
+  engine?: Engine;
+  /** Worker processes; default 1 on dev, 2 on the cluster. */
+  workers?: number;
+  /** API replicas; default 1 on dev, 2 on the cluster. More than one: the balancer fronts them at urls.api. */
+  apis?: number;
 }
 
 export interface RunStack {
   dir: string;
-  urls: { api: string; sandbox: string; orders: string; workerMetrics: string; sdkMetrics: string };
+  engine: Engine;
+  /** urls.api is the balancer when there are several API replicas; workerMetrics is the first worker's. */
+  urls: {
+    api: string;
+    sandbox: string;
+    orders: string;
+    workerMetrics: string;
+    sdkMetrics: string;
+    /** Each API replica directly (its /metrics). */
+    apis: string[];
+    /** Each worker's metrics. */
+    workersMetrics: string[];
+  };
+  /** The supervised names of our services (to kill one in a chaos run, to read its CPU in a benchmark). */
+  services: { workers: string[]; apis: string[]; balancer?: string };
+  /** The supervised names of the Temporal engine's processes (dev: temporal; cluster: its services, its database). */
+  temporalProcesses: string[];
   /** Every channel the stack runs, with its double: how a buyer acts there and what it records. */
   channels: Record<string, ChaosChannel>;
-  /** The dev server; `process` is the current one (a new one after a restart). */
+  /** The frontend; `process` is the current one (the dev server, or the cluster's frontend service). */
   temporal: { address: string; readonly process: ChildProcess };
   /** The embedded PostgreSQL; `process` is the current postmaster. */
   db: { url: string; dataDir: string; readonly process: ChildProcess };
   /** A connection pool for the run's own reads (audits, counts). */
   knex: Knex;
   supervisor: Supervisor;
-  /** Stops the Temporal dev server and starts it again on the same SQLite file and port. */
+  /** Stops the Temporal dev server (cluster: its frontend) and starts it again on the same data and port. */
   restartTemporal(downMs: number): Promise<void>;
   stop(keep?: boolean): Promise<void>;
 }
 
 export async function startRunStack(options: RunStackOptions): Promise<RunStack> {
-  const toolchain = readToolchain();
+  const engine = options.engine ?? 'dev';
+  const toolchain = engine === 'cluster' ? ensureClusterToolchain(options.say) : readToolchain();
+  const workerCount = options.workers ?? (engine === 'cluster' ? 2 : 1);
+  const apiCount = options.apis ?? (engine === 'cluster' ? 2 : 1);
   const dir = mkdtempSync(join(tmpdir(), `${options.name}-`));
   chmodSync(dir, 0o755); // as root, PostgreSQL runs as the postgres user, who must reach its data dir
   mkdirSync(join(dir, 'logs'));
@@ -67,7 +102,11 @@ export async function startRunStack(options: RunStackOptions): Promise<RunStack>
     wechatpay: await freePort(),
     alipay: await freePort(),
     localstripe: await freePort(),
+    temporalDb: await freePort(),
   };
+  const apiPorts = apiCount > 1 ? await Promise.all(Array.from({ length: apiCount }, () => freePort())) : [ports.api];
+  const workerPorts = [{ metrics: ports.workerMetrics, sdkMetrics: ports.sdkMetrics }];
+  for (let i = 1; i < workerCount; i++) workerPorts.push({ metrics: await freePort(), sdkMetrics: await freePort() });
   const bundle = await buildWorkflowBundle(join(dir, 'workflows.js'));
   const supervisor = new Supervisor(options.say, {
     logDir: join(dir, 'logs'),
@@ -78,13 +117,29 @@ export async function startRunStack(options: RunStackOptions): Promise<RunStack>
     if (!child) throw new Error(`${name} is not running`);
     return child;
   };
-  await supervisor.start(
-    devServerChild({ binary: toolchain.temporalCli, port: ports.temporal, dbFile: join(dir, 'temporal.db') }),
-  );
+  let temporalAddress = `127.0.0.1:${ports.temporal}`;
+  let frontendProcess = 'temporal';
+  let temporalProcesses = ['temporal'];
+  if (engine === 'cluster') {
+    const cluster = await startClusterEngine(supervisor, {
+      toolchain,
+      dataDir: join(dir, 'temporal-pg'),
+      dbPort: ports.temporalDb,
+      ports: await freeClusterPorts({ ui: false }),
+      say: options.say,
+    });
+    temporalAddress = cluster.address;
+    frontendProcess = processName('frontend');
+    temporalProcesses = [TEMPORAL_DB_PROCESS, ...CLUSTER_SERVICES.map(processName)];
+  } else {
+    await supervisor.start(
+      devServerChild({ binary: toolchain.temporalCli, port: ports.temporal, dbFile: join(dir, 'temporal.db') }),
+    );
+  }
   const temporal = {
-    address: `127.0.0.1:${ports.temporal}`,
+    address: temporalAddress,
     get process() {
-      return current('temporal');
+      return current(frontendProcess);
     },
   };
   let started: EmbeddedDb | undefined;
@@ -98,7 +153,7 @@ export async function startRunStack(options: RunStackOptions): Promise<RunStack>
   };
   const knex = createDb({ url: db.url, poolMax: 4, applicationName: `${options.name}-reader` });
   await migrateLatest(knex);
-  options.say(`Temporal dev server and PostgreSQL up in ${dir}`);
+  options.say(`${engine === 'cluster' ? 'Temporal cluster' : 'Temporal dev server'} and PostgreSQL up in ${dir}`);
 
   const urls = {
     api: `http://127.0.0.1:${ports.api}`,
@@ -106,6 +161,8 @@ export async function startRunStack(options: RunStackOptions): Promise<RunStack>
     orders: `http://127.0.0.1:${ports.orders}`,
     workerMetrics: `http://127.0.0.1:${ports.workerMetrics}/metrics`,
     sdkMetrics: `http://127.0.0.1:${ports.sdkMetrics}/metrics`,
+    apis: apiPorts.map((p) => `http://127.0.0.1:${p}`),
+    workersMetrics: workerPorts.map((w) => `http://127.0.0.1:${w.metrics}/metrics`),
   };
   // The real channels on their doubles, with keys of the run's own: WeChat Pay's emulator (in the sandbox process) and
   // localstripe (behind the fault proxy when Stripe faults are asked for).
@@ -158,8 +215,12 @@ export async function startRunStack(options: RunStackOptions): Promise<RunStack>
   // The sandbox serves Stripe's test checkout: the buyer's page talks to Stripe (localstripe) directly, not through
   // the fault proxy, whose faults are the channel's answers to our adapter.
   await supervisor.start(service('sandbox', dev.localstripe ? { STRIPE_API_URL: localstripeUrl } : {}));
-  await supervisor.start(service('worker'));
-  await supervisor.start(service('api'));
+  const services = await startReplicas(
+    supervisor,
+    env,
+    { apis: apiPorts, workers: workerPorts },
+    apiCount > 1 ? { port: ports.api } : undefined,
+  );
   await waitFor(
     'the API',
     async () => {
@@ -178,14 +239,17 @@ export async function startRunStack(options: RunStackOptions): Promise<RunStack>
 
   const stack: RunStack = {
     dir,
+    engine,
     urls,
+    services,
+    temporalProcesses,
     channels,
     temporal,
     db,
     knex,
     supervisor,
     async restartTemporal(downMs) {
-      await supervisor.restart('temporal', downMs, 10_000);
+      await supervisor.restart(frontendProcess, downMs, 10_000);
     },
     async stop(keep = false) {
       await knex.destroy().catch(() => undefined);

@@ -205,6 +205,26 @@ export class Supervisor {
     await this.launch(svc, 'asked');
   }
 
+  /**
+   * Kills a process for good (a machine lost, in a chaos run): it is sent `signal` and not started again. Resolves
+   * once it has exited.
+   */
+  async kill(name: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const svc = this.services.get(name);
+    if (!svc) throw new Error(`${name} is not supervised`);
+    await svc.launching?.catch(() => undefined);
+    clearTimeout(svc.timer);
+    const child = svc.child;
+    svc.child = undefined; // its exit is expected: no restart from the exit handler
+    svc.state = 'stopped';
+    this.writeState();
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill(signal);
+      await exited;
+    }
+  }
+
   /** Sends each process its stop signal (in reverse start order) and waits; SIGKILL after the grace period. */
   async stopAll(graceMs = 15_000): Promise<void> {
     this.stopping = true;

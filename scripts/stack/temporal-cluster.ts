@@ -107,7 +107,11 @@ export function clusterBinaries(toolchain: Toolchain): ClusterBinaries {
 export async function freeClusterPorts({ ui = true } = {}): Promise<ClusterPorts> {
   const services = {} as Record<ClusterService, ServicePorts>;
   for (const service of CLUSTER_SERVICES) {
-    services[service] = { grpc: await freePort(), membership: await freePort() /* below 32768: stored as a smallint */, metrics: await freePort() };
+    services[service] = {
+      grpc: await freePort(),
+      membership: await freePort() /* below 32768: stored as a smallint */,
+      metrics: await freePort(),
+    };
   }
   return { services, frontendHttp: await freePort(), ...(ui ? { ui: await freePort() } : {}) };
 }
