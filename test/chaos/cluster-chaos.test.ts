@@ -8,7 +8,7 @@
 import { NO_VIOLATIONS, runChaos } from '../support/chaos-run';
 
 describe('the chaos run on the cluster engine (80 payments, seed ci-cluster-7)', () => {
-  it('loses services, a worker, an API replica and Temporal's database, and ends with no violation', () => {
+  it("loses services, a worker, an API replica and Temporal's database, and ends with no violation", () => {
     const { status, report: r } = runChaos(
       ['--engine', 'cluster', '--payments', '80', '--seed', 'ci-cluster-7'],
       20 * 60_000,
