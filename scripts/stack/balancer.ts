@@ -6,7 +6,8 @@
 //   next one is tried, and the failed one is marked down for `downMs` (passive health: the next requests skip it).
 //   Request bodies are buffered (at most `maxBodyBytes`, else 413) so they can be sent again.
 // - A failure after the request was sent (the replica died or reset mid-way) is never retried, since the request may
-//   have had an effect: 502 if no response had started, else the client's response is aborted.
+//   have had an effect: 502 if no response had started, else the client's response is aborted. One exception: a GET
+//   (HEAD, OPTIONS) written to a kept-alive connection the replica had already dropped is tried on the next one.
 // - Responses stream through unbuffered (the push stream, Server-Sent Events, is a response that never ends), and a
 //   client that goes away closes its upstream request.
 //
@@ -85,6 +86,11 @@ interface Upstream {
 
 class ConnectFailed extends Error {}
 
+/** Methods whose repetition has the effect of one (RFC 9110, 9.2.2): retried on a stale kept-alive connection. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** How writing to a connection the other side has closed fails. */
+const STALE_CONNECTION = new Set(['ECONNRESET', 'EPIPE']);
+
 export function createBalancer(options: BalancerOptions): Server {
   const downMs = options.downMs ?? 2000;
   const connectTimeoutMs = options.connectTimeoutMs ?? 2000;
@@ -148,6 +154,7 @@ export function createBalancer(options: BalancerOptions): Server {
   function forward(upstream: Upstream, req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> {
     return new Promise((resolve, reject) => {
       let connected = false;
+      let reused = false;
       const upstreamReq = request({
         agent,
         protocol: upstream.url.protocol,
@@ -162,7 +169,10 @@ export function createBalancer(options: BalancerOptions): Server {
         markUp(upstream);
       };
       upstreamReq.on('socket', (socket: Socket) => {
-        if (!socket.connecting) return onConnected(); // a kept-alive connection
+        if (!socket.connecting) {
+          reused = true; // a kept-alive connection
+          return onConnected();
+        }
         const timer = setTimeout(() => {
           upstreamReq.destroy(Object.assign(new Error('connect timeout'), { code: 'CONNECT_TIMEOUT' }));
         }, connectTimeoutMs);
@@ -179,6 +189,13 @@ export function createBalancer(options: BalancerOptions): Server {
       upstreamReq.on('error', (err: NodeJS.ErrnoException) => {
         const code = err.code ?? 'ERROR';
         if (!connected && CONNECT_ERRORS.has(code)) {
+          markDown(upstream, code);
+          return reject(new ConnectFailed(code));
+        }
+        // A kept-alive connection the replica had dropped (it was SIGKILLed a moment ago) fails as soon as it is
+        // written to. For an idempotent request with no response yet, that is no different from a refused
+        // connection: HTTP lets a client retry it (RFC 9110, 9.2.2), as browsers and nginx do. A POST is not retried.
+        if (reused && !res.headersSent && IDEMPOTENT.has(req.method ?? '') && STALE_CONNECTION.has(code)) {
           markDown(upstream, code);
           return reject(new ConnectFailed(code));
         }

@@ -261,6 +261,39 @@ describe('the local load balancer', () => {
     expect(other.seen).toHaveLength(0);
   });
 
+  it('tries a GET on the next replica when its kept-alive connection to one was dropped, but not a POST', async () => {
+    // The first request on each connection is answered (kept alive); the next one on it finds the replica gone.
+    let posted = 0;
+    const dropping = await replicaWith((req, res) => {
+      req.resume();
+      const socket = req.socket as typeof req.socket & { served?: boolean };
+      if (socket.served) return void socket.destroy();
+      socket.served = true;
+      if (req.method === 'POST') posted++;
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"replica":"dropping"}');
+    });
+    const other = await replica('other');
+    const lb = await balancer([dropping.url, other.url]);
+    const answers = [];
+    for (let i = 0; i < 3; i++) answers.push(await getJson(`${lb.url}/payments/p-1`));
+    expect(answers.map((a) => [a.status, (a.body as { replica: string }).replica])).toEqual([
+      [200, 'dropping'],
+      [200, 'other'],
+      [200, 'other'], // the third was dropping's turn, on the connection it had dropped: passed on
+    ]);
+    expect(dropping.counter.requests).toBe(2);
+
+    // The same with a POST: it may have had an effect, so it is answered 502, not sent to the other replica.
+    const lb2 = await balancer([dropping.url, other.url]);
+    const before = other.seen.length;
+    expect((await getJson(`${lb2.url}/payments`, { method: 'POST', body: '{}' })).status).toBe(200);
+    expect((await getJson(`${lb2.url}/healthz`)).status).toBe(200);
+    const third = await getJson(`${lb2.url}/payments`, { method: 'POST', body: '{"orderId":"o-4"}' });
+    expect(third.status).toBe(502);
+    expect(posted).toBe(1);
+    expect(other.seen.length - before).toBe(1); // only the GET
+  });
+
   it('answers 502 JSON when no replica accepts a connection', async () => {
     const lb = await balancer([(await closedUpstream()).url, (await closedUpstream()).url]);
     const res = await fetch(`${lb.url}/payments`, { method: 'POST', body: '{}' });
