@@ -1,6 +1,7 @@
 /**
  * The whole-stack runs, after the main suite and one at a time, each on a stack of its own: `npm start` itself
- * killed and healed (test/stack) and the chaos run (test/chaos). Alone, so no other test's load can make them
+ * killed and healed, on the dev server and on the cluster engine (test/stack), and the chaos runs on both engines
+ * (test/chaos). Alone, so no other test's load can make them
  * miss a deadline that says nothing about the code.
  */
 /** @type {import('jest').Config} */
