@@ -2,7 +2,8 @@
  * The production engine's run, after the main suite and the whole-stack runs: a real Temporal cluster on PostgreSQL
  * (test/support/cluster-global-setup.ts) under the tests written for the dev server that say what the README
  * promises (the API end to end, every operator command and list filter: SQL visibility must answer them the same),
- * and the cluster's own test (test/cluster: processes, schema, a SIGKILLed history service, a clean stop).
+ * the cluster's own tests (test/cluster: processes, schema, a SIGKILLed history service, a clean stop; histories the
+ * cluster wrote replayed with the workflow code) and the replay of the recorded histories.
  */
 /** @type {import('jest').Config} */
 module.exports = {
@@ -14,6 +15,8 @@ module.exports = {
     '<rootDir>/test/integration/operator-queries.test.ts',
     '<rootDir>/test/integration/operator-cli.test.ts',
     '<rootDir>/test/integration/operator-cli-actions.test.ts',
+    // The recorded dev-server histories replay as before (no server involved: the same bundle, the same code).
+    '<rootDir>/test/workflow/replay.test.ts',
   ],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
   globalSetup: '<rootDir>/test/support/cluster-global-setup.ts',
