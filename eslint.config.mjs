@@ -62,6 +62,7 @@ export default tseslint.config(
       'payments/**/*.ts',
       'worker/**/*.ts',
       'config/**/*.ts',
+      'codec/**/*.ts',
       'db/**/*.ts',
       'observability/**/*.ts',
     ],
