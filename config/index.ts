@@ -5,6 +5,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import ms from 'ms';
 import { z } from 'zod';
+import { PAYLOAD_ENCRYPTION_MODES, type PayloadEncryptionConfig, payloadEncryptionConfig } from '../codec/keys';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -235,6 +236,10 @@ const envSchema = z.object({
   ORDER_SERVICE_URL: url.optional(),
   // HMAC keys of the order-service notifications, `keyId:secret[,keyId:secret]` (parsed by orderNotifyKeys below).
   ORDER_NOTIFY_SIGNING_KEYS: z.string().default(DEV_ORDER_NOTIFY_KEYS),
+  // Encryption of Temporal payloads (codec/keys.ts says the formats; checked by payloadEncryptionConfig below).
+  PAYLOAD_ENCRYPTION: z.enum(PAYLOAD_ENCRYPTION_MODES).optional(),
+  PAYLOAD_ENCRYPTION_KEYS: z.string().optional(),
+  PAYLOAD_ENCRYPTION_KEY_FILE: z.string().min(1).optional(),
 
   PAYMENT_QUERY_SCHEDULE: schedule.prefault(['10s', '30s', '1m', '2m', '5m', '10m', '15m', '30m'].join(',')),
   PAYMENT_EXPIRY: duration.prefault('30m'),
@@ -376,6 +381,8 @@ export interface Config {
    */
   orders: { url: string; port: number; signingKeys: SigningKey[] };
   payments: PaymentPolicy;
+  /** The keys of the payload codec (codec/data-converter.ts builds every client's and worker's data converter). */
+  payloadEncryption: PayloadEncryptionConfig;
   reconcile: ReconcileConfig;
   /** A prebuilt workflow bundle (npm run build:workflows): the worker starts without bundling. */
   workflowBundlePath?: string;
@@ -873,6 +880,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, options: Loa
   const alipay = alipayChannel(env, problems); // Alipay (issue 12)
   const alipaySandbox = alipayEmulator(env, problems); // Alipay (issue 12)
   const signingKeys = orderNotifyKeys(env.ORDER_NOTIFY_SIGNING_KEYS, env.NODE_ENV === 'production', problems);
+  const payloadEncryption = payloadEncryptionConfig(env, env.NODE_ENV === 'production', problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
   const useTls = env.TEMPORAL_TLS || Boolean(env.TEMPORAL_TLS_CERT_PATH) || Boolean(env.TEMPORAL_API_KEY);
@@ -969,6 +977,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, options: Loa
       notifyAlertAfterMs: env.ORDER_NOTIFY_ALERT_AFTER,
       lateSuccessPolicy: env.LATE_SUCCESS_POLICY,
     },
+    payloadEncryption,
     reconcile: {
       schedules: env.RECONCILE_SCHEDULES,
       intervalMs: env.RECONCILE_INTERVAL,

@@ -113,6 +113,7 @@ describe('Alipay configuration', () => {
         NODE_ENV: 'production',
         ADMIN_API_KEY: 'a-production-admin-key',
         ORDER_NOTIFY_SIGNING_KEYS: 'k1:9f0c2b7e4a1d6e3f8b5c0a7d2e9f4b1c6a3d8e5f',
+        PAYLOAD_ENCRYPTION: 'off',
         SANDBOXPAY_ENABLED: 'false',
         ALIPAY_GATEWAY: 'http://gw.example/gateway.do',
       }),

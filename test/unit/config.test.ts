@@ -66,6 +66,7 @@ describe('configuration', () => {
       'SANDBOXPAY_SECRET: required in production (or SANDBOXPAY_ENABLED=false)',
       'ADMIN_API_KEY: required in production',
       'ORDER_NOTIFY_SIGNING_KEYS: required in production (the development key is refused)',
+      expect.stringMatching(/^PAYLOAD_ENCRYPTION_KEYS: required in production/),
     ]);
   });
 

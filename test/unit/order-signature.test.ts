@@ -113,7 +113,12 @@ describe('ORDER_NOTIFY_SIGNING_KEYS', () => {
   });
 
   it('refuses the development key in production, like the other development secrets', () => {
-    const prod = { NODE_ENV: 'production', SANDBOXPAY_SECRET: 'p'.repeat(8) + OLD.secret, ADMIN_API_KEY: NEW.secret };
+    const prod = {
+      NODE_ENV: 'production',
+      SANDBOXPAY_SECRET: 'p'.repeat(8) + OLD.secret,
+      ADMIN_API_KEY: NEW.secret,
+      PAYLOAD_ENCRYPTION: 'off',
+    };
     expect(problemsOf(prod)).toEqual([
       'ORDER_NOTIFY_SIGNING_KEYS: required in production (the development key is refused)',
     ]);
