@@ -1,6 +1,7 @@
 // The API process: one Temporal client and one database pool for its whole life; SIGINT/SIGTERM stop taking
 // requests, finish the ones in flight, then close connections.
 import { Client, Connection } from '@temporalio/client';
+import { dataConverterFor } from '../codec/data-converter';
 import { loadConfigOrExit } from '../config';
 import { createLogger } from '../observability/logger';
 import { temporalConnectionOptions } from '../config/temporal-connection';
@@ -15,7 +16,12 @@ async function main(): Promise<void> {
   const db = createDb({ url: config.database.url!, poolMax: config.database.poolMax, applicationName: 'payments-api' });
   // Connection.lazy: the API starts (and /healthz answers) even while Temporal is still coming up; /readyz tells.
   const connection = Connection.lazy(temporalConnectionOptions(config.temporal));
-  const temporal = new Client({ connection, namespace: config.temporal.namespace });
+  // Payloads (workflow inputs, signals, updates, query answers) leave and enter this process encrypted (codec/).
+  const temporal = new Client({
+    connection,
+    namespace: config.temporal.namespace,
+    dataConverter: dataConverterFor(config),
+  });
   const statusFeed = new StatusFeed(config.database.url!, logger);
   await statusFeed.start();
   const app = createApp({ db, temporal, config, logger, channels: createChannels(config, logger), statusFeed });

@@ -207,7 +207,7 @@ async function main(): Promise<void> {
           }[];
           const victims = paying.filter((_, i) => i % 10 === 0).slice(0, Math.max(1, Math.ceil(N / 50)));
           const connection = await Connection.connect({ address: stack.temporal.address });
-          const client = new Client({ connection });
+          const client = new Client({ connection, dataConverter: stack.dataConverter });
           for (const v of victims)
             await client.workflow
               .getHandle(paymentWorkflowId(v.id))
@@ -357,7 +357,7 @@ async function main(): Promise<void> {
 
   // ---- settle, then run the statement reconciliation once more, and settle again --------------------------------
   const connection = await Connection.connect({ address: stack.temporal.address });
-  const client = new Client({ connection });
+  const client = new Client({ connection, dataConverter: stack.dataConverter });
   /**
    * Nothing open in our table, nothing unacknowledged, and no payment workflow still running: a final payment's
    * workflow keeps watching through its late window, and a success it finds there (or one the statement run's requery

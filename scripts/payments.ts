@@ -3,6 +3,7 @@
 // next check, running or not) and the API what only the database knows (amounts, acknowledgements, the event log),
 // and acts through the API's admin endpoints, always saying who acts (X-Operator).
 import { userInfo } from 'node:os';
+import { dataConverterFor } from '../codec/data-converter';
 import { Client, Connection } from '@temporalio/client';
 import Table from 'cli-table3';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -113,7 +114,8 @@ async function temporalClient(config: Config): Promise<{ client: Client; close: 
     );
   }
   return {
-    client: new Client({ connection, namespace: config.temporal.namespace }),
+    // The workflow's live view (a query) comes back encrypted: the CLI decrypts it with the same keys.
+    client: new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverterFor(config) }),
     close: () => connection.close(),
   };
 }

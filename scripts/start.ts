@@ -22,6 +22,7 @@ import { Supervisor, tsxService } from './stack/supervisor';
 import { waitFor } from './stack/net';
 import { devChannels, localstripeChild } from './stack/channels';
 import { orderNotifyDevKeys } from './stack/order-notify-keys';
+import { ensureDevPayloadKey } from '../codec/keys';
 import { createTerminalFormatter } from '../observability/terminal';
 import {
   clusterPortList,
@@ -84,6 +85,8 @@ async function main(): Promise<void> {
   Object.assign(process.env, dev.env);
   // The worker signs its order notifications with a key of this data directory; the order service holds the same.
   Object.assign(process.env, orderNotifyDevKeys(join(dataDir, 'keys'), process.env));
+  // Payloads in Temporal's history are encrypted with a key of this data directory (made once; unless keys are set).
+  Object.assign(process.env, ensureDevPayloadKey(dataDir, process.env));
   const config = loadConfigOrExit();
   const stateFile = join(dataDir, 'stack.json');
 

@@ -12,6 +12,7 @@ import { createDb } from '../db/knex';
 import { registerDatabaseGauges, registry } from '../observability/metrics';
 import { ensureReconcileSchedules } from './schedules';
 import { createPaymentWorker } from './worker';
+import { dataConverterFor } from '../codec/data-converter';
 
 /** Our metrics at http://<host>:<port>/metrics. A busy port is reported, not fatal: payments matter more. */
 function serveMetrics(host: string, port: number, logger: ReturnType<typeof createLogger>): Server {
@@ -62,7 +63,9 @@ async function main(): Promise<void> {
   const nativeConnection = await NativeConnection.connect(connectionOptions);
   // A client too: reconciliation finds, restarts and signals workflows, and the worker keeps the schedules.
   const clientConnection = await Connection.connect(connectionOptions);
-  const temporal = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
+  // Every payload this process sends to Temporal is encrypted, and every one it reads decrypted (codec/).
+  const dataConverter = dataConverterFor(config);
+  const temporal = new Client({ connection: clientConnection, namespace: config.temporal.namespace, dataConverter });
   const channels = createChannels(config, logger);
 
   const worker = await createPaymentWorker({
@@ -70,6 +73,7 @@ async function main(): Promise<void> {
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     workflowBundlePath: config.workflowBundlePath,
+    dataConverter,
     tuning: config.workerTuning,
     deps: {
       db,

@@ -1,4 +1,5 @@
 // Builds the Worker: one place for its options, shared by the worker process and the tests.
+import type { DataConverter } from '@temporalio/common';
 import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { type ActivityDeps, createActivities } from '../activities';
 import type { WorkerTuning } from '../config';
@@ -11,6 +12,8 @@ export interface PaymentWorkerOptions {
   /** A prebuilt workflow bundle (tests build one per run); default: bundle workflows/ at start-up. */
   workflowBundlePath?: string;
   tuning?: WorkerTuning;
+  /** The payload codec and failure converter (codec/data-converter.ts); undefined: payloads in clear. */
+  dataConverter?: DataConverter;
   overrides?: Partial<WorkerOptions>;
 }
 
@@ -23,6 +26,7 @@ export async function createPaymentWorker(options: PaymentWorkerOptions): Promis
       ? { workflowBundle: { codePath: options.workflowBundlePath } }
       : { workflowsPath: require.resolve('../workflows') }),
     activities: createActivities(options.deps),
+    ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
     ...tuningOptions(options.tuning),
     ...options.overrides,
   });

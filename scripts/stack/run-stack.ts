@@ -15,6 +15,10 @@ import { type StripeFaultProxy, type StripeProxyFaults, startStripeFaultProxy } 
 import { devChannels, localstripeChild } from './channels';
 import { freePort, waitFor } from './net';
 import { orderNotifyDevKeys } from './order-notify-keys';
+import { ensureDevPayloadKey } from '../../codec/keys';
+import { dataConverterFor } from '../../codec/data-converter';
+import type { DataConverter } from '@temporalio/common';
+import { loadConfig } from '../../config';
 import { type EmbeddedDb, embeddedDbChild } from './embedded-postgres';
 import { createDb, migrateLatest } from '../../db/knex';
 import { buildWorkflowBundle } from '../build-workflows';
@@ -75,6 +79,8 @@ export interface RunStack {
   temporal: { address: string; readonly process: ChildProcess };
   /** The embedded PostgreSQL; `process` is the current postmaster. */
   db: { url: string; dataDir: string; readonly process: ChildProcess };
+  /** The services' codec: a client of the run's own (chaos, bench) reads and writes payloads with it. */
+  dataConverter: DataConverter | undefined;
   /** A connection pool for the run's own reads (audits, counts). */
   knex: Knex;
   supervisor: Supervisor;
@@ -190,7 +196,8 @@ export async function startRunStack(options: RunStackOptions): Promise<RunStack>
     }
     await supervisor.start(localstripeChild({ ...dev.localstripe, webhookUrl }));
   }
-  const env = {
+  const payloadKeyEnv = ensureDevPayloadKey(dir, {});
+  const env: NodeJS.ProcessEnv = {
     ...process.env,
     ...dev.env,
     LOG_LEVEL: 'warn',
@@ -208,8 +215,12 @@ export async function startRunStack(options: RunStackOptions): Promise<RunStack>
     TEMPORAL_SDK_METRICS_PORT: String(ports.sdkMetrics),
     // The run's own key for the worker's order notifications (the sandbox's order service holds the same).
     ...orderNotifyDevKeys(join(dir, 'keys'), {}),
+    // And a payload encryption key of its own: the run's histories are encrypted, as production's are.
+    ...payloadKeyEnv,
     ...options.env,
   };
+  // Only the run's key (the caller's shell may have keys of its own: both a key list and a key file is an error).
+  if (!options.env.PAYLOAD_ENCRYPTION_KEYS) delete env.PAYLOAD_ENCRYPTION_KEYS;
   const service = (name: string, extra: Record<string, string> = {}) =>
     tsxService({ name, entry: join(projectRoot, name, 'main.ts'), env: { ...env, ...extra } });
   // The sandbox serves Stripe's test checkout: the buyer's page talks to Stripe (localstripe) directly, not through
@@ -240,6 +251,7 @@ export async function startRunStack(options: RunStackOptions): Promise<RunStack>
   const stack: RunStack = {
     dir,
     engine,
+    dataConverter: dataConverterFor(loadConfig(payloadKeyEnv)),
     urls,
     services,
     temporalProcesses,

@@ -6,7 +6,7 @@
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { paymentWorkflowId } from '../../workflows/definitions';
-import { workflowBundlePath } from '../support/env';
+import { testDataConverter, workflowBundlePath } from '../support/env';
 import { call } from '../support/openapi';
 import { createPayment, type MadePayment, reaches } from '../support/operator-payments';
 import { Stack } from '../support/stack';
@@ -65,7 +65,7 @@ describe('histories written by the cluster replay with the workflow code', () =>
     }
     const results = [];
     for await (const r of Worker.runReplayHistories(
-      { workflowBundle: { codePath: workflowBundlePath() } },
+      { workflowBundle: { codePath: workflowBundlePath() }, dataConverter: testDataConverter() },
       histories,
     )) {
       results.push({ id: r.workflowId.split('-')[0], error: r.error?.message });

@@ -3,7 +3,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { devServerAddress } from '../support/env';
+import { devServerAddress, TEST_PAYLOAD_KEYS, testDataConverter } from '../support/env';
 import { MERCHANT, ORDER_KEYS, PaymentHarness, SECOND, SECRET } from '../support/payment-harness';
 
 const root = join(__dirname, '..', '..');
@@ -15,7 +15,10 @@ describe('a worker killed mid-payment', () => {
 
   beforeAll(async () => {
     connection = await Connection.connect({ address: devServerAddress() });
-    h = await PaymentHarness.create({ client: new Client({ connection }), inProcessWorker: false });
+    h = await PaymentHarness.create({
+      client: new Client({ connection, dataConverter: testDataConverter() }),
+      inProcessWorker: false,
+    });
   });
   afterAll(async () => {
     for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGKILL');
@@ -39,6 +42,7 @@ describe('a worker killed mid-payment', () => {
         WORKER_METRICS_PORT: '0',
         TEMPORAL_SDK_METRICS_PORT: '0',
         RECONCILE_SCHEDULES: 'false',
+        PAYLOAD_ENCRYPTION_KEYS: TEST_PAYLOAD_KEYS,
       },
       stdio: ['ignore', 'inherit', 'inherit'],
     });

@@ -5,6 +5,16 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { temporal } from '@temporalio/proto';
 import { allSearchAttributeKeys } from '../../workflows/definitions';
 import { createDb } from '../../db/knex';
+import { dataConverterFor } from '../../codec/data-converter';
+import { loadConfig } from '../../config';
+
+/**
+ * The payload key every test client and worker encrypts with (and that every stack a test starts is given): the
+ * suite runs with encryption on, as production does. A fixed test value, not a secret.
+ */
+export const TEST_PAYLOAD_KEYS = 'test-1:f14kbG410Fh2LS3jB0C6ZiZVlOTfMt71BIxVMi/S4YQ=';
+/** The data converter of a test's Temporal clients and workers: the service's codec with the test key. */
+export const testDataConverter = () => dataConverterFor(loadConfig({ PAYLOAD_ENCRYPTION_KEYS: TEST_PAYLOAD_KEYS }));
 
 function required(name: string): string {
   const value = process.env[name];
@@ -57,6 +67,7 @@ const INDEXED_TYPES: Record<string, temporal.api.enums.v1.IndexedValueType> = {
 export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
   const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: testServerPath() } },
+    client: { dataConverter: testDataConverter() },
   });
   await env.connection.operatorService.addSearchAttributes({
     namespace: 'default',

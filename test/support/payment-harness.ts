@@ -29,7 +29,7 @@ import {
   statusQuery,
 } from '../../workflows/definitions';
 import type { paymentWorkflow } from '../../workflows/payment';
-import { createTestDatabase, type TestDatabase, workflowBundlePath } from './env';
+import { createTestDatabase, type TestDatabase, testDataConverter, workflowBundlePath } from './env';
 import { listen } from './http';
 
 export const MERCHANT = 'test-shop';
@@ -117,6 +117,7 @@ export class PaymentHarness {
             namespace: 'default',
             taskQueue,
             workflowBundlePath: workflowBundlePath(),
+            dataConverter: testDataConverter(),
             deps: {
               db: t.db,
               logger,

@@ -20,7 +20,8 @@ import { createSandboxPay, type SandboxPay, type SandboxPayFaults } from '../../
 import { createShopRouter } from '../../sandbox/shop';
 import { WalletStore } from '../../sandbox/wallet-store';
 import { createPaymentWorker } from '../../worker/worker';
-import { createTestDatabase, devServerAddress, type TestDatabase, workflowBundlePath } from './env';
+import { createTestDatabase, devServerAddress, TEST_PAYLOAD_KEYS, type TestDatabase, workflowBundlePath } from './env';
+import { dataConverterFor } from '../../codec/data-converter';
 import { listen } from './http';
 
 export const SECRET = 'stack-test-secret-0123456789abcdef';
@@ -157,6 +158,7 @@ export class Stack {
       PAYMENT_QUERY_SCHEDULE: '2s,3s,5s',
       PAYMENT_EXPIRY: '2m',
       LATE_CALLBACK_WINDOW: '1m',
+      PAYLOAD_ENCRYPTION_KEYS: TEST_PAYLOAD_KEYS,
       ...doubleEnv,
       ...options.env,
     });
@@ -182,7 +184,8 @@ export class Stack {
     this.proxy = new TemporalProxy(await freePort(), devServerAddress());
     await this.proxy.up();
     const connection = await Connection.connect({ address: this.proxy.address });
-    this.temporal = new Client({ connection, namespace: 'default' });
+    const dataConverter = dataConverterFor(this.config);
+    this.temporal = new Client({ connection, namespace: 'default', dataConverter });
     this.statusFeed = new StatusFeed(this.t.url, this.logger);
     await this.statusFeed.start();
     const channels = createChannels(this.config, this.logger);
@@ -208,12 +211,13 @@ export class Stack {
     const nativeConnection = await NativeConnection.connect({ address: devServerAddress() });
     // The worker's own client (reconciliation) talks to Temporal directly, not through the API's proxy.
     const workerConnection = await Connection.connect({ address: devServerAddress() });
-    this.workerTemporal = new Client({ connection: workerConnection, namespace: 'default' });
+    this.workerTemporal = new Client({ connection: workerConnection, namespace: 'default', dataConverter });
     this.worker = await createPaymentWorker({
       connection: nativeConnection,
       namespace: 'default',
       taskQueue,
       workflowBundlePath: workflowBundlePath(),
+      dataConverter,
       deps: {
         db: this.t.db,
         logger: this.logger,

@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
-import { workflowBundlePath } from '../support/env';
+import { testDataConverter, workflowBundlePath } from '../support/env';
 import { CURRENT_HISTORIES, RELEASE_HISTORIES } from '../support/histories';
 
 const jsonFiles = (dir: string) =>
@@ -38,7 +38,9 @@ async function replayAll(dir: string): Promise<{ id: string; error: string | und
     history: historyFromJSON(JSON.parse(readFileSync(join(dir, f), 'utf8'))),
   }));
   const results = [];
-  for await (const r of Worker.runReplayHistories({ workflowBundle: { codePath: workflowBundlePath() } }, histories)) {
+  // With the codec: the histories were recorded encrypted, as production writes them (a payload in clear passes).
+  const options = { workflowBundle: { codePath: workflowBundlePath() }, dataConverter: testDataConverter() };
+  for await (const r of Worker.runReplayHistories(options, histories)) {
     results.push({ id: r.workflowId, error: r.error?.message });
   }
   return results.sort((a, b) => a.id.localeCompare(b.id));
