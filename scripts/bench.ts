@@ -233,6 +233,14 @@ interface Saturation {
   spread: number;
   /** CPU ms per payment per process over the window of the median repeat's best level. */
   cpuMsPerPayment: Record<string, number>;
+  /**
+   * What the cores would hold if they were the stack's alone: cores x 1000 / CPU ms per payment of every process
+   * (load generator and doubles included), per repeat. Other work on a shared machine moves the measured payments/s;
+   * it moves this much less.
+   */
+  cpuBound: { perSecond: number[]; median: number; min: number; max: number; spread: number };
+  /** The share of the cores the stack had at each repeat's best level. */
+  cpuShare: number[];
 }
 
 async function saturation(stack: RunStack, what: string): Promise<Saturation> {
@@ -255,6 +263,9 @@ async function saturation(stack: RunStack, what: string): Promise<Saturation> {
   }
   const perSecond = repeats.map((r) => r.best.perSecond);
   const m = median(perSecond);
+  const bound = repeats.map(
+    (r) => (cpus().length * 1000 * r.best.completed) / Object.values(r.best.cpuMs).reduce((a, b) => a + b, 0),
+  );
   const mid = repeats.find((r) => r.best.perSecond === m) ?? repeats[0]!;
   const best = mid.best;
   return {
@@ -265,10 +276,18 @@ async function saturation(stack: RunStack, what: string): Promise<Saturation> {
     max: Math.max(...perSecond),
     spread: Math.max(...perSecond) / Math.min(...perSecond) - 1,
     cpuMsPerPayment: Object.fromEntries(Object.entries(best.cpuMs).map(([k, v]) => [k, v / best.completed])),
+    cpuBound: spreadOf(bound),
+    cpuShare: repeats.map((r) => r.best.cpuShare),
   };
 }
 
-const spreadText = (s: Saturation) =>
+function spreadOf(xs: number[]) {
+  const min = Math.min(...xs);
+  const max = Math.max(...xs);
+  return { perSecond: xs, median: median(xs), min, max, spread: max / min - 1 };
+}
+
+const spreadText = (s: { perSecond: number[]; median: number; min: number; max: number; spread: number }) =>
   `${s.median.toFixed(1)} (${s.perSecond.map((x) => x.toFixed(1)).join(', ')}; ` +
   `${s.min.toFixed(1)}-${s.max.toFixed(1)}, spread ${(s.spread * 100).toFixed(0)}%)`;
 
@@ -370,6 +389,8 @@ async function measureEngine(engine: Engine): Promise<EngineRun> {
         warmupS: sizes.warmupS,
         windowS: sizes.windowS,
         repeats: sat.repeats,
+        cpuBound: sat.cpuBound,
+        cpuShare: sat.cpuShare,
         perSecond: sat.perSecond,
         medianPerSecond: sat.median,
         min: sat.min,
@@ -381,6 +402,15 @@ async function measureEngine(engine: Engine): Promise<EngineRun> {
         `payments: saturated payments/s, median of ${sizes.repeat} (runs; min-max, spread)`,
         spreadText(sat),
         sustained,
+      );
+      row(
+        '  share of the cores the stack had at saturation, per run',
+        sat.cpuShare.map((x) => `${(x * 100).toFixed(0)}%`).join(', '),
+      );
+      row(
+        'payments/s the cores would hold alone (cores x 1000 / CPU ms per payment)',
+        spreadText(sat.cpuBound),
+        sat.cpuBound.median,
       );
       row(
         'payments/s / baseline workflows/s',
@@ -638,10 +668,11 @@ async function measureScale(cluster: EngineRun): Promise<{ lines: string[]; json
   const lines = [
     'SCALE on the cluster (more processes, same 2 cores: more processes cannot add cores here; what this shows is',
     'that the work spreads over the replicas and which process is the bottleneck):',
-    `  ${small.workers} worker + ${small.apis} API:   ${spreadText(sat)} payments/s`,
+    `  ${small.workers} worker + ${small.apis} API:   ${spreadText(sat)} payments/s; ` +
+      `the cores alone would hold ${spreadText(sat.cpuBound)}`,
     bigSat
       ? `  ${big.workers} workers + ${big.apis} API${big.apis > 1 ? 's' : ''}: ${spreadText(bigSat)} payments/s` +
-        `  (x${(bigSat.median / sat.median).toFixed(2)})`
+        `  (x${(bigSat.median / sat.median).toFixed(2)}); the cores alone would hold ${spreadText(bigSat.cpuBound)}`
       : '  (the default replicas were not measured: run with the payments part)',
     '  CPU ms per payment at saturation, by tier:',
     ...Object.keys({ ...tierCpu, ...(cluster.tierCpu ?? {}) }).map(

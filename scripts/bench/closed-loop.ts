@@ -3,6 +3,7 @@
 // completed payments/s stop rising; each level counts the payments acknowledged during a steady window after a
 // warm-up. An open-loop rate search decides on one coarse step (offered 16/s: kept up or not); here every level gives
 // a throughput, and the plateau is flat, so repeated runs agree.
+import { cpus } from 'node:os';
 import type { Knex } from 'knex';
 import { summarize, type Summary } from '../chaos/audit';
 import { cpuBetween, type ProcessUse } from './processes';
@@ -20,6 +21,8 @@ export interface Level {
   cpuMs: Record<string, number>;
   /** RSS MB of each process at the end of the window. */
   rssMb: Record<string, number>;
+  /** The share of the machine's cores all the measured processes used over the window (the rest went elsewhere). */
+  cpuShare: number;
 }
 
 export interface Ramp {
@@ -117,6 +120,7 @@ async function level(options: RampOptions, buyers: number): Promise<Level> {
   );
   await acks.stop();
   await snapshots;
+  const cpuMs = cpuBetween(before!, after!);
   const inWindow = done.filter((d) => d.ackedAt >= windowStart && d.ackedAt < windowEnd);
   return {
     buyers,
@@ -125,7 +129,8 @@ async function level(options: RampOptions, buyers: number): Promise<Level> {
     errors,
     windowS: options.windowS,
     roundTripMs: summarize(inWindow.map((d) => d.ackedAt - d.startedAt)),
-    cpuMs: cpuBetween(before!, after!),
+    cpuMs,
+    cpuShare: Object.values(cpuMs).reduce((a, b) => a + b, 0) / (options.windowS * 1000 * cpus().length),
     rssMb: Object.fromEntries(Object.entries(after!).map(([k, v]) => [k, v.rssMb])),
   };
 }
@@ -140,7 +145,8 @@ export async function ramp(options: RampOptions): Promise<Ramp> {
     levels.push(l);
     options.say(
       `  ${buyers} buyers: ${l.perSecond.toFixed(1)} payments/s (${l.completed} in ${l.windowS} s), ` +
-        `round trip p50 ${l.roundTripMs.p50 ?? '-'} ms${l.errors ? `, ${l.errors} errors` : ''}`,
+        `round trip p50 ${l.roundTripMs.p50 ?? '-'} ms, ${(l.cpuShare * 100).toFixed(0)}% of the cores` +
+        `${l.errors ? `, ${l.errors} errors` : ''}`,
     );
     const rising = !best || l.perSecond >= best.perSecond * (1 + options.minGain);
     if (!best || l.perSecond > best.perSecond) best = l;
