@@ -5,11 +5,12 @@
 //   node scripts/bootstrap.mjs start   npm packages + the Temporal CLI (dev server + Web UI)
 //   node scripts/bootstrap.mjs test    the above + the time-skipping test server + PostgreSQL server binaries
 //                                      + Chromium for the browser tests + Schemathesis for the API fuzzing test
-//                                      + promtool for the alert rules' tests
+//                                      + promtool for the alert rules' tests + the cluster binaries (below)
 //   node scripts/bootstrap.mjs cluster the start step + PostgreSQL server binaries + a real Temporal cluster's
 //                                      binaries built from the Go module proxy (server, schema tool, Web UI
-//                                      server): the cluster profile (scripts/stack/temporal-cluster.ts). Opt-in:
-//                                      not part of start or test yet; a cold build takes many minutes.
+//                                      server): the cluster profile (scripts/stack/cluster-engine.ts); run by
+//                                      `npm start -- --engine cluster` when they are missing. A cold build takes
+//                                      5 to 10 minutes.
 //
 // It writes what it found to .data/toolchain.json, which the TypeScript side reads (scripts/toolchain.ts).
 import { spawnSync } from 'node:child_process';
@@ -459,6 +460,8 @@ const toolchain = {
         ...(({ go, dir }) => ({ go, wechatpayGoSdk: dir }))(ensureWechatpayGoSdk()),
         stripeMock: ensureStripeMock(),
         promtool: ensurePromtool(),
+        // The suite runs on the production engine too (jest.cluster.config.js, the cluster chaos run).
+        ...ensureTemporalCluster(),
       }
     : {}),
   ...(mode === 'cluster' ? { pgBinDir: ensurePostgres() ?? null, ...ensureTemporalCluster() } : {}),

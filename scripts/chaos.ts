@@ -456,6 +456,12 @@ async function main(): Promise<void> {
     }),
   );
   const callbacks = channel.flatMap((c) => c.deliveries ?? []);
+  // What each API replica served since its last start (payments created and callbacks taken: the balancer spread the
+  // buyers and the channels over both), and where each process ended (a worker killed for good stays stopped).
+  const replicaTraffic = Object.fromEntries(
+    await Promise.all(stack.urls.apis.map(async (url, i) => [stack.services.apis[i]!, await servedBy(url)] as const)),
+  );
+  const processes = Object.fromEntries(Object.entries(supervisor.snapshot()).map(([name, p]) => [name, p.state]));
   const full = {
     at: new Date().toISOString(),
     command: `npm run chaos -- --payments ${N} --seed ${seed}${args.channels ? ` --channels ${args.channels}` : ''}${engine === 'dev' ? '' : ` --engine ${engine}`}`,
@@ -469,6 +475,8 @@ async function main(): Promise<void> {
     faults: FAULTS,
     chaosEvents,
     restarts: Object.fromEntries(supervisor.restarts),
+    processes,
+    replicaTraffic,
     buyers: buyers.reduce<Record<string, number>>((acc, b) => {
       const k = (b.outcome ?? 'unknown').replace(/: .*/, (m) => (m.startsWith(': refused') ? ': refused' : m));
       return { ...acc, [k]: (acc[k] ?? 0) + 1 };
@@ -496,12 +504,27 @@ async function main(): Promise<void> {
   process.exit(report.totalViolations === 0 && failedBuyers === 0 ? 0 : 1);
 }
 
+/** payments_created_total + payments_callbacks_total on an API process's /metrics (-1: it does not answer). */
+async function servedBy(apiUrl: string): Promise<number> {
+  try {
+    const text = await (await fetch(`${apiUrl}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+    return text
+      .split('\n')
+      .filter((l) => /^payments_(created|callbacks)_total[{ ]/.test(l))
+      .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+  } catch {
+    return -1;
+  }
+}
+
 function printReport(
   r: AuditReport & {
     payments: number;
     durationSeconds: number;
     chaosEvents: { what: string }[];
     restarts: Record<string, number>;
+    processes: Record<string, string>;
+    replicaTraffic: Record<string, number>;
     buyers: Record<string, number>;
     perChannel: Record<
       string,
@@ -519,6 +542,8 @@ function printReport(
     '',
     `CHAOS REPORT: ${r.payments} payments in ${r.durationSeconds} s`,
     `  chaos: ${r.chaosEvents.length} events; process restarts ${JSON.stringify(r.restarts)}`,
+    `  processes at the end: ${JSON.stringify(r.processes)}`,
+    `  served per API process (payments created + callbacks since its last start): ${JSON.stringify(r.replicaTraffic)}`,
     `  buyers: ${JSON.stringify(r.buyers)}`,
     `  our payments by status: ${JSON.stringify(r.counts.byStatus)}`,
     `  channel by status: ${JSON.stringify(r.counts.channelByStatus)}; orders paid: ${r.counts.ordersPaid}`,

@@ -250,10 +250,14 @@ async function main(): Promise<void> {
         ? `  Temporal Web UI  http://localhost:${config.temporal.uiPort}  (workflows, timers, search attributes)`
         : `  Temporal         ${temporalAddress} (external; open your cluster's Web UI)`,
       engine === 'cluster'
-        ? `  Temporal cluster frontend :${svc.frontend.grpc}, history :${svc.history.grpc}, matching :${svc.matching.grpc}, worker :${svc.worker.grpc} (metrics ${ports(Object.values(svc).map((p) => p.metrics))})`
+        ? `  Temporal cluster frontend :${svc.frontend.grpc}, history :${svc.history.grpc}, matching :${svc.matching.grpc}, worker :${svc.worker.grpc} (metrics: ${Object.entries(
+            svc,
+          )
+            .map(([name, p]) => `${name} :${p.metrics}`)
+            .join(', ')})`
         : '',
       temporalDb
-        ? `  Temporal's DB    ${temporalDb.url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@')}  (persistence and SQL visibility, data in ${shown(temporalDb.dataDir)})`
+        ? `  Temporal's DB    PostgreSQL on 127.0.0.1:${temporalDbPort}, databases temporal and temporal_visibility (SQL visibility; data in ${shown(temporalDb.dataDir)})`
         : '',
       `  Temporal         ${temporalAddress}  namespace ${config.temporal.namespace}, task queue ${config.temporal.taskQueue}`,
       `  Channels         ${Object.entries(config.channels)

@@ -4,7 +4,8 @@
 // and our services the way production runs them: several workers on one task queue and several API replicas behind
 // a load balancer (scripts/stack/balancer.ts), each a supervised process.
 import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { type EmbeddedDb, embeddedDbChild } from './embedded-postgres';
 import type { Supervisor } from './supervisor';
 import { tsxService } from './supervisor';
@@ -99,6 +100,8 @@ export async function startClusterEngine(
   options: ClusterEngineOptions,
 ): Promise<ClusterEngine> {
   let started: EmbeddedDb | undefined;
+  // Made first: where the postgres user cannot reach it, the data would go to /var/tmp instead (embeddedDataDir).
+  mkdirSync(dirname(options.dataDir), { recursive: true });
   options.say("starting Temporal's PostgreSQL (persistence and visibility)...");
   await supervisor.start(
     embeddedDbChild({ dataDir: options.dataDir, port: options.dbPort }, (db) => (started = db), TEMPORAL_DB_PROCESS),

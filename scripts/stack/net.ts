@@ -17,7 +17,8 @@ function slice(): number {
   return Number.isInteger(worker) && worker > 0 ? worker % SLICES : 0;
 }
 
-function canBind(port: number): Promise<boolean> {
+/** Can a server listen on this port of 127.0.0.1 now? */
+export function canBind(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
     server.unref();
@@ -38,6 +39,22 @@ export async function freePort(): Promise<number> {
     }
   }
   throw new Error(`no free port between ${base} and ${base + SLICE - 1}`);
+}
+
+/** A port p such that p + each offset is free too (a launcher that lays its ports out around one it is given). */
+export async function freePortWith(offsets: number[]): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = await freePort();
+    const others = offsets.map((o) => port + o);
+    if (others.every((p) => p > 1024 && p < 65536 && !handedOut.has(p))) {
+      const free = await Promise.all(others.map(canBind));
+      if (free.every(Boolean)) {
+        for (const p of others) handedOut.add(p);
+        return port;
+      }
+    }
+  }
+  throw new Error(`no free port with ${offsets.join(', ')} beside it`);
 }
 /** Polls `check` until it resolves, or fails with the last error after `timeoutMs` (at once on a `fatal` error). */
 export async function waitFor(

@@ -2,57 +2,13 @@
 // delayed, reordered; queries failing and hanging; stuck payments; closes racing payments; late settlements; the
 // order service failing and going down; the worker SIGKILLed repeatedly, the API killed, Temporal restarted) must
 // end with zero violations. Runs after the main suite (its own jest config), on its own stack.
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-
-const root = join(__dirname, '..', '..');
+import { NO_VIOLATIONS, runChaos } from '../support/chaos-run';
 
 describe('the chaos run (100 payments, seed ci-42)', () => {
   it('breaks everything at once and ends with no drop order, no double payment, nothing left open', () => {
-    const report = join(mkdtempSync(join(tmpdir(), 'chaos-report-')), 'report.json');
-    const run = spawnSync(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        join(root, 'scripts', 'chaos.ts'),
-        '--payments',
-        '100',
-        '--seed',
-        'ci-42',
-        '--report',
-        report,
-      ],
-      {
-        cwd: root,
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'inherit'],
-        timeout: 15 * 60_000,
-      },
-    );
-    process.stdout.write(run.stdout);
-    const r = JSON.parse(readFileSync(report, 'utf8')) as {
-      payments: number;
-      totalViolations: number;
-      violations: Record<string, string[]>;
-      chaosEvents: { what: string }[];
-      restarts: Record<string, number>;
-      counts: { payments: number; byStatus: Record<string, number> };
-      callbackDeliveries: { total: number; notAccepted: number };
-      perChannel: Record<string, { payments: number; totalViolations: number; byStatus: Record<string, number> }>;
-    };
-    expect(r.violations).toEqual({
-      dropOrders: [],
-      paidInOrderNotAtChannel: [],
-      multipleTransitions: [],
-      notFinalAfterDeadline: [],
-      refundsNotFinished: [],
-      paidHereNotAtChannel: [],
-      unacknowledged: [],
-    });
-    expect(run.status).toBe(0);
+    const { status, report: r } = runChaos(['--payments', '100', '--seed', 'ci-42'], 15 * 60_000);
+    expect(r.violations).toEqual(NO_VIOLATIONS);
+    expect(status).toBe(0);
     // Every kind of trouble really happened.
     const events = r.chaosEvents.map((e) => e.what).join('\n');
     expect(events).toMatch(/worker SIGKILLed/);

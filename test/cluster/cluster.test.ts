@@ -5,8 +5,7 @@
 // attributes; the history service is SIGKILLed, restarted by the supervisor, and a second payment completes; then
 // everything stops and no process is left.
 //
-// Opt-in for now (not in `npm test`): `npm run test:cluster` (its pre-script, `node scripts/bootstrap.mjs cluster`,
-// builds the binaries once: 5 to 10 minutes cold).
+// Part of `npm test` (jest.cluster.config.js, after the main suite); alone: `npm run test:cluster`.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,6 +59,8 @@ describe('a real Temporal cluster on PostgreSQL (four services, UI server, super
   let paid: MadePayment;
   let open: MadePayment;
   const pids: number[] = [];
+  const SHARED_ENV = ['TEMPORAL_TEST_ADDRESS', 'TEST_DATABASE_URL', 'WORKFLOW_BUNDLE_PATH'] as const;
+  const savedEnv: Partial<Record<(typeof SHARED_ENV)[number], string>> = {};
 
   beforeAll(async () => {
     if (!toolchain.pgBinDir) throw new Error('no PostgreSQL binaries: run node scripts/bootstrap.mjs cluster');
@@ -74,7 +75,9 @@ describe('a real Temporal cluster on PostgreSQL (four services, UI server, super
       logLevel: 'warn',
       say,
     });
-    // The stack (test/support/stack.ts) finds Temporal, its database server and the workflow bundle here.
+    // The stack (test/support/stack.ts) finds Temporal, its database server and the workflow bundle here (this
+    // file's own cluster, not the run's shared one: put back after).
+    for (const k of SHARED_ENV) savedEnv[k] = process.env[k];
     process.env.TEMPORAL_TEST_ADDRESS = cluster.address;
     process.env.TEST_DATABASE_URL = pg.url;
     process.env.WORKFLOW_BUNDLE_PATH = await buildWorkflowBundle(join(bundleDir, 'workflows.js'));
@@ -83,6 +86,10 @@ describe('a real Temporal cluster on PostgreSQL (four services, UI server, super
   }, 600_000);
 
   afterAll(async () => {
+    for (const k of SHARED_ENV) {
+      if (savedEnv[k] === undefined) delete process.env[k];
+      else process.env[k] = savedEnv[k];
+    }
     // A test that failed before the last one: nothing may outlive the run.
     await s?.stop().catch(() => undefined);
     await supervisor.stopAll().catch(() => undefined);

@@ -2,7 +2,7 @@
 // directory: it comes up, takes a payment, and recovers by itself when the Temporal dev server (whose port is also
 // kept busy for a moment, so its first restarts fail) and then the embedded PostgreSQL are SIGKILLed: /readyz 503,
 // then 200 again, the payment still there. Ctrl-C then stops everything in order, exit code 0, no process left.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,70 +10,19 @@ import { join } from 'node:path';
 import { CONFIG_VARIABLES } from '../../config';
 import { actAsBuyer } from '../../scripts/chaos/channels';
 import { freePort } from '../../scripts/stack/net';
-import type { ProcessState } from '../../scripts/stack/supervisor';
+import {
+  identify,
+  processTree,
+  type ProcessId,
+  running,
+  sleep,
+  type StackState,
+  until,
+  within,
+  launchNpmStart,
+} from '../support/processes';
 
 const root = join(__dirname, '..', '..');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** The promise's value, or `fallback` after `ms` (the timer does not outlive it: jest exits promptly). */
-async function within<T, F>(promise: Promise<T>, ms: number, fallback: F): Promise<T | F> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<F>((resolve) => (timer = setTimeout(() => resolve(fallback), ms)));
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-interface StackState {
-  launcherPid: number;
-  processes: Record<string, ProcessState>;
-}
-
-/** The launcher and every process under it, by pid (ps reads the whole table once). */
-function processTree(rootPid: number): number[] {
-  const table = execFileSync('ps', ['-e', '-o', 'pid=,ppid='], { encoding: 'utf8' })
-    .trim()
-    .split('\n')
-    .map((line) => line.trim().split(/\s+/).map(Number) as [number, number]);
-  const tree = [rootPid];
-  for (let i = 0; i < tree.length; i++) {
-    for (const [pid, ppid] of table) if (ppid === tree[i] && !tree.includes(pid)) tree.push(pid);
-  }
-  return tree;
-}
-
-/**
- * A process by pid and start time (field 22 of /proc/<pid>/stat), so that a pid the kernel hands out again later is
- * not mistaken for one of ours (and never killed by mistake).
- */
-interface ProcessId {
-  pid: number;
-  startTime: string;
-}
-
-function stat(pid: number): string[] | undefined {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return text.slice(text.lastIndexOf(')') + 2).split(' '); // [0] is field 3 (state)
-  } catch {
-    return undefined;
-  }
-}
-
-function identify(pid: number): ProcessId | undefined {
-  const fields = stat(pid);
-  return fields ? { pid, startTime: fields[19]! } : undefined;
-}
-
-/** Still there, and not a zombie (an exited process whose new parent has not reaped it yet is gone for us). */
-function running(p: ProcessId): boolean {
-  const fields = stat(p.pid);
-  return fields !== undefined && fields[19] === p.startTime && fields[0] !== 'Z';
-}
-
-/** Polls until `check` gives a value; an error marked `fatal` ends the wait at once, others count as "not yet". */
 /** Takes a port with a listener that drops every connection (a port some other process holds for a while). */
 function holdTcpPort(port: number): Promise<Server> {
   return new Promise((resolve, reject) => {
@@ -83,24 +32,11 @@ function holdTcpPort(port: number): Promise<Server> {
   });
 }
 
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number, everyMs = 100) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check().catch((err: unknown) => {
-      if ((err as { fatal?: boolean }).fatal) throw err;
-      return undefined;
-    });
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
-
 describe('npm start', () => {
   let dir: string;
   let launcher: ChildProcess;
-  let output = '';
-  const said: string[] = [];
+  let output: () => string;
+  let said: string[] = [];
   let exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   const seen = new Map<number, ProcessId>();
   let apiUrl: string;
@@ -145,35 +81,22 @@ describe('npm start', () => {
     temporalPort = ports.TEMPORAL_PORT;
     ordersUrl = `http://127.0.0.1:${ports.ORDER_SERVICE_PORT}`;
     // Nothing of the test run's own configuration leaks in (TEMPORAL_ADDRESS or DATABASE_URL would make it use
-    // external servers), except the prebuilt workflow bundle, which only spares the worker a bundling.
-    const env: NodeJS.ProcessEnv = { ...process.env };
-    for (const name of CONFIG_VARIABLES) if (name !== 'WORKFLOW_BUNDLE_PATH') delete env[name];
-    Object.assign(env, Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])), {
-      STACK_DATA_DIR: dir,
-      LOG_LEVEL: 'info', // kept in memory; shown only when the test fails
-    });
-    launcher = spawn(process.execPath, ['--import', 'tsx', join(root, 'scripts', 'start.ts')], {
-      cwd: root,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    launcher.stdout!.on('data', (b: Buffer) => {
-      output += b.toString();
-      const now = new Date().toISOString().slice(11, 23);
-      for (const line of b.toString().split('\n')) if (line.startsWith('[start]')) said.push(`${now} ${line}`);
-    });
-    launcher.stderr!.on('data', (b: Buffer) => (output += b.toString()));
-    exited = new Promise((resolve) => launcher.once('exit', (code, signal) => resolve({ code, signal })));
-    await until(
-      'the banner',
-      async () => {
-        if (launcher.exitCode !== null) throw Object.assign(new Error(`npm start exited:\n${output}`), { fatal: true });
-        return output.includes('Payment orchestration is up') ? true : undefined;
+    // external servers).
+    const launched = await launchNpmStart(
+      root,
+      [],
+      {
+        ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
+        STACK_DATA_DIR: dir,
+        LOG_LEVEL: 'info', // kept in memory; shown only when the test fails
       },
+      CONFIG_VARIABLES,
       90_000,
-    ).catch((err: Error) => {
-      throw new Error(`${err.message}\n--- npm start output ---\n${output.slice(-5000)}`);
-    });
+    );
+    launcher = launched.launcher;
+    exited = launched.exited;
+    said = launched.said;
+    output = launched.output;
     remember();
   }, 120_000);
 
@@ -241,7 +164,7 @@ describe('npm start', () => {
       10_000,
     );
     expect(after.pid).not.toBe(before.pid);
-    expect(output).toMatch(
+    expect(output()).toMatch(
       new RegExp(`${name} \\(pid ${before.pid}\\) exited unexpectedly with signal SIGKILL after .*; restart #1 in \\d`),
     );
     if (holdPort === undefined) {
@@ -249,11 +172,11 @@ describe('npm start', () => {
     } else {
       // at least one restart found the port taken, exited at once, and was retried after a longer wait
       expect(after.restarts).toBeGreaterThanOrEqual(before.restarts + 2);
-      expect(output).toMatch(
+      expect(output()).toMatch(
         new RegExp(`${name} did not come back: exited with code 1 before it was ready .*; restart #2 in \\d`),
       );
     }
-    expect(output).toMatch(new RegExp(`${name} is back \\(pid ${after.pid}, restart #${after.restarts}[,)]`));
+    expect(output()).toMatch(new RegExp(`${name} is back \\(pid ${after.pid}, restart #${after.restarts}[,)]`));
     remember();
   }
 
@@ -294,7 +217,7 @@ describe('npm start', () => {
   });
 
   it('brings every channel up on its double, with development keys it made under its data directory', async () => {
-    const banner = /Channels +([a-z, ]+?) +\(/.exec(output)?.[1]?.split(', ');
+    const banner = /Channels +([a-z, ]+?) +\(/.exec(output())?.[1]?.split(', ');
     expect(banner?.sort()).toEqual(['alipay', 'sandboxpay', 'stripe', 'wechatpay']);
     for (const channel of ['wechatpay', 'alipay', 'stripe']) {
       const orderId = `npm-start-${channel}-${Date.now()}`;
@@ -342,7 +265,7 @@ describe('npm start', () => {
   it('stops everything in order on Ctrl-C: exit code 0, nothing restarted, no process left', async () => {
     remember();
     const supervised = Object.entries(state().processes).map(([name, p]) => ({ name, id: identify(p.pid!)! }));
-    const stopping = output.length;
+    const stopping = output().length;
     launcher.kill('SIGINT');
     const t0 = Date.now();
     // When each supervised process goes, seen from outside.
@@ -363,7 +286,7 @@ describe('npm start', () => {
     expect(Object.keys(goneAt)).toHaveLength(6);
     const order = ['api', 'worker', 'sandbox', 'localstripe', 'postgres', 'temporal'].map((name) => goneAt[name]!);
     expect([...order].sort((x, y) => x - y)).toEqual(order);
-    const tail = output.slice(stopping);
+    const tail = output().slice(stopping);
     expect(tail).toContain('Ctrl-C: stopping...');
     expect(tail).toContain('[start] stopped');
     expect(tail).not.toMatch(/restart #|exited unexpectedly/);

@@ -17,6 +17,7 @@ interface Service {
   healthcheck?: { test: string[] };
   entrypoint?: string[] | string;
   volumes?: string[];
+  deploy?: { replicas?: number };
 }
 
 const root = join(__dirname, '..', '..');
@@ -46,14 +47,29 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('publishes the ports each service listens on', () => {
+  it('publishes the ports each service listens on; replicas only through the balancer', () => {
     const api = loadConfig(env(compose.services.api!));
-    expect(published(compose.services.api!)).toEqual([api.api.port]);
+    expect(published(compose.services.api!)).toEqual([]); // two replicas cannot share a host port
+    expect(published(compose.services.balancer!)).toEqual([api.api.port]);
+    expect(new URL(api.api.publicUrl).port).toBe(String(api.api.port)); // callbacks and buyers: the balancer's port
     const sandbox = loadConfig(env(compose.services.sandbox!));
     expect(published(compose.services.sandbox!)).toEqual([sandbox.sandbox.sandboxpay.port, sandbox.orders.port]);
-    const worker = loadConfig(env(compose.services.worker!));
-    expect(published(compose.services.worker!)).toEqual([worker.workerMetrics.port, worker.workerMetrics.sdkPort]);
+    expect(published(compose.services.worker!)).toEqual([]); // scraped inside the network, each replica by DNS
     expect(published(compose.services.temporal!)).toEqual([7233]);
+  });
+
+  it('runs two API replicas behind nginx and two workers, as the cluster profile does', () => {
+    expect(compose.services.api!.deploy?.replicas).toBe(2);
+    expect(compose.services.worker!.deploy?.replicas).toBe(2);
+    expect(compose.services.balancer!.image).toMatch(/^nginx:/);
+    expect(compose.services.balancer!.volumes).toContain('./deploy/nginx/api.conf:/etc/nginx/conf.d/default.conf:ro');
+    expect(compose.services.balancer!.depends_on).toMatchObject({ api: { condition: 'service_healthy' } });
+    const nginx = readFileSync(join(root, 'deploy', 'nginx', 'api.conf'), 'utf8');
+    const api = loadConfig(env(compose.services.api!));
+    expect(nginx).toContain(`server api:${api.api.port} resolve`); // every replica, re-resolved
+    expect(nginx).toMatch(/listen 3000;/);
+    expect(nginx).toMatch(/proxy_next_upstream error timeout;/); // only requests that never reached a replica
+    expect(nginx).toMatch(/proxy_buffering off;/); // push streams flow
   });
 
   it('points our services at the services that exist, by their compose names and ports', () => {
@@ -62,15 +78,15 @@ describe('docker-compose.yml', () => {
     expect(new URL(worker.database.url!).hostname).toBe('postgresql');
     expect(new URL(worker.channels.sandboxpay!.url).host).toBe('sandbox:3100');
     expect(new URL(worker.orders.url).host).toBe('sandbox:3200');
-    expect(new URL(worker.api.publicUrl).host).toBe('api:3000'); // where the channel calls back
+    expect(new URL(worker.api.publicUrl).host).toBe('balancer:3000'); // where the channel calls back
     const sandbox = loadConfig(env(compose.services.sandbox!));
-    expect(new URL(sandbox.sandbox.shopApiUrl).host).toBe('api:3000');
+    expect(new URL(sandbox.sandbox.shopApiUrl).host).toBe('balancer:3000');
     const api = loadConfig(env(compose.services.api!));
     expect(api.api.corsOrigins).toEqual([sandbox.orders.url]); // the shop's pages read payments from the browser
   });
 
   it('starts things in order: healthy infrastructure first, migrations before the services', () => {
-    for (const infra of ['postgresql', 'temporal', 'api', 'sandbox']) {
+    for (const infra of ['postgresql', 'temporal', 'api', 'balancer', 'sandbox']) {
       expect(compose.services[infra]?.healthcheck?.test.length).toBeGreaterThan(0);
     }
     for (const [name, s] of Object.entries(compose.services)) {

@@ -164,16 +164,20 @@ describe('alert rules (observability/prometheus/alerts.yml)', () => {
 });
 
 describe('Prometheus in docker-compose.yml', () => {
-  it('loads observability/prometheus and scrapes the api and the worker on the ports they listen on there', () => {
+  it('loads observability/prometheus and scrapes every api and worker replica on the ports they listen on there', () => {
     const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
       services: Record<string, { environment?: Record<string, string | number>; volumes?: string[] }>;
     };
     expect(compose.services.prometheus?.volumes).toContain('./observability/prometheus:/etc/prometheus:ro');
     const config = parse(readFileSync(join(promDir, 'prometheus.yml'), 'utf8')) as {
-      scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
+      scrape_configs: { job_name: string; dns_sd_configs: { names: string[]; type: string; port: number }[] }[];
     };
+    // Each replica by DNS (the service name answers with every replica's address), on its port.
     const targets = Object.fromEntries(
-      config.scrape_configs.map((job) => [job.job_name, job.static_configs.flatMap((c) => c.targets)]),
+      config.scrape_configs.map((job) => [
+        job.job_name,
+        job.dns_sd_configs.flatMap((c) => c.names.map((n) => `${n}:${c.port}`)),
+      ]),
     );
     const env = (service: string) => compose.services[service]!.environment!;
     expect(targets).toEqual({
