@@ -13,7 +13,8 @@
 //   3. latency   at half the saturated rate (open loop): POST /payments and callback received -> order acknowledged
 //   4. cost      per payment over that window: history events, SQL statements, and CPU ms of every process (each
 //                Temporal service and Temporal's PostgreSQL, our PostgreSQL, each worker, each API, the balancer, the
-//                sandbox, the load generator) from /proc deltas (scripts/bench/processes.ts); RSS per process
+//                sandbox, the load generator) from /proc deltas (scripts/bench/processes.ts), at saturation (median
+//                of the runs) when the payments part ran; memory (PSS) per process
 //   5. lost      every callback dropped: channel success -> order paid (tracks the first query interval)
 //   6. open      N payments left open on their timers: memory before and after (worker MB per open payment), time
 //                to create them, and the latency of new payments with them open
@@ -231,7 +232,7 @@ interface Saturation {
   max: number;
   /** max/min - 1 */
   spread: number;
-  /** CPU ms per payment per process over the window of the median repeat's best level. */
+  /** CPU ms per payment per process at saturation: the median over the repeats' best levels. */
   cpuMsPerPayment: Record<string, number>;
   /**
    * What the cores would hold if they were the stack's alone: cores x 1000 / CPU ms per payment of every process
@@ -263,11 +264,18 @@ async function saturation(stack: RunStack, what: string): Promise<Saturation> {
   }
   const perSecond = repeats.map((r) => r.best.perSecond);
   const m = median(perSecond);
-  const bound = repeats.map(
-    (r) => (cpus().length * 1000 * r.best.completed) / Object.values(r.best.cpuMs).reduce((a, b) => a + b, 0),
+  // Per repeat, the median over its levels: CPU per payment hardly changes with the number of buyers, and a level
+  // with a burst of background work (autovacuum) does not decide.
+  const bound = repeats.map((r) =>
+    median(
+      r.levels.map((l) => (cpus().length * 1000 * l.completed) / Object.values(l.cpuMs).reduce((a, b) => a + b, 0)),
+    ),
   );
-  const mid = repeats.find((r) => r.best.perSecond === m) ?? repeats[0]!;
-  const best = mid.best;
+  // Per process, the median over the repeats' best levels.
+  const names = Object.keys(repeats[0]!.best.cpuMs);
+  const cpuMsPerPayment = Object.fromEntries(
+    names.map((k) => [k, median(repeats.map((r) => (r.best.cpuMs[k] ?? 0) / r.best.completed))]),
+  );
   return {
     repeats,
     perSecond,
@@ -275,7 +283,7 @@ async function saturation(stack: RunStack, what: string): Promise<Saturation> {
     min: Math.min(...perSecond),
     max: Math.max(...perSecond),
     spread: Math.max(...perSecond) / Math.min(...perSecond) - 1,
-    cpuMsPerPayment: Object.fromEntries(Object.entries(best.cpuMs).map(([k, v]) => [k, v / best.completed])),
+    cpuMsPerPayment,
     cpuBound: spreadOf(bound),
     cpuShare: repeats.map((r) => r.best.cpuShare),
   };
@@ -469,7 +477,13 @@ async function measureEngine(engine: Engine): Promise<EngineRun> {
             async (id) => (await client.workflow.getHandle(paymentWorkflowId(id)).fetchHistory()).events?.length ?? 0,
           ),
         );
-        const cpu = Object.fromEntries(Object.entries(cpuBetween(before.use, after.use)).map(([k, v]) => [k, v / n]));
+        const halfLoad = Object.fromEntries(
+          Object.entries(cpuBetween(before.use, after.use)).map(([k, v]) => [k, v / n]),
+        );
+        // The CPU rows come from the saturation runs when there were some (several windows, hundreds of payments, a
+        // median per process); otherwise from the half-load window.
+        const cpu = sat?.cpuMsPerPayment ?? halfLoad;
+        const cpuFrom = sat ? 'at saturation, median of the runs' : `at ${latencyRate}/s`;
         const byTier = tiers(stack, cpu);
         const ours = Object.values(byTier).reduce((a, b) => a + b, 0);
         const temporal = stack.temporalProcesses.reduce((a, k) => a + (cpu[k] ?? 0), 0);
@@ -479,7 +493,9 @@ async function measureEngine(engine: Engine): Promise<EngineRun> {
           sqlStatementsWorkers: (after.workerStatements - before.workerStatements) / n,
           sqlStatementsApis: (after.apiStatements - before.apiStatements) / n,
           cpuMsPerPayment: cpu,
+          cpuMsPerPaymentFrom: cpuFrom,
           cpuMsPerPaymentByTier: byTier,
+          cpuMsPerPaymentAtHalfLoad: halfLoad,
           rssMb: Object.fromEntries(Object.entries(after.use).map(([k, v]) => [k, v.rssMb])),
         };
         out.cost = cost;
@@ -489,7 +505,7 @@ async function measureEngine(engine: Engine): Promise<EngineRun> {
           `${(cost.sqlStatementsWorkers + cost.sqlStatementsApis).toFixed(1)} (${cost.sqlStatementsWorkers.toFixed(1)} + ${cost.sqlStatementsApis.toFixed(1)})`,
           cost.sqlStatementsWorkers + cost.sqlStatementsApis,
         );
-        row('cost/payment CPU ms: all but doubles and load', ours.toFixed(1), ours);
+        row(`cost/payment CPU ms (${cpuFrom}): all ours`, ours.toFixed(1), ours);
         row('cost/payment CPU ms: Temporal (incl. its PostgreSQL)', temporal.toFixed(1), temporal);
         for (const [k, v] of Object.entries(byTier)) row(`cost/payment CPU ms: ${k}`, v.toFixed(1), v);
         for (const k of [...stack.services.workers, ...stack.services.apis])
@@ -498,12 +514,12 @@ async function measureEngine(engine: Engine): Promise<EngineRun> {
         for (const k of DOUBLES) row(`cost/payment CPU ms: ${k} (not ours)`, (cpu[k] ?? 0).toFixed(1), cpu[k]);
         const rss = (ns: string[]) => ns.reduce((a, k) => a + (cost.rssMb[k] ?? 0), 0);
         row(
-          'RSS MB: Temporal (incl. its PostgreSQL)',
+          'memory MB (PSS): Temporal (incl. its PostgreSQL)',
           rss(stack.temporalProcesses).toFixed(0),
           rss(stack.temporalProcesses),
         );
-        row('RSS MB: workers (all)', rss(stack.services.workers).toFixed(0), rss(stack.services.workers));
-        for (const [k, v] of Object.entries(cost.rssMb)) row(`RSS MB:   ${k}`, v.toFixed(0), v);
+        row('memory MB (PSS): workers (all)', rss(stack.services.workers).toFixed(0), rss(stack.services.workers));
+        for (const [k, v] of Object.entries(cost.rssMb)) row(`memory MB (PSS):   ${k}`, v.toFixed(0), v);
       }
     }
 
@@ -623,13 +639,13 @@ async function measureEngine(engine: Engine): Promise<EngineRun> {
         created / createSeconds,
       );
       row(
-        'open: workers RSS MB before -> after',
+        'open: workers memory MB (PSS) before -> after',
         `${memBefore.workers.toFixed(0)} -> ${memAfter.workers.toFixed(0)}`,
         memAfter.workers,
       );
       row('open: worker MB per open payment', workerMbPerOpen.toFixed(3), workerMbPerOpen);
       row(
-        'open: Temporal RSS MB before -> after',
+        'open: Temporal memory MB (PSS) before -> after',
         `${memBefore.temporal.toFixed(0)} -> ${memAfter.temporal.toFixed(0)}`,
         memAfter.temporal,
       );

@@ -1,6 +1,8 @@
-// What each process of a stack costs, from /proc: CPU (utime + stime) and resident memory of a supervised process
-// and all its descendants (PostgreSQL's backends are children of its postmaster, which itself may run under
-// runuser), so a snapshot before and after a window gives each process's CPU over it.
+// What each process of a stack costs, from /proc: CPU (utime + stime) and memory of a supervised process and all its
+// descendants (PostgreSQL's backends are children of its postmaster, which itself may run under runuser), so a
+// snapshot before and after a window gives each process's CPU over it. Memory is the proportional set size (PSS,
+// /proc/<pid>/smaps_rollup): PostgreSQL's shared buffers appear in the RSS of every backend, so summing RSS over its
+// processes would count them many times; PSS shares them out.
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Supervisor } from '../stack/supervisor';
 
@@ -37,7 +39,16 @@ function readAll(): Map<number, Proc> {
 
 export interface ProcessUse {
   cpuMs: number;
+  /** PSS in MB (RSS where smaps_rollup cannot be read). */
   rssMb: number;
+}
+
+function pssKb(pid: number, rssKb: number): number {
+  try {
+    return Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? rssKb);
+  } catch {
+    return rssKb;
+  }
 }
 
 /** CPU ms so far and RSS now of each named process with its descendants, and of this process (`load`). */
@@ -54,7 +65,7 @@ export function processUse(supervisor: Supervisor, names: string[]): Record<stri
       const p = procs.get(at);
       if (!p) continue;
       ticks += p.ticks;
-      rssKb += p.rssKb;
+      rssKb += pssKb(at, p.rssKb);
       stack.push(...(children.get(at) ?? []));
     }
     return { cpuMs: (ticks * 1000) / TICKS_PER_SECOND, rssMb: rssKb / 1024 };
@@ -66,7 +77,7 @@ export function processUse(supervisor: Supervisor, names: string[]): Record<stri
   }
   // Only this process itself: every supervised process is its descendant.
   const self = procs.get(process.pid);
-  if (self) use.load = { cpuMs: (self.ticks * 1000) / TICKS_PER_SECOND, rssMb: self.rssKb / 1024 };
+  if (self) use.load = { cpuMs: (self.ticks * 1000) / TICKS_PER_SECOND, rssMb: pssKb(process.pid, self.rssKb) / 1024 };
   return use;
 }
 
