@@ -97,11 +97,13 @@ async function level(options: RampOptions, buyers: number): Promise<Level> {
   const windowEnd = windowStart + options.windowS * 1000;
   const done: { startedAt: number; ackedAt: number }[] = [];
   let errors = 0;
-  let before: Record<string, ProcessUse> | undefined;
-  let after: Record<string, ProcessUse> | undefined;
+  // The snapshots' own times bound the window: a timer can fire late on a busy box, and the payments counted must be
+  // those of the CPU measured.
+  let before: { at: number; use: Record<string, ProcessUse> } | undefined;
+  let after: { at: number; use: Record<string, ProcessUse> } | undefined;
   const snapshots = Promise.all([
-    sleep(windowStart - Date.now()).then(() => (before = options.use())),
-    sleep(windowEnd - Date.now()).then(() => (after = options.use())),
+    sleep(windowStart - Date.now()).then(() => (before = { at: Date.now(), use: options.use() })),
+    sleep(windowEnd - Date.now()).then(() => (after = { at: Date.now(), use: options.use() })),
   ]);
   await Promise.all(
     Array.from({ length: buyers }, async () => {
@@ -120,18 +122,19 @@ async function level(options: RampOptions, buyers: number): Promise<Level> {
   );
   await acks.stop();
   await snapshots;
-  const cpuMs = cpuBetween(before!, after!);
-  const inWindow = done.filter((d) => d.ackedAt >= windowStart && d.ackedAt < windowEnd);
+  const cpuMs = cpuBetween(before!.use, after!.use);
+  const windowS = (after!.at - before!.at) / 1000;
+  const inWindow = done.filter((d) => d.ackedAt >= before!.at && d.ackedAt < after!.at);
   return {
     buyers,
     completed: inWindow.length,
-    perSecond: inWindow.length / options.windowS,
+    perSecond: inWindow.length / windowS,
     errors,
-    windowS: options.windowS,
+    windowS,
     roundTripMs: summarize(inWindow.map((d) => d.ackedAt - d.startedAt)),
     cpuMs,
-    cpuShare: Object.values(cpuMs).reduce((a, b) => a + b, 0) / (options.windowS * 1000 * cpus().length),
-    rssMb: Object.fromEntries(Object.entries(after!).map(([k, v]) => [k, v.rssMb])),
+    cpuShare: Object.values(cpuMs).reduce((a, b) => a + b, 0) / (windowS * 1000 * cpus().length),
+    rssMb: Object.fromEntries(Object.entries(after!.use).map(([k, v]) => [k, v.rssMb])),
   };
 }
 
@@ -144,7 +147,7 @@ export async function ramp(options: RampOptions): Promise<Ramp> {
     const l = await level(options, buyers);
     levels.push(l);
     options.say(
-      `  ${buyers} buyers: ${l.perSecond.toFixed(1)} payments/s (${l.completed} in ${l.windowS} s), ` +
+      `  ${buyers} buyers: ${l.perSecond.toFixed(1)} payments/s (${l.completed} in ${l.windowS.toFixed(1)} s), ` +
         `round trip p50 ${l.roundTripMs.p50 ?? '-'} ms, ${(l.cpuShare * 100).toFixed(0)}% of the cores` +
         `${l.errors ? `, ${l.errors} errors` : ''}`,
     );
