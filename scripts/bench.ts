@@ -679,6 +679,7 @@ async function measureScale(cluster: EngineRun): Promise<{ lines: string[]; json
   } finally {
     await stack.stop();
   }
+  const ms = (v: number | undefined) => (v === undefined ? '-' : v.toFixed(1)).padStart(7);
   const big = cluster.shape!;
   const bigSat = cluster.saturation;
   const lines = [
@@ -690,10 +691,9 @@ async function measureScale(cluster: EngineRun): Promise<{ lines: string[]; json
       ? `  ${big.workers} workers + ${big.apis} API${big.apis > 1 ? 's' : ''}: ${spreadText(bigSat)} payments/s` +
         `  (x${(bigSat.median / sat.median).toFixed(2)}); the cores alone would hold ${spreadText(bigSat.cpuBound)}`
       : '  (the default replicas were not measured: run with the payments part)',
-    '  CPU ms per payment at saturation, by tier:',
+    `  CPU ms per payment at saturation, by tier (${small.workers} + ${small.apis}, then ${big.workers} + ${big.apis}):`,
     ...Object.keys({ ...tierCpu, ...(cluster.tierCpu ?? {}) }).map(
-      (k) =>
-        `    ${k.padEnd(22)} ${(tierCpu[k] ?? NaN).toFixed(1).padStart(7)}   ${(cluster.tierCpu?.[k] ?? NaN).toFixed(1).padStart(7)}`,
+      (k) => `    ${k.padEnd(22)} ${ms(tierCpu[k])}   ${ms(cluster.tierCpu?.[k])}`,
     ),
   ];
   return {
