@@ -420,11 +420,12 @@ async function measureEngine(engine: Engine): Promise<EngineRun> {
         spreadText(sat.cpuBound),
         sat.cpuBound.median,
       );
-      row(
-        'payments/s / baseline workflows/s',
-        (sustained / baselinePerSecond).toFixed(2),
-        sustained / baselinePerSecond,
-      );
+      if (!Number.isNaN(baselinePerSecond))
+        row(
+          'payments/s / baseline workflows/s',
+          (sustained / baselinePerSecond).toFixed(2),
+          sustained / baselinePerSecond,
+        );
       row(
         '  at saturation: buyers, round trip p50/p95 ms',
         `${mid.best.buyers}, ${mid.best.roundTripMs.p50 ?? '-'} / ${mid.best.roundTripMs.p95 ?? '-'}`,
