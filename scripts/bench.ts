@@ -53,6 +53,8 @@ const { values: args } = parseArgs({
     rates: { type: 'string' },
     open: { type: 'string' },
     'open-minutes': { type: 'string' },
+    /** The earlier name of --open-minutes (the open payments were the `scale` part then). */
+    'scale-minutes': { type: 'string' },
     lost: { type: 'string' },
     'worker-env': { type: 'string', multiple: true, default: [] },
     label: { type: 'string', default: '' },
@@ -76,7 +78,7 @@ const sizes = {
   rates: args.rates?.split(',').map(Number) ?? [],
   open: Number(args.open ?? (quick ? 500 : 20_000)),
   /** Creating the open payments stops here, so the run ends even where the box cannot take N. */
-  openMinutes: Number(args['open-minutes'] ?? (quick ? 3 : 20)),
+  openMinutes: Number(args['open-minutes'] ?? args['scale-minutes'] ?? (quick ? 3 : 20)),
   lost: Number(args.lost ?? (quick ? 4 : 12)),
 };
 /** The balancer process lands separately; until it is there the cluster runs one API replica. */
