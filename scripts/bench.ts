@@ -1,39 +1,59 @@
-// npm run bench [-- --quick] [-- --only baseline,payments,latency,lost,cost,scale] [-- --open 20000]
-//               [-- --scale-minutes 20] [-- --worker-env NAME=value ...] [-- --label text]
-// Measures the service on a stack of its own, against the engine's own limit on the same Temporal server, and
-// prints a table (JSON under bench/results/):
-//   1. baseline  workflows with one no-op activity, started as fast as the server takes them: completed/s
-//   2. payments  full payments (API create, wallet pay, callback, order acknowledged) at rising offered rates
-//                until saturation: sustained payments/s, and its ratio to the baseline
-//   3. latency   at 50% of the saturated rate: POST /payments and callback received -> order acknowledged
-//   4. lost      every callback dropped: channel success -> order paid (tracks the first query interval)
-//   5. cost      per payment: history events, SQL statements, worker / API / Temporal server CPU ms
-//   6. scale     N payments left open on their timers: memory before and after, time to create them, and the
-//                latency of new payments with them open
-// Everything runs on this machine: the load generator shares the cores with what it measures (reported).
+// npm run bench [-- --engine dev,cluster] [-- --quick] [-- --only baseline,payments,latency,cost,lost,open,scale]
+//               [-- --repeat 3] [-- --buyers 4,8,16,32] [-- --warmup 5] [-- --window 15] [-- --rates 4,8,16]
+//               [-- --open 20000] [-- --open-minutes 20] [-- --worker-env NAME=value ...] [-- --label text]
+// Measures the service on each Temporal engine in turn, the dev server (one process, SQLite) and the cluster
+// (Temporal's four services on a PostgreSQL of their own, two workers, API replicas behind the balancer), each on a
+// fresh stack of its own with the same parts, and prints one table with a column per engine and their ratio (JSON
+// under bench/results/):
+//   1. baseline  workflows with one no-op activity, started as fast as the engine takes them: completed/s
+//   2. payments  saturation by closed-loop load (scripts/bench/closed-loop.ts): N buyers each doing order, POST
+//                /payments, pay, wait for the order acknowledged; N raised until payments/s stop rising, counted
+//                over a steady window after a warm-up; repeated --repeat times: median, min-max and spread. Its
+//                ratio to the baseline. (--rates adds the old open-loop steps at those offered rates.)
+//   3. latency   at half the saturated rate (open loop): POST /payments and callback received -> order acknowledged
+//   4. cost      per payment over that window: history events, SQL statements, and CPU ms of every process (each
+//                Temporal service and Temporal's PostgreSQL, our PostgreSQL, each worker, each API, the balancer, the
+//                sandbox, the load generator) from /proc deltas (scripts/bench/processes.ts), at saturation (median
+//                of the runs) when the payments part ran; memory (PSS) per process
+//   5. lost      every callback dropped: channel success -> order paid (tracks the first query interval)
+//   6. open      N payments left open on their timers: memory before and after (worker MB per open payment), time
+//                to create them, and the latency of new payments with them open
+//   7. scale     cluster only: saturation with 1 worker + 1 API against the default replicas, CPU per payment per
+//                tier, and the projection of which tier saturates first per core
+// Everything runs on this machine: the load generator shares the cores with what it measures (reported), and the
+// machine's load average before and after is recorded, since the box may be shared.
 import { randomUUID } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { paymentWorkflowId } from '../workflows/definitions';
 import { summarize, type Summary } from './chaos/audit';
+import { type Ramp, ramp } from './bench/closed-loop';
+import { cpuBetween, processUse } from './bench/processes';
+import { type Engine, ENGINES } from './stack/cluster-engine';
 import { type RunStack, startRunStack } from './stack/run-stack';
 import { projectRoot, readToolchain } from './stack/toolchain';
 
-const PARTS = ['baseline', 'payments', 'latency', 'lost', 'cost', 'scale'] as const;
+const PARTS = ['baseline', 'payments', 'latency', 'cost', 'lost', 'open', 'scale'] as const;
 type Part = (typeof PARTS)[number];
 
 const { values: args } = parseArgs({
   options: {
+    engine: { type: 'string', default: ENGINES.join(',') },
     quick: { type: 'boolean', default: false },
     only: { type: 'string' },
     baseline: { type: 'string' },
-    rates: { type: 'string' },
+    repeat: { type: 'string' },
+    buyers: { type: 'string' },
+    warmup: { type: 'string' },
     window: { type: 'string' },
+    rates: { type: 'string' },
     open: { type: 'string' },
+    'open-minutes': { type: 'string' },
+    /** The earlier name of --open-minutes (the open payments were the `scale` part then). */
     'scale-minutes': { type: 'string' },
     lost: { type: 'string' },
     'worker-env': { type: 'string', multiple: true, default: [] },
@@ -41,17 +61,28 @@ const { values: args } = parseArgs({
   },
 });
 const quick = args.quick!;
+const engines = args.engine!.split(',') as Engine[];
+for (const e of engines) if (!ENGINES.includes(e)) throw new Error(`unknown engine "${e}"; engines: ${ENGINES}`);
 const only = new Set<Part>((args.only?.split(',') ?? PARTS) as Part[]);
 for (const p of only) if (!PARTS.includes(p)) throw new Error(`unknown part "${p}"; parts: ${PARTS.join(', ')}`);
 const sizes = {
   baseline: Number(args.baseline ?? (quick ? 300 : 2000)),
-  rates: (args.rates ?? (quick ? '4,8,16' : '2,4,6,8,12,16,24,32')).split(',').map(Number),
-  windowS: Number(args.window ?? (quick ? 8 : 20)),
+  repeat: Number(args.repeat ?? 3),
+  buyers: (args.buyers ?? (quick ? '4,8,16,32' : '4,8,12,16,24,32,48')).split(',').map(Number),
+  warmupS: Number(args.warmup ?? (quick ? 3 : 5)),
+  windowS: Number(args.window ?? (quick ? 6 : 15)),
+  /** A ramp ends after two levels in a row that added less than 5% to the best so far. */
+  minGain: 0.05,
+  patience: 2,
+  /** Open-loop offered rates (the earlier saturation search), only when asked for. */
+  rates: args.rates?.split(',').map(Number) ?? [],
   open: Number(args.open ?? (quick ? 500 : 20_000)),
   /** Creating the open payments stops here, so the run ends even where the box cannot take N. */
-  scaleMinutes: Number(args['scale-minutes'] ?? (quick ? 3 : 20)),
+  openMinutes: Number(args['open-minutes'] ?? args['scale-minutes'] ?? (quick ? 3 : 20)),
   lost: Number(args.lost ?? (quick ? 4 : 12)),
 };
+/** The balancer process lands separately; until it is there the cluster runs one API replica. */
+const HAVE_BALANCER = existsSync(join(projectRoot, 'scripts', 'stack', 'balancer-main.ts'));
 
 const t0 = Date.now();
 const say = (msg: string) => process.stderr.write(`[bench ${((Date.now() - t0) / 1000).toFixed(0)}s] ${msg}\n`);
@@ -75,12 +106,9 @@ async function scrape(url: string): Promise<Map<string, number>> {
   return values;
 }
 
-/** CPU ms and RSS MB of a process (the Temporal dev server), from /proc. */
-function procStats(pid: number): { cpuMs: number; rssMb: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  const ticks = Number(stat[11]) + Number(stat[12]); // utime + stime, fields 14 and 15
-  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-  return { cpuMs: (ticks * 1000) / 100, rssMb: rssKb / 1024 };
+/** A metric summed over several processes' /metrics. */
+async function scrapeSum(urls: string[], metric: string): Promise<number> {
+  return (await Promise.all(urls.map(async (u) => (await scrape(u)).get(metric) ?? 0))).reduce((a, b) => a + b, 0);
 }
 
 interface PaymentRun {
@@ -169,52 +197,167 @@ const saturated = (r: Omit<Offered, 'paymentIds'>) =>
   r.achievedPerSecond < r.offeredPerSecond * 0.85 ||
   (r.callbackToAckMs.p95 ?? 0) > 3000;
 
-// ---- the run -----------------------------------------------------------------------------------------------------
+/** Every process of the stack whose CPU a payment costs (the Temporal engine's, ours, the doubles'). */
+function processNames(stack: RunStack): string[] {
+  const { workers, apis, balancer } = stack.services;
+  return [...stack.temporalProcesses, 'postgres', ...workers, ...apis, ...(balancer ? [balancer] : []), 'sandbox'];
+}
 
-async function main(): Promise<void> {
-  const toolchain = readToolchain();
+/**
+ * Processes grouped by tier: each Temporal process on its own (its services scale separately), Temporal's and our
+ * PostgreSQL, the workers, the APIs, the balancer; the sandbox (channel and order service doubles) and the load
+ * generator are not ours to size, and are listed apart.
+ */
+function tiers(stack: RunStack, cpu: Record<string, number>): Record<string, number> {
+  const sum = (names: string[]) => names.reduce((a, n) => a + (cpu[n] ?? 0), 0);
+  const { workers, apis, balancer } = stack.services;
+  return {
+    ...Object.fromEntries(stack.temporalProcesses.map((n) => [n, cpu[n] ?? 0])),
+    'postgres (ours)': cpu.postgres ?? 0,
+    'workers (all)': sum(workers),
+    'APIs (all)': sum(apis),
+    ...(balancer ? { balancer: cpu[balancer] ?? 0 } : {}),
+  };
+}
+const DOUBLES = ['sandbox', 'load'];
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+interface Saturation {
+  repeats: Ramp[];
+  perSecond: number[];
+  median: number;
+  min: number;
+  max: number;
+  /** max/min - 1 */
+  spread: number;
+  /** CPU ms per payment per process at saturation: the median over the repeats' best levels. */
+  cpuMsPerPayment: Record<string, number>;
+  /**
+   * What the cores would hold if they were the stack's alone: cores x 1000 / CPU ms per payment of every process
+   * (load generator and doubles included), per repeat. Other work on a shared machine moves the measured payments/s;
+   * it moves this much less.
+   */
+  cpuBound: { perSecond: number[]; median: number; min: number; max: number; spread: number };
+  /** The share of the cores the stack had at each repeat's best level. */
+  cpuShare: number[];
+}
+
+async function saturation(stack: RunStack, what: string): Promise<Saturation> {
+  const repeats: Ramp[] = [];
+  for (let i = 0; i < sizes.repeat; i++) {
+    say(`${what}: closed-loop ramp ${i + 1}/${sizes.repeat} (buyers ${sizes.buyers.join(', ')})...`);
+    repeats.push(
+      await ramp({
+        knex: stack.knex,
+        pay: async () => (await onePayment(stack)).paymentId,
+        buyers: sizes.buyers,
+        warmupS: sizes.warmupS,
+        windowS: sizes.windowS,
+        minGain: sizes.minGain,
+        patience: sizes.patience,
+        use: () => processUse(stack.supervisor, processNames(stack)),
+        say,
+      }),
+    );
+  }
+  const perSecond = repeats.map((r) => r.best.perSecond);
+  const m = median(perSecond);
+  // Per repeat, the median over its levels: CPU per payment hardly changes with the number of buyers, and a level
+  // with a burst of background work (autovacuum) does not decide.
+  const bound = repeats.map((r) =>
+    median(
+      r.levels.map((l) => (cpus().length * 1000 * l.completed) / Object.values(l.cpuMs).reduce((a, b) => a + b, 0)),
+    ),
+  );
+  // Per process, the median over the repeats' best levels.
+  const names = Object.keys(repeats[0]!.best.cpuMs);
+  const cpuMsPerPayment = Object.fromEntries(
+    names.map((k) => [k, median(repeats.map((r) => (r.best.cpuMs[k] ?? 0) / r.best.completed))]),
+  );
+  return {
+    repeats,
+    perSecond,
+    median: m,
+    min: Math.min(...perSecond),
+    max: Math.max(...perSecond),
+    spread: Math.max(...perSecond) / Math.min(...perSecond) - 1,
+    cpuMsPerPayment,
+    cpuBound: spreadOf(bound),
+    cpuShare: repeats.map((r) => r.best.cpuShare),
+  };
+}
+
+function spreadOf(xs: number[]) {
+  const min = Math.min(...xs);
+  const max = Math.max(...xs);
+  return { perSecond: xs, median: median(xs), min, max, spread: max / min - 1 };
+}
+
+const spreadText = (s: { perSecond: number[]; median: number; min: number; max: number; spread: number }) =>
+  `${s.median.toFixed(1)} (${s.perSecond.map((x) => x.toFixed(1)).join(', ')}; ` +
+  `${s.min.toFixed(1)}-${s.max.toFixed(1)}, spread ${(s.spread * 100).toFixed(0)}%)`;
+
+/** One table row: the same measure on each engine; `value` (when numeric) feeds the ratio column. */
+interface Cell {
+  text: string;
+  value?: number;
+}
+type Rows = Map<string, Cell>;
+
+// ---- one engine --------------------------------------------------------------------------------------------------
+
+interface EngineRun {
+  engine: Engine;
+  rows: Rows;
+  json: Record<string, unknown>;
+  /** For the scale part: the default replicas' saturation and the stack's shape. */
+  saturation?: Saturation;
+  shape?: { workers: number; apis: number };
+  tierCpu?: Record<string, number>;
+}
+
+async function stackFor(engine: Engine, shape?: { workers: number; apis: number }): Promise<RunStack> {
   const workerEnv = Object.fromEntries(
     (args['worker-env'] ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
   );
-  for (const name of Object.keys(workerEnv)) {
-    if (!/^[A-Z_][A-Z0-9_]*$/.test(name)) throw new Error(`--worker-env wants NAME=value, got "${name}"`);
-  }
-  const stack = await startRunStack({
-    name: 'payments-bench',
+  return startRunStack({
+    name: `payments-bench-${engine}`,
     taskQueue: 'payments-bench',
     say,
     env: { PAYMENT_EXPIRY: '3h', RECONCILE_SCHEDULES: 'false', ...workerEnv },
+    engine,
+    ...(shape ?? (engine === 'cluster' && !HAVE_BALANCER ? { apis: 1 } : {})),
   });
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      say(`${signal}: stopping the stack`);
-      void stack.stop().finally(() => process.exit(130));
-    });
-  }
+}
+
+async function measureEngine(engine: Engine): Promise<EngineRun> {
+  say(`==== ${engine} ====`);
+  const stack = await stackFor(engine);
+  const stop = () => {
+    say('stopping the stack');
+    void stack.stop().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
   const connection = await Connection.connect({ address: stack.temporal.address });
   const client = new Client({ connection });
-  const result: Record<string, unknown> = {
-    at: new Date().toISOString(),
-    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
-    label: args.label,
-    machine: {
-      cores: cpus().length,
-      cpu: cpus()[0]?.model,
-      memoryGb: Math.round(totalmem() / 2 ** 30),
-      node: process.version,
-      temporal: execFileSync(toolchain.temporalCli, ['--version'], { encoding: 'utf8' }).trim(),
-      sdk: (
-        JSON.parse(readFileSync(join(projectRoot, 'node_modules/@temporalio/worker/package.json'), 'utf8')) as {
-          version: string;
-        }
-      ).version,
-      postgres: ((await stack.knex.raw('show server_version')) as { rows: { server_version: string }[] }).rows[0]!
-        .server_version,
-      workerEnv,
-    },
-    sizes,
+  const rows: Rows = new Map();
+  const row = (key: string, text: string, value?: number) => rows.set(key, { text, value });
+  const shape = { workers: stack.services.workers.length, apis: stack.services.apis.length };
+  const out: Record<string, unknown> = {
+    engine,
+    shape,
+    processes: stack.supervisor.snapshot(),
+    postgres: ((await stack.knex.raw('show server_version')) as { rows: { server_version: string }[] }).rows[0]!
+      .server_version,
   };
-  const rows: [string, string][] = [];
+  row('processes: Temporal / workers / APIs', `${stack.temporalProcesses.length} / ${shape.workers} / ${shape.apis}`);
+  let sat: Saturation | undefined;
+  let tierCpu: Record<string, number> | undefined;
   try {
     // 1. The engine's own limit.
     let baselinePerSecond = NaN;
@@ -239,57 +382,97 @@ async function main(): Promise<void> {
       const startedPerSecond = sizes.baseline / ((Date.now() - started) / 1000);
       await Promise.all(handles);
       baselinePerSecond = sizes.baseline / ((Date.now() - started) / 1000);
-      result.baseline = { workflows: sizes.baseline, startedPerSecond, completedPerSecond: baselinePerSecond };
-      rows.push([
-        'baseline: no-op workflows completed/s',
-        `${baselinePerSecond.toFixed(1)} (started ${startedPerSecond.toFixed(1)}/s)`,
-      ]);
+      out.baseline = { workflows: sizes.baseline, startedPerSecond, completedPerSecond: baselinePerSecond };
+      row('baseline: no-op workflows completed/s', baselinePerSecond.toFixed(1), baselinePerSecond);
       say(`baseline: ${baselinePerSecond.toFixed(1)} workflows/s`);
     }
 
-    // 2. Rising offered rates until saturation.
+    // 2. Saturation, closed loop, repeated.
     let sustained = NaN;
     if (only.has('payments')) {
-      const steps: Omit<Offered, 'paymentIds'>[] = [];
-      for (const rate of sizes.rates) {
-        say(`payments: offering ${rate}/s for ${sizes.windowS} s...`);
-        const { paymentIds: _ids, ...r } = await offered(stack, rate, sizes.windowS);
-        steps.push(r);
-        say(
-          `  ${r.acknowledged}/${r.offered} acknowledged, achieved ${r.achievedPerSecond.toFixed(1)}/s, ` +
-            `callback->ack p95 ${r.callbackToAckMs.p95} ms, POST p95 ${r.createMs.p95?.toFixed(0)} ms`,
+      sat = await saturation(stack, 'payments');
+      sustained = sat.median;
+      const mid = sat.repeats.find((r) => r.best.perSecond === sat!.median) ?? sat.repeats[0]!;
+      out.payments = {
+        method: 'closed loop',
+        buyers: sizes.buyers,
+        warmupS: sizes.warmupS,
+        windowS: sizes.windowS,
+        repeats: sat.repeats,
+        cpuBound: sat.cpuBound,
+        cpuShare: sat.cpuShare,
+        perSecond: sat.perSecond,
+        medianPerSecond: sat.median,
+        min: sat.min,
+        max: sat.max,
+        spread: sat.spread,
+        ratioToBaseline: sustained / baselinePerSecond,
+      };
+      row(
+        `payments: saturated payments/s, median of ${sizes.repeat} (runs; min-max, spread)`,
+        spreadText(sat),
+        sustained,
+      );
+      row(
+        '  share of the cores the stack had at saturation, per run',
+        sat.cpuShare.map((x) => `${(x * 100).toFixed(0)}%`).join(', '),
+      );
+      row(
+        'payments/s the cores would hold alone (cores x 1000 / CPU ms per payment)',
+        spreadText(sat.cpuBound),
+        sat.cpuBound.median,
+      );
+      if (!Number.isNaN(baselinePerSecond))
+        row(
+          'payments/s / baseline workflows/s',
+          (sustained / baselinePerSecond).toFixed(2),
+          sustained / baselinePerSecond,
         );
-        if (saturated(r)) break;
-        sustained = r.achievedPerSecond;
-      }
-      if (Number.isNaN(sustained)) sustained = steps[0]?.achievedPerSecond ?? NaN;
-      result.payments = { steps, sustainedPerSecond: sustained, ratioToBaseline: sustained / baselinePerSecond };
-      rows.push(['payments: sustained payments/s', sustained.toFixed(1)]);
-      rows.push(['payments/s / baseline workflows/s', (sustained / baselinePerSecond).toFixed(3)]);
-      for (const s of steps) {
-        rows.push([
-          `  offered ${s.offeredPerSecond}/s`,
-          `achieved ${s.achievedPerSecond.toFixed(1)}/s, ${s.acknowledged}/${s.offered} acked, cb->ack p95 ${s.callbackToAckMs.p95} ms${saturated(s) ? '  (saturated)' : ''}`,
-        ]);
+      row(
+        '  at saturation: buyers, round trip p50/p95 ms',
+        `${mid.best.buyers}, ${mid.best.roundTripMs.p50 ?? '-'} / ${mid.best.roundTripMs.p95 ?? '-'}`,
+      );
+      tierCpu = tiers(stack, sat.cpuMsPerPayment);
+      out.saturationCpuMsPerPayment = { processes: sat.cpuMsPerPayment, tiers: tierCpu };
+      if (sizes.rates.length) {
+        const steps: Omit<Offered, 'paymentIds'>[] = [];
+        for (const rate of sizes.rates) {
+          say(`payments: offering ${rate}/s for ${sizes.windowS} s (open loop)...`);
+          const { paymentIds: _ids, ...r } = await offered(stack, rate, sizes.windowS);
+          steps.push(r);
+          row(
+            `  open loop: offered ${rate}/s`,
+            `achieved ${r.achievedPerSecond.toFixed(1)}/s, ${r.acknowledged}/${r.offered} acked${saturated(r) ? ' (saturated)' : ''}`,
+            r.achievedPerSecond,
+          );
+          if (saturated(r)) break;
+        }
+        out.openLoopSteps = steps;
       }
     }
 
-    // 3 + 5. Latency at half the saturated rate, and what each payment costs.
+    // 3 + 4. Latency at half the saturated rate, and what each payment costs.
     const latencyRate = Number.isNaN(sustained) ? 4 : Math.max(1, Math.round(sustained / 2));
     let latency: Offered | undefined;
     if (only.has('latency') || only.has('cost')) {
-      const before = await costSnapshot(stack);
+      const names = processNames(stack);
+      const before = { use: processUse(stack.supervisor, names), ...(await metricSnapshot(stack)) };
       say(`latency: ${latencyRate}/s for ${sizes.windowS * 1.5} s...`);
       latency = await offered(stack, latencyRate, sizes.windowS * 1.5);
-      const after = await costSnapshot(stack);
+      const after = { use: processUse(stack.supervisor, names), ...(await metricSnapshot(stack)) };
       const n = latency.acknowledged;
-      result.latency = {
+      out.latency = {
         ratePerSecond: latencyRate,
         createMs: latency.createMs,
         callbackToAckMs: latency.callbackToAckMs,
       };
-      rows.push([`latency at ${latencyRate}/s: POST /payments`, fmt(latency.createMs)]);
-      rows.push([`latency at ${latencyRate}/s: callback -> order acked`, fmt(latency.callbackToAckMs)]);
+      row(`latency at half load: POST /payments p50/p95/p99 ms`, fmt(latency.createMs), latency.createMs.p50 ?? NaN);
+      row(
+        `latency at half load: callback -> order acked`,
+        fmt(latency.callbackToAckMs),
+        latency.callbackToAckMs.p50 ?? NaN,
+      );
+      row('  half load rate', `${latencyRate}/s`, latencyRate);
       if (only.has('cost')) {
         const sample = latency.paymentIds.slice(0, 20);
         const events = await Promise.all(
@@ -297,31 +480,53 @@ async function main(): Promise<void> {
             async (id) => (await client.workflow.getHandle(paymentWorkflowId(id)).fetchHistory()).events?.length ?? 0,
           ),
         );
-        const per = (k: keyof typeof before) => (after[k] - before[k]) / n;
+        const halfLoad = Object.fromEntries(
+          Object.entries(cpuBetween(before.use, after.use)).map(([k, v]) => [k, v / n]),
+        );
+        // The CPU rows come from the saturation runs when there were some (several windows, hundreds of payments, a
+        // median per process); otherwise from the half-load window.
+        const cpu = sat?.cpuMsPerPayment ?? halfLoad;
+        const cpuFrom = sat ? 'at saturation, median of the runs' : `at ${latencyRate}/s`;
+        const byTier = tiers(stack, cpu);
+        const ours = Object.values(byTier).reduce((a, b) => a + b, 0);
+        const temporal = stack.temporalProcesses.reduce((a, k) => a + (cpu[k] ?? 0), 0);
         const cost = {
+          payments: n,
           historyEvents: events.reduce((a, b) => a + b, 0) / events.length,
-          sqlStatements: per('workerStatements') + per('apiStatements'),
-          sqlStatementsWorker: per('workerStatements'),
-          sqlStatementsApi: per('apiStatements'),
-          workerCpuMs: per('workerCpuMs'),
-          apiCpuMs: per('apiCpuMs'),
-          temporalServerCpuMs: per('serverCpuMs'),
-          benchProcessCpuMs: per('benchCpuMs'),
+          sqlStatementsWorkers: (after.workerStatements - before.workerStatements) / n,
+          sqlStatementsApis: (after.apiStatements - before.apiStatements) / n,
+          cpuMsPerPayment: cpu,
+          cpuMsPerPaymentFrom: cpuFrom,
+          cpuMsPerPaymentByTier: byTier,
+          cpuMsPerPaymentAtHalfLoad: halfLoad,
+          rssMb: Object.fromEntries(Object.entries(after.use).map(([k, v]) => [k, v.rssMb])),
         };
-        result.cost = cost;
-        rows.push(['cost/payment: history events', cost.historyEvents.toFixed(1)]);
-        rows.push([
-          'cost/payment: SQL statements (worker + API)',
-          `${cost.sqlStatements.toFixed(1)} (${cost.sqlStatementsWorker.toFixed(1)} + ${cost.sqlStatementsApi.toFixed(1)})`,
-        ]);
-        rows.push(['cost/payment: worker CPU ms', cost.workerCpuMs.toFixed(1)]);
-        rows.push(['cost/payment: API CPU ms', cost.apiCpuMs.toFixed(1)]);
-        rows.push(['cost/payment: Temporal server CPU ms', cost.temporalServerCpuMs.toFixed(1)]);
-        rows.push(['cost/payment: load generator CPU ms', cost.benchProcessCpuMs.toFixed(1)]);
+        out.cost = cost;
+        row('cost/payment: history events', cost.historyEvents.toFixed(1), cost.historyEvents);
+        row(
+          'cost/payment: SQL statements (workers + APIs)',
+          `${(cost.sqlStatementsWorkers + cost.sqlStatementsApis).toFixed(1)} (${cost.sqlStatementsWorkers.toFixed(1)} + ${cost.sqlStatementsApis.toFixed(1)})`,
+          cost.sqlStatementsWorkers + cost.sqlStatementsApis,
+        );
+        row(`cost/payment CPU ms (${cpuFrom}): all ours`, ours.toFixed(1), ours);
+        row('cost/payment CPU ms: Temporal (incl. its PostgreSQL)', temporal.toFixed(1), temporal);
+        for (const [k, v] of Object.entries(byTier)) row(`cost/payment CPU ms: ${k}`, v.toFixed(1), v);
+        for (const k of [...stack.services.workers, ...stack.services.apis])
+          if (stack.services.workers.length > 1 || stack.services.apis.length > 1)
+            row(`cost/payment CPU ms:   ${k}`, (cpu[k] ?? 0).toFixed(1), cpu[k]);
+        for (const k of DOUBLES) row(`cost/payment CPU ms: ${k} (not ours)`, (cpu[k] ?? 0).toFixed(1), cpu[k]);
+        const rss = (ns: string[]) => ns.reduce((a, k) => a + (cost.rssMb[k] ?? 0), 0);
+        row(
+          'memory MB (PSS): Temporal (incl. its PostgreSQL)',
+          rss(stack.temporalProcesses).toFixed(0),
+          rss(stack.temporalProcesses),
+        );
+        row('memory MB (PSS): workers (all)', rss(stack.services.workers).toFixed(0), rss(stack.services.workers));
+        for (const [k, v] of Object.entries(cost.rssMb)) row(`memory MB (PSS):   ${k}`, v.toFixed(0), v);
       }
     }
 
-    // 4. Lost callbacks: only the query finds the payment.
+    // 5. Lost callbacks: only the query finds the payment.
     if (only.has('lost')) {
       say(`lost callbacks: ${sizes.lost} payments with every callback dropped (first query at 10 s)...`);
       await json(`${stack.urls.sandbox}/admin/faults`, {
@@ -358,23 +563,26 @@ async function main(): Promise<void> {
       const recovery = summarize(
         rowsLost.rows.filter((r) => r.paid_at && r.acked_at).map((r) => r.acked_at!.getTime() - r.paid_at!.getTime()),
       );
-      result.lostCallback = {
+      out.lostCallback = {
         payments: ids.length,
         resolvedBy: rowsLost.rows.map((r) => r.resolved_by),
         channelSuccessToOrderPaidMs: recovery,
       };
-      rows.push(['lost callback: channel success -> order paid', fmt(recovery)]);
+      row('lost callback: channel success -> order paid', fmt(recovery), recovery.p50 ?? NaN);
     }
 
     // 6. Many payments open on their timers.
-    if (only.has('scale')) {
-      const pid = stack.temporal.process.pid!;
-      const memBefore = { worker: await workerRssMb(stack), server: procStats(pid).rssMb };
-      say(
-        `scale: creating ${sizes.open} payments that stay open on their timers (at most ${sizes.scaleMinutes} min)...`,
-      );
+    if (only.has('open')) {
+      const names = processNames(stack);
+      const memory = () => {
+        const use = processUse(stack.supervisor, names);
+        const sum = (ns: string[]) => ns.reduce((a, k) => a + (use[k]?.rssMb ?? 0), 0);
+        return { workers: sum(stack.services.workers), temporal: sum(stack.temporalProcesses), processes: use };
+      };
+      const memBefore = memory();
+      say(`open: creating ${sizes.open} payments that stay open on their timers (at most ${sizes.openMinutes} min)...`);
       const started = Date.now();
-      const capAt = started + sizes.scaleMinutes * 60_000;
+      const capAt = started + sizes.openMinutes * 60_000;
       let next = 0;
       let created = 0;
       let failures = 0;
@@ -404,21 +612,23 @@ async function main(): Promise<void> {
         }),
       );
       const capped = next < sizes.open;
-      if (capped) say(`scale: stopped at the ${sizes.scaleMinutes} min cap with ${created} open`);
+      if (capped) say(`open: stopped at the ${sizes.openMinutes} min cap with ${created} open`);
       const createSeconds = (Date.now() - started) / 1000;
       await sleep(5000);
-      const memAfter = { worker: await workerRssMb(stack), server: procStats(pid).rssMb };
-      say(`scale: latency of new payments with ${created} open...`);
+      const memAfter = memory();
+      say(`open: latency of new payments with ${created} open...`);
       const probe = await offered(stack, latencyRate, sizes.windowS);
-      result.scale = {
+      const workerMbPerOpen = (memAfter.workers - memBefore.workers) / created;
+      out.open = {
         requested: sizes.open,
         open: created,
-        cappedAfterMinutes: capped ? sizes.scaleMinutes : null,
+        cappedAfterMinutes: capped ? sizes.openMinutes : null,
         failures,
         createSeconds,
         createdPerSecond: created / createSeconds,
         creationWindows: windows,
         memoryMb: { before: memBefore, after: memAfter },
+        workerMbPerOpenPayment: workerMbPerOpen,
         latencyWithOpen: {
           ratePerSecond: latencyRate,
           createMs: probe.createMs,
@@ -426,37 +636,181 @@ async function main(): Promise<void> {
         },
         latencyWithout: latency ? { createMs: latency.createMs, callbackToAckMs: latency.callbackToAckMs } : null,
       };
-      const lastWindow = windows.at(-1)?.perSecond;
-      rows.push([
-        `scale: ${created}${capped ? ` of ${sizes.open}` : ''} open payments created in`,
-        `${createSeconds.toFixed(0)} s (${(created / createSeconds).toFixed(1)}/s overall` +
-          `${lastWindow === undefined ? '' : `, ${lastWindow.toFixed(1)}/s at the end`}, ${failures} failed` +
-          `${capped ? `, stopped at the ${sizes.scaleMinutes} min cap` : ''})`,
-      ]);
-      rows.push([
-        'scale: worker RSS MB before -> after',
-        `${memBefore.worker.toFixed(0)} -> ${memAfter.worker.toFixed(0)}`,
-      ]);
-      rows.push([
-        'scale: Temporal server RSS MB before -> after',
-        `${memBefore.server.toFixed(0)} -> ${memAfter.server.toFixed(0)}`,
-      ]);
-      rows.push([`scale: with them open, POST /payments`, fmt(probe.createMs)]);
-      rows.push([`scale: with them open, callback -> order acked`, fmt(probe.callbackToAckMs)]);
+      row(
+        'open: payments created (of requested), /s',
+        `${created}${capped ? ` of ${sizes.open}` : ''} in ${createSeconds.toFixed(0)} s, ${(created / createSeconds).toFixed(1)}/s, ${failures} failed`,
+        created / createSeconds,
+      );
+      row(
+        'open: workers memory MB (PSS) before -> after',
+        `${memBefore.workers.toFixed(0)} -> ${memAfter.workers.toFixed(0)}`,
+        memAfter.workers,
+      );
+      row('open: worker MB per open payment', workerMbPerOpen.toFixed(3), workerMbPerOpen);
+      row(
+        'open: Temporal memory MB (PSS) before -> after',
+        `${memBefore.temporal.toFixed(0)} -> ${memAfter.temporal.toFixed(0)}`,
+        memAfter.temporal,
+      );
+      row('open: with them open, POST /payments', fmt(probe.createMs), probe.createMs.p50 ?? NaN);
+      row(
+        'open: with them open, callback -> order acked',
+        fmt(probe.callbackToAckMs),
+        probe.callbackToAckMs.p50 ?? NaN,
+      );
     }
+    out.restarts = Object.fromEntries(stack.supervisor.restarts);
   } finally {
     await connection.close();
     await stack.stop();
+    process.removeListener('SIGINT', stop);
+    process.removeListener('SIGTERM', stop);
   }
+  return { engine, rows, json: out, saturation: sat, shape, tierCpu };
+}
 
-  const width = Math.max(...rows.map(([k]) => k.length));
+/** The cluster with 1 worker + 1 API, against the default replicas measured already. */
+async function measureScale(cluster: EngineRun): Promise<{ lines: string[]; json: Record<string, unknown> }> {
+  const small = { workers: 1, apis: 1 };
+  say(`==== scale: cluster with ${small.workers} worker + ${small.apis} API ====`);
+  const stack = await stackFor('cluster', small);
+  let sat: Saturation;
+  let tierCpu: Record<string, number>;
+  try {
+    sat = await saturation(stack, 'scale');
+    tierCpu = tiers(stack, sat.cpuMsPerPayment);
+  } finally {
+    await stack.stop();
+  }
+  const ms = (v: number | undefined) => (v === undefined ? '-' : v.toFixed(1)).padStart(7);
+  const big = cluster.shape!;
+  const bigSat = cluster.saturation;
+  const lines = [
+    'SCALE on the cluster (more processes, same 2 cores: more processes cannot add cores here; what this shows is',
+    'that the work spreads over the replicas and which process is the bottleneck):',
+    `  ${small.workers} worker + ${small.apis} API:   ${spreadText(sat)} payments/s; ` +
+      `the cores alone would hold ${spreadText(sat.cpuBound)}`,
+    bigSat
+      ? `  ${big.workers} workers + ${big.apis} API${big.apis > 1 ? 's' : ''}: ${spreadText(bigSat)} payments/s` +
+        `  (x${(bigSat.median / sat.median).toFixed(2)}); the cores alone would hold ${spreadText(bigSat.cpuBound)}`
+      : '  (the default replicas were not measured: run with the payments part)',
+    `  CPU ms per payment at saturation, by tier (${small.workers} + ${small.apis}, then ${big.workers} + ${big.apis}):`,
+    ...Object.keys({ ...tierCpu, ...(cluster.tierCpu ?? {}) }).map(
+      (k) => `    ${k.padEnd(22)} ${ms(tierCpu[k])}   ${ms(cluster.tierCpu?.[k])}`,
+    ),
+  ];
+  return {
+    lines,
+    json: {
+      small: { shape: small, saturation: sat, tiers: tierCpu },
+      default: { shape: big, medianPerSecond: bigSat?.median, tiers: cluster.tierCpu },
+    },
+  };
+}
+
+/** On paper: with a core per tier, the payments/s each tier holds from its measured CPU per payment. */
+function projection(run: EngineRun): string[] {
+  if (!run.tierCpu) return [];
+  const entries = Object.entries(run.tierCpu).filter(([, v]) => v > 0);
+  const total = entries.reduce((a, [, v]) => a + v, 0);
+  const first = entries.reduce((a, b) => (b[1] > a[1] ? b : a));
+  return [
+    `PROJECTION (${run.engine}, from CPU ms per payment at saturation; the channel doubles and the load generator excluded):`,
+    ...entries.map(
+      ([k, v]) =>
+        `  ${k.padEnd(22)} ${v.toFixed(1).padStart(6)} ms/payment -> one core holds ${(1000 / v).toFixed(0).padStart(4)} payments/s` +
+        ` (${((v / total) * 100).toFixed(0)}% of the CPU)`,
+    ),
+    `  saturates first at one core per tier: ${first[0]} (${(1000 / first[1]).toFixed(0)} payments/s);` +
+      ` all tiers together: ${total.toFixed(0)} ms/payment, ${(total / 10).toFixed(1)} cores per 100 payments/s`,
+  ];
+}
+
+// ---- the run -----------------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const toolchain = readToolchain();
+  const version = (bin: string | null | undefined) => {
+    try {
+      return bin ? execFileSync(bin, ['--version'], { encoding: 'utf8' }).trim() : null;
+    } catch {
+      return null;
+    }
+  };
+  const result: Record<string, unknown> = {
+    at: new Date().toISOString(),
+    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+    label: args.label,
+    machine: {
+      cores: cpus().length,
+      cpu: cpus()[0]?.model,
+      memoryGb: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+      temporalCli: version(toolchain.temporalCli),
+      temporalServer: version(toolchain.temporalServer),
+      sdk: (
+        JSON.parse(readFileSync(join(projectRoot, 'node_modules/@temporalio/worker/package.json'), 'utf8')) as {
+          version: string;
+        }
+      ).version,
+      loadAverageBefore: loadavg(),
+    },
+    sizes,
+  };
+  const runs: EngineRun[] = [];
+  for (const engine of engines) runs.push(await measureEngine(engine));
+  const cluster = runs.find((r) => r.engine === 'cluster');
+  let scale: Awaited<ReturnType<typeof measureScale>> | undefined;
+  if (only.has('scale')) {
+    if (cluster) scale = await measureScale(cluster);
+    else say('scale: cluster only (--engine cluster); skipped');
+  }
+  (result.machine as Record<string, unknown>).loadAverageAfter = loadavg();
+  result.engines = Object.fromEntries(runs.map((r) => [r.engine, r.json]));
+  if (scale) result.scale = scale.json;
+
+  // One column per engine; the ratio is cluster / dev.
+  // Rows in each run's order: a row only one engine has goes after the row before it there.
+  const keys: string[] = [];
+  for (const r of runs) {
+    let after = -1;
+    for (const k of r.rows.keys()) {
+      const at = keys.indexOf(k);
+      if (at >= 0) after = at;
+      else keys.splice(++after, 0, k);
+    }
+  }
+  const dev = runs.find((r) => r.engine === 'dev');
+  const cols = runs.map((r) => r.engine as string);
+  const withRatio = dev && cluster;
+  const table = keys.map((k) => {
+    const cells = runs.map((r) => r.rows.get(k)?.text ?? '-');
+    const a = dev?.rows.get(k)?.value;
+    const b = cluster?.rows.get(k)?.value;
+    const ratio = withRatio && a && b && Number.isFinite(a) && Number.isFinite(b) ? (b / a).toFixed(2) : '';
+    return [k, ...cells, ...(withRatio ? [ratio] : [])];
+  });
+  const header = ['measure', ...cols, ...(withRatio ? ['cluster/dev'] : [])];
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i]!.length)));
+  const line = (cells: string[]) =>
+    '  ' +
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   const m = result.machine as Record<string, unknown>;
+  const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ');
   process.stdout.write(
     [
       '',
-      `BENCHMARK ${args.label ? `(${args.label}) ` : ''}on ${m.cores} cores (${m.cpu}), Node ${m.node}, ${m.temporal}, SDK ${m.sdk}, PostgreSQL ${m.postgres}`,
-      ...rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`),
+      `BENCHMARK ${args.label ? `(${args.label}) ` : ''}on ${m.cores} cores (${m.cpu}), Node ${m.node}, ` +
+        `${m.temporalCli} / ${m.temporalServer}, SDK ${m.sdk}; load average ${load(m.loadAverageBefore as number[])}` +
+        ` before, ${load(m.loadAverageAfter as number[])} after`,
+      line(header),
+      ...table.map(line),
       '',
+      ...runs.flatMap((r) => [...projection(r), '']),
+      ...(scale ? [...scale.lines, ''] : []),
     ].join('\n'),
   );
   const file = join(projectRoot, 'bench', 'results', `bench-${String(result.at).replace(/[:.]/g, '-')}.json`);
@@ -470,21 +824,13 @@ function fmt(s: Summary): string {
   return `n=${s.n}  p50 ${f(s.p50)}  p95 ${f(s.p95)}  p99 ${f(s.p99)}  max ${f(s.max)} ms`;
 }
 
-async function workerRssMb(stack: RunStack): Promise<number> {
-  return ((await scrape(stack.urls.workerMetrics)).get('process_resident_memory_bytes') ?? 0) / 2 ** 20;
-}
-
-async function costSnapshot(stack: RunStack) {
-  const worker = await scrape(stack.urls.workerMetrics);
-  const api = await scrape(`${stack.urls.api}/metrics`);
-  const usage = process.cpuUsage();
+async function metricSnapshot(stack: RunStack) {
   return {
-    workerStatements: worker.get('payments_db_statements_total') ?? 0,
-    apiStatements: api.get('payments_db_statements_total') ?? 0,
-    workerCpuMs: (worker.get('process_cpu_seconds_total') ?? 0) * 1000,
-    apiCpuMs: (api.get('process_cpu_seconds_total') ?? 0) * 1000,
-    serverCpuMs: procStats(stack.temporal.process.pid!).cpuMs,
-    benchCpuMs: (usage.user + usage.system) / 1000,
+    workerStatements: await scrapeSum(stack.urls.workersMetrics, 'payments_db_statements_total'),
+    apiStatements: await scrapeSum(
+      stack.urls.apis.map((u) => `${u}/metrics`),
+      'payments_db_statements_total',
+    ),
   };
 }
 
