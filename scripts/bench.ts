@@ -1,4 +1,4 @@
-// npm run bench [-- --engine dev,cluster] [-- --quick] [-- --only baseline,payments,latency,cost,lost,open,scale]
+// npm run bench [-- --engine dev,cluster] [-- --quick] [-- --only baseline,payments,latency,cost,lost,open,scale,codec]
 //               [-- --repeat 3] [-- --buyers 4,8,16,32] [-- --warmup 5] [-- --window 15] [-- --rates 4,8,16]
 //               [-- --open 20000] [-- --open-minutes 20] [-- --worker-env NAME=value ...] [-- --label text]
 // Measures the service on each Temporal engine in turn, the dev server (one process, SQLite) and the cluster
@@ -20,6 +20,9 @@
 //                to create them, and the latency of new payments with them open
 //   7. scale     cluster only: saturation with 1 worker + 1 API against the default replicas, CPU per payment per
 //                tier, and the projection of which tier saturates first per core
+//   8. codec     what the payload codec costs (codec/: every payload encrypted, as the stacks run by default): the
+//                first engine again with PAYLOAD_ENCRYPTION=off, saturation and CPU ms per payment per process and
+//                the bytes of a payment's history, side by side with the encrypted run
 // Everything runs on this machine: the load generator shares the cores with what it measures (reported), and the
 // machine's load average before and after is recorded, since the box may be shared.
 import { randomUUID } from 'node:crypto';
@@ -29,6 +32,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { paymentWorkflowId } from '../workflows/definitions';
 import { summarize, type Summary } from './chaos/audit';
 import { type Ramp, ramp } from './bench/closed-loop';
@@ -37,7 +41,7 @@ import { type Engine, ENGINES } from './stack/cluster-engine';
 import { type RunStack, startRunStack } from './stack/run-stack';
 import { projectRoot, readToolchain } from './stack/toolchain';
 
-const PARTS = ['baseline', 'payments', 'latency', 'cost', 'lost', 'open', 'scale'] as const;
+const PARTS = ['baseline', 'payments', 'latency', 'cost', 'lost', 'open', 'scale', 'codec'] as const;
 type Part = (typeof PARTS)[number];
 
 const { values: args } = parseArgs({
@@ -320,7 +324,11 @@ interface EngineRun {
   tierCpu?: Record<string, number>;
 }
 
-async function stackFor(engine: Engine, shape?: { workers: number; apis: number }): Promise<RunStack> {
+async function stackFor(
+  engine: Engine,
+  shape?: { workers: number; apis: number },
+  extraEnv: Record<string, string> = {},
+): Promise<RunStack> {
   const workerEnv = Object.fromEntries(
     (args['worker-env'] ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
   );
@@ -328,7 +336,7 @@ async function stackFor(engine: Engine, shape?: { workers: number; apis: number 
     name: `payments-bench-${engine}`,
     taskQueue: 'payments-bench',
     say,
-    env: { PAYMENT_EXPIRY: '3h', RECONCILE_SCHEDULES: 'false', ...workerEnv },
+    env: { PAYMENT_EXPIRY: '3h', RECONCILE_SCHEDULES: 'false', ...workerEnv, ...extraEnv },
     engine,
     ...(shape ?? (engine === 'cluster' && !HAVE_BALANCER ? { apis: 1 } : {})),
   });
@@ -344,7 +352,7 @@ async function measureEngine(engine: Engine): Promise<EngineRun> {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   const connection = await Connection.connect({ address: stack.temporal.address });
-  const client = new Client({ connection });
+  const client = new Client({ connection, dataConverter: stack.dataConverter });
   const rows: Rows = new Map();
   const row = (key: string, text: string, value?: number) => rows.set(key, { text, value });
   const shape = { workers: stack.services.workers.length, apis: stack.services.apis.length };
@@ -708,6 +716,61 @@ async function measureScale(cluster: EngineRun): Promise<{ lines: string[]; json
   };
 }
 
+/** The bytes of the history of the last `n` payments (their workflows' event histories, as Temporal stores them). */
+async function historyBytes(stack: RunStack, n = 20): Promise<number> {
+  const ids = (await stack.knex('payments').orderBy('created_at', 'desc').limit(n).select('id')) as { id: string }[];
+  const connection = await Connection.connect({ address: stack.temporal.address });
+  try {
+    const client = new Client({ connection, dataConverter: stack.dataConverter });
+    let bytes = 0;
+    for (const { id } of ids) {
+      const history = await client.workflow.getHandle(paymentWorkflowId(id)).fetchHistory();
+      bytes += temporal.api.history.v1.History.encode(history).finish().length;
+    }
+    return ids.length ? bytes / ids.length : 0;
+  } finally {
+    await connection.close();
+  }
+}
+
+async function measureCodec(encrypted: EngineRun): Promise<{ lines: string[]; json: Record<string, unknown> }> {
+  say(`==== codec: ${encrypted.engine} with PAYLOAD_ENCRYPTION=off ====`);
+  const runOne = async (env: Record<string, string>) => {
+    const stack = await stackFor(encrypted.engine, undefined, env);
+    try {
+      const sat = await saturation(stack, `codec ${env.PAYLOAD_ENCRYPTION ?? 'on'}`);
+      return { sat, bytes: await historyBytes(stack) };
+    } finally {
+      await stack.stop();
+    }
+  };
+  // Both runs here, one after the other on the same box: the encrypted run of the engine part ran earlier, under
+  // other load, so it is measured again beside the one in clear.
+  const on = await runOne({});
+  const off = await runOne({ PAYLOAD_ENCRYPTION: 'off' });
+  const total = (sat: Saturation) => Object.values(sat.cpuMsPerPayment).reduce((a, b) => a + b, 0);
+  const cpuOf = (sat: Saturation, pick: (name: string) => boolean) =>
+    Object.entries(sat.cpuMsPerPayment)
+      .filter(([name]) => pick(name))
+      .reduce((a, [, v]) => a + v, 0);
+  const ours = (name: string) => /^(worker|api)(-\d+)?$/.test(name);
+  const lines = [
+    `CODEC on ${encrypted.engine} (AES-256-GCM + deflate on every payload, against PAYLOAD_ENCRYPTION=off; same run):`,
+    `  payments/s          encrypted ${spreadText(on.sat)}   in clear ${spreadText(off.sat)}   (x${(on.sat.median / off.sat.median).toFixed(2)})`,
+    `  cores alone         encrypted ${spreadText(on.sat.cpuBound)}   in clear ${spreadText(off.sat.cpuBound)}`,
+    `  CPU ms/payment      all ${total(on.sat).toFixed(1)} vs ${total(off.sat).toFixed(1)}; workers + APIs ${cpuOf(on.sat, ours).toFixed(1)} vs ${cpuOf(off.sat, ours).toFixed(1)}`,
+    `  history bytes/payment (as stored) ${on.bytes.toFixed(0)} vs ${off.bytes.toFixed(0)}`,
+  ];
+  return {
+    lines,
+    json: {
+      engine: encrypted.engine,
+      encrypted: { saturation: on.sat, historyBytesPerPayment: on.bytes, cpuMsPerPayment: total(on.sat) },
+      clear: { saturation: off.sat, historyBytesPerPayment: off.bytes, cpuMsPerPayment: total(off.sat) },
+    },
+  };
+}
+
 /** On paper: with a core per tier, the payments/s each tier holds from its measured CPU per payment. */
 function projection(run: EngineRun): string[] {
   if (!run.tierCpu) return [];
@@ -765,9 +828,11 @@ async function main(): Promise<void> {
     if (cluster) scale = await measureScale(cluster);
     else say('scale: cluster only (--engine cluster); skipped');
   }
+  const codec = only.has('codec') && runs[0] ? await measureCodec(runs[0]) : undefined;
   (result.machine as Record<string, unknown>).loadAverageAfter = loadavg();
   result.engines = Object.fromEntries(runs.map((r) => [r.engine, r.json]));
   if (scale) result.scale = scale.json;
+  if (codec) result.codec = codec.json;
 
   // One column per engine; the ratio is cluster / dev.
   // Rows in each run's order: a row only one engine has goes after the row before it there.
@@ -811,6 +876,7 @@ async function main(): Promise<void> {
       '',
       ...runs.flatMap((r) => [...projection(r), '']),
       ...(scale ? [...scale.lines, ''] : []),
+      ...(codec ? [...codec.lines, ''] : []),
     ].join('\n'),
   );
   const file = join(projectRoot, 'bench', 'results', `bench-${String(result.at).replace(/[:.]/g, '-')}.json`);
