@@ -3,8 +3,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { devServerAddress, TEST_PAYLOAD_KEYS, testDataConverter } from '../support/env';
-import { MERCHANT, ORDER_KEYS, PaymentHarness, SECOND, SECRET } from '../support/payment-harness';
+import { devServerAddress, testDataConverter } from '../support/env';
+import { PaymentHarness, SECOND } from '../support/payment-harness';
 
 const root = join(__dirname, '..', '..');
 
@@ -28,22 +28,7 @@ describe('a worker killed mid-payment', () => {
 
   function startWorker(): ChildProcess {
     const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'worker', 'main.ts')], {
-      env: {
-        ...process.env,
-        TEMPORAL_ADDRESS: devServerAddress(),
-        TEMPORAL_TASK_QUEUE: h.taskQueue,
-        DATABASE_URL: h.t.url,
-        SANDBOXPAY_URL: h.sandboxUrl,
-        SANDBOXPAY_MERCHANT_ID: MERCHANT,
-        SANDBOXPAY_SECRET: SECRET,
-        ORDER_SERVICE_URL: h.ordersUrl,
-        ORDER_NOTIFY_SIGNING_KEYS: ORDER_KEYS.map((k) => `${k.id}:${k.secret}`).join(','),
-        LOG_LEVEL: 'warn',
-        WORKER_METRICS_PORT: '0',
-        TEMPORAL_SDK_METRICS_PORT: '0',
-        RECONCILE_SCHEDULES: 'false',
-        PAYLOAD_ENCRYPTION_KEYS: TEST_PAYLOAD_KEYS,
-      },
+      env: h.workerProcessEnv(),
       stdio: ['ignore', 'inherit', 'inherit'],
     });
     workers.push(child);

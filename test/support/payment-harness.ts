@@ -29,7 +29,14 @@ import {
   statusQuery,
 } from '../../workflows/definitions';
 import type { paymentWorkflow } from '../../workflows/payment';
-import { createTestDatabase, type TestDatabase, testDataConverter, workflowBundlePath } from './env';
+import {
+  createTestDatabase,
+  devServerAddress,
+  TEST_PAYLOAD_KEYS,
+  type TestDatabase,
+  testDataConverter,
+  workflowBundlePath,
+} from './env';
 import { listen } from './http';
 
 export const MERCHANT = 'test-shop';
@@ -166,6 +173,30 @@ export class PaymentHarness {
     this.sandbox.stop();
     for (const close of this.closers) await close();
     await this.t.drop();
+  }
+
+  /**
+   * The environment of a worker process (worker/main.ts) serving this harness: its task queue, database, sandbox and
+   * order service, the test payload key (`extra` may replace it: a rotation), no metrics ports, no schedules.
+   */
+  workerProcessEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+    return {
+      ...process.env,
+      TEMPORAL_ADDRESS: devServerAddress(),
+      TEMPORAL_TASK_QUEUE: this.taskQueue,
+      DATABASE_URL: this.t.url,
+      SANDBOXPAY_URL: this.sandboxUrl,
+      SANDBOXPAY_MERCHANT_ID: MERCHANT,
+      SANDBOXPAY_SECRET: SECRET,
+      ORDER_SERVICE_URL: this.ordersUrl,
+      ORDER_NOTIFY_SIGNING_KEYS: ORDER_KEYS.map((k) => `${k.id}:${k.secret}`).join(','),
+      LOG_LEVEL: 'warn',
+      WORKER_METRICS_PORT: '0',
+      TEMPORAL_SDK_METRICS_PORT: '0',
+      RECONCILE_SCHEDULES: 'false',
+      PAYLOAD_ENCRYPTION_KEYS: TEST_PAYLOAD_KEYS,
+      ...extra,
+    };
   }
 
   /** Creates the order at the order service and the payment row (as the API does), then starts the workflow. */
