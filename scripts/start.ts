@@ -141,6 +141,7 @@ async function main(): Promise<void> {
         dbPort: temporalDbPort,
         ports: clusterPorts,
         namespace: config.temporal.namespace,
+        codecEndpoint: `${config.api.publicUrl}/codec`,
         say,
       });
       temporalDb = cluster.db;
@@ -155,6 +156,8 @@ async function main(): Promise<void> {
         uiPort: config.temporal.uiPort,
         dbFile: join(dataDir, 'temporal.db'),
         namespace: config.temporal.namespace,
+        // The Web UI reads encrypted payloads through our API's codec server (after /codec/login).
+        codecEndpoint: `${config.api.publicUrl}/codec`,
       });
       await supervisor.start({
         ...temporal,

@@ -86,6 +86,8 @@ export interface ClusterEngineOptions {
   namespace?: string;
   retention?: string;
   logLevel?: string;
+  /** The codec server the Web UI decodes payloads through. */
+  codecEndpoint?: string;
   say: (msg: string) => void;
 }
 
@@ -113,6 +115,7 @@ export async function startClusterEngine(
     namespace: options.namespace,
     retention: options.retention,
     logLevel: options.logLevel,
+    codecEndpoint: options.codecEndpoint,
     say: options.say,
   });
   return { ...cluster, db: { url: started!.url, dataDir: started!.dataDir } };

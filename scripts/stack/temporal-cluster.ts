@@ -75,6 +75,8 @@ export interface TemporalClusterOptions {
   numHistoryShards?: number;
   /** The server's log level (its lines go to the supervisor's output); default warn. */
   logLevel?: string;
+  /** The codec server the Web UI decodes payloads through (our API's /codec), credentials included; omitted: none. */
+  codecEndpoint?: string;
   /** Progress lines ("temporal databases up to date", ...). */
   say?: (msg: string) => void;
 }
@@ -279,6 +281,7 @@ export function uiServerChild(options: TemporalClusterOptions): ChildSpec {
           TEMPORAL_UI_PORT: String(port),
           TEMPORAL_UI_PUBLIC_URL: `http://localhost:${port}`,
           TEMPORAL_DEFAULT_NAMESPACE: options.namespace ?? 'default',
+          ...(options.codecEndpoint ? { TEMPORAL_CODEC_ENDPOINT: options.codecEndpoint } : {}),
         },
         detached: true,
         onSpawn: spawned,

@@ -11,6 +11,8 @@ export interface DevServerOptions {
   port: number;
   /** Omit for a headless server (tests). */
   uiPort?: number;
+  /** The codec server the Web UI decodes payloads through (our API's /codec); omitted: none. */
+  codecEndpoint?: string;
   /** SQLite file; omit for an in-memory server. */
   dbFile?: string;
   namespace?: string;
@@ -44,6 +46,7 @@ export function devServerArgs(options: DevServerOptions): string[] {
   args.push('--log-level', 'warn');
   if (options.uiPort === undefined) args.push('--headless');
   else args.push('--ui-port', String(options.uiPort), '--ui-disable-news-fetch');
+  if (options.uiPort !== undefined && options.codecEndpoint) args.push('--ui-codec-endpoint', options.codecEndpoint);
   if (options.dbFile) args.push('--db-filename', options.dbFile);
   if (options.namespace && options.namespace !== 'default') args.push('--namespace', options.namespace);
   for (const key of allSearchAttributeKeys) args.push('--search-attribute', `${key.name}=${CLI_TYPES[key.type]}`);
