@@ -3,7 +3,9 @@
 // X-Api-Key or Bearer, or the session cookie of /codec/login), and CORS for the Web UI's origin. The last test signs in
 // and calls the codec from another origin of the same site in Chromium, as the Web UI does with "include cross-origin
 // credentials". No workflow runs: PostgreSQL and Temporal stay unconnected.
-import { createSecretKey, randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { createSecretKey, randomBytes, randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { JSONToPayload, type JSONPayload, payloadToJSON } from '@temporalio/common/lib/proto-utils';
@@ -14,8 +16,9 @@ import { chromium } from 'playwright-core';
 import { createApp } from '../../api/app';
 import { CODEC_SESSION_COOKIE } from '../../api/codec';
 import { EncryptionCodec } from '../../codec/encryption-codec';
-import { loadConfig } from '../../config';
+import { ConfigError, loadConfig } from '../../config';
 import { readToolchain } from '../../scripts/stack/toolchain';
+import { devServerAddress } from '../support/env';
 import { listen } from '../support/http';
 import { call } from '../support/openapi';
 
@@ -391,5 +394,70 @@ describe('the codec server', () => {
       await codecApi.close();
       await uiServer.close();
     }
+  });
+
+  it('serves the real temporal CLI: workflow show --codec-endpoint ... --codec-auth "Bearer <key>" shows the input', async () => {
+    const cli = readToolchain().temporalCli;
+    if (!cli) throw new Error('no Temporal CLI: run the tests through npm test (bootstrap installs it)');
+    // A workflow started by a client with our codec, never run (no worker): its input is in history, encrypted.
+    const connection = await Connection.connect({ address: devServerAddress() });
+    const workflowId = `codec-cli-${randomUUID()}`;
+    try {
+      const client = new Client({ connection, dataConverter: { payloadCodecs: [codec] } });
+      const handle = await client.workflow.start('noSuchWorkflow', {
+        taskQueue: `codec-cli-${randomUUID()}`,
+        workflowId,
+        args: [PAYMENT],
+      });
+      const show = (...extra: string[]) =>
+        promisify(execFile)(cli, [
+          'workflow',
+          'show',
+          '--address',
+          devServerAddress(),
+          '--workflow-id',
+          workflowId,
+          '--output',
+          'json',
+          ...extra,
+        ]);
+      const input = (stdout: string) => {
+        const history = JSON.parse(stdout) as {
+          events: { workflowExecutionStartedEventAttributes?: { input: { payloads: JSONPayload[] } } }[];
+        };
+        return history.events[0]!.workflowExecutionStartedEventAttributes!.input.payloads[0]!;
+      };
+      const raw = input((await show()).stdout);
+      expect(raw.metadata).toMatchObject({ encoding: b64('binary/encrypted'), 'encryption-key-id': b64('k2') });
+      const decoded = input(
+        (await show('--codec-endpoint', `${api.url}/codec`, '--codec-auth', `Bearer ${ADMIN_KEY}`)).stdout,
+      );
+      expect(decoded).toEqual(samples()[0]);
+      expect(defaultPayloadConverter.fromPayload(JSONToPayload(decoded))).toEqual(PAYMENT);
+      // Without the key the codec answers 401: the CLI retries it until its deadline and fails, showing nothing.
+      await expect(show('--codec-endpoint', `${api.url}/codec`)).rejects.toThrow(/failed getting next history event/);
+      await handle.terminate('test done');
+    } finally {
+      await connection.close();
+    }
+  });
+
+  it('reads CODEC_CORS_ORIGINS as origins only, and answers other methods on the codec paths with 405', async () => {
+    expect(
+      loadConfig({ CODEC_CORS_ORIGINS: 'http://ui.example:8080, https://temporal.example' }).api.codecCorsOrigins,
+    ).toEqual(['http://ui.example:8080', 'https://temporal.example']);
+    for (const bad of [
+      '*',
+      'http://localhost:8233/',
+      'http://localhost:8233/ui',
+      'localhost:8233',
+      'ftp://x.example',
+    ]) {
+      expect(() => loadConfig({ CODEC_CORS_ORIGINS: bad })).toThrow(ConfigError);
+      expect(() => loadConfig({ CODEC_CORS_ORIGINS: bad })).toThrow(/CODEC_CORS_ORIGINS: .* is not an origin/);
+    }
+    const get = await fetch(`${api.url}/codec/decode`, { headers: key });
+    expect(get.status).toBe(405);
+    expect(get.headers.get('allow')).toBe('POST, OPTIONS');
   });
 });
