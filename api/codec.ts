@@ -224,8 +224,9 @@ export function createCodecRouter(deps: CodecRouterDeps): Router {
           : new UnsupportedMediaTypeError('send the form (application/x-www-form-urlencoded) or application/json'),
       );
     },
-    express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 10 }),
-    express.json({ limit: '4kb', strict: true }),
+    // Room for the longest key the document allows (1024 characters of 4 UTF-8 bytes, percent-encoded): 400, not 413.
+    express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 10 }),
+    express.json({ limit: '16kb', strict: true }),
     (req, res) => {
       const { key } = parse(codecLoginBody, req.body ?? {}, 'body');
       if (!credentials.isAdminKey(key)) {

@@ -321,7 +321,7 @@ export const codecBody = z
   .describe("Temporal's codec server contract: the payloads to encode or decode");
 
 export const codecLoginBody = z
-  .object({ key: z.string().min(1).max(1024).describe('The admin API key (ADMIN_API_KEY)') })
+  .object({ key: text({ min: 1, max: 1024 }).describe('The admin API key (ADMIN_API_KEY)') })
   .strict();
 
 export const codecError = z.object({
