@@ -12,6 +12,7 @@ import { registry } from '../observability/metrics';
 import type { Config } from '../config';
 import { createAdminRouter } from './admin';
 import { createCallbacksRouter } from './callbacks';
+import { createCodecRouter } from './codec';
 import { errorHandler, MethodNotAllowedError, NotFoundError } from './errors';
 import { createHealthRouter } from './health';
 import { createPaymentsRouter } from './payments';
@@ -21,7 +22,7 @@ import type { StatusFeed } from './status-feed';
 export interface AppDeps {
   db: Knex;
   temporal: Client;
-  config: Pick<Config, 'api' | 'temporal' | 'payments'>;
+  config: Pick<Config, 'api' | 'temporal' | 'payments' | 'payloadEncryption'>;
   logger: Logger;
   channels?: ChannelRegistry;
   statusFeed?: StatusFeed;
@@ -85,6 +86,8 @@ export function createApp(deps: AppDeps): Express {
     res.type('application/json').send(served);
   });
   app.use(createApiReferenceRouter(deps.config.api.publicUrl));
+  // The codec server for the Temporal Web UI and CLI: its own CORS, credentials and body limit, before the JSON parser.
+  app.use('/codec', createCodecRouter({ config: deps.config }));
   // Callbacks need the raw bytes the channel signed: mounted before any JSON parsing.
   app.use(
     createCallbacksRouter({ db: deps.db, temporal: deps.temporal, channels, config: deps.config, logger: deps.logger }),

@@ -8,6 +8,9 @@ import {
   callbackAck,
   cancelBody,
   channelParam,
+  codecBody,
+  codecError,
+  codecLoginBody,
   createPaymentBody,
   errorResponse,
   health,
@@ -88,6 +91,59 @@ const operatorParam = {
   schema: json(operatorHeader, 'input'),
 };
 const adminKey = [{ adminApiKey: [] }];
+/** The codec server takes the admin key (X-Api-Key or Bearer) or the session cookie of /codec/login. */
+const codecAuth = [{ adminApiKey: [] }, { codecBearer: [] }, { codecSession: [] }];
+const htmlPage = (description: string, extra: object = {}) => ({
+  description,
+  ...extra,
+  content: { 'text/html': { schema: { type: 'string' } } },
+});
+/** One codec operation of Temporal's codec server contract. */
+const codecOperation = (operation: 'encode' | 'decode') => ({
+  operationId: operation === 'encode' ? 'codecEncode' : 'codecDecode',
+  summary:
+    operation === 'encode'
+      ? "Codec server: encrypt payloads with the service's payload codec (Temporal Web UI / CLI)"
+      : "Codec server: decrypt payloads with the service's payload codec (Temporal Web UI / CLI)",
+  description:
+    'Temporal\'s codec server contract: `{"payloads": [...]}` in protobuf JSON (metadata values and data base64), ' +
+    'answered in the same form and order. The Web UI calls it with its namespace in X-Namespace (not checked: the ' +
+    "keys are this deployment's). " +
+    (operation === 'encode'
+      ? 'With PAYLOAD_ENCRYPTION=off, or no key configured, payloads come back as they were sent.'
+      : 'Payloads that are not encrypted come back as they were; without any key configured, all of them do.') +
+    ' Credentials: the admin key as X-Api-Key or `Authorization: Bearer <key>` (the CLI: --codec-auth), or the ' +
+    'session cookie set by POST /codec/login (the Web UI with "include cross-origin credentials"). CORS allows the ' +
+    "Web UI's origins (CODEC_CORS_ORIGINS) with credentials.",
+  security: codecAuth,
+  parameters: [
+    {
+      name: 'X-Namespace',
+      in: 'header',
+      required: false,
+      description: 'The namespace the payloads belong to (sent by the Web UI)',
+      schema: { type: 'string' },
+    },
+  ],
+  requestBody: { required: true, content: content('CodecPayloads') },
+  responses: {
+    '200': { description: `The ${operation}d payloads, in order`, content: content('CodecPayloadsResult') },
+    '400': error('Not JSON, or `payloads` is not a list of Payloads in protobuf JSON (the field is named)'),
+    '401': error('No valid credential: admin key (X-Api-Key or Bearer) or session cookie'),
+    '413': error('Body too large'),
+    '415': error('Body is not application/json'),
+    ...(operation === 'decode'
+      ? {
+          '422': {
+            description:
+              'A payload is encrypted with a key that is not configured here, or fails authentication: the error ' +
+              'names its key id and its index; nothing of the request is decoded',
+            content: content('CodecError'),
+          },
+        }
+      : {}),
+  },
+});
 /** The answers every operator action may give besides its own success. */
 const operatorErrors = {
   '400': error('Malformed id, body or X-Operator (the field is named)'),
@@ -139,7 +195,11 @@ export function buildOpenApi(): object {
     },
     servers: [{ url: 'http://localhost:3000' }],
     components: {
-      securitySchemes: { adminApiKey: { type: 'apiKey', in: 'header', name: 'X-Api-Key' } },
+      securitySchemes: {
+        adminApiKey: { type: 'apiKey', in: 'header', name: 'X-Api-Key' },
+        codecBearer: { type: 'http', scheme: 'bearer', description: 'The admin API key as a bearer token' },
+        codecSession: { type: 'apiKey', in: 'cookie', name: 'codec_session', description: 'Set by POST /codec/login' },
+      },
       schemas: {
         CreatePayment: json(createPaymentBody, 'input'),
         Payment: json(paymentResponse),
@@ -159,6 +219,10 @@ export function buildOpenApi(): object {
         Cancel: json(cancelBody, 'input'),
         Error: json(errorResponse),
         Health: json(health),
+        CodecPayloads: json(codecBody, 'input'),
+        CodecPayloadsResult: json(codecBody),
+        CodecLogin: json(codecLoginBody, 'input'),
+        CodecError: json(codecError),
         Readiness: json(readiness),
       },
     },
@@ -393,6 +457,45 @@ export function buildOpenApi(): object {
             '200': { description: 'What was done', content: content('OperatorActionResult') },
             ...operatorErrors,
           },
+        },
+      },
+      '/codec/encode': { post: codecOperation('encode') },
+      '/codec/decode': { post: codecOperation('decode') },
+      '/codec/login': {
+        get: {
+          operationId: 'codecLoginPage',
+          summary: 'Codec server: the page where an operator signs a browser in with the admin key (for the Web UI)',
+          responses: { '200': htmlPage('The sign-in form, or when signed in, until when and a sign-out button') },
+        },
+        post: {
+          operationId: 'codecLogin',
+          summary: 'Codec server: sign a browser in with the admin key; sets the session cookie',
+          description:
+            'The cookie (codec_session) is HttpOnly, SameSite=Lax, Path=/codec, Secure when API_PUBLIC_URL is https, ' +
+            'and lasts 8 hours; its value is an HMAC of its expiry under a key derived from the admin key.',
+          requestBody: {
+            required: true,
+            content: {
+              'application/x-www-form-urlencoded': { schema: ref('CodecLogin') },
+              'application/json': { schema: ref('CodecLogin') },
+            },
+          },
+          responses: {
+            '200': htmlPage('Signed in', {
+              headers: { 'Set-Cookie': { required: true, schema: { type: 'string' } } },
+            }),
+            '400': error('`key` missing or malformed'),
+            '401': htmlPage('Not the admin key: the form again, no cookie'),
+            '413': error('Body too large'),
+            '415': error('Neither a form nor application/json'),
+          },
+        },
+      },
+      '/codec/logout': {
+        post: {
+          operationId: 'codecLogout',
+          summary: "Codec server: end this browser's session (clears the cookie)",
+          responses: { '200': htmlPage('Signed out: the sign-in form') },
         },
       },
       '/healthz': {

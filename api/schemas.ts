@@ -290,3 +290,45 @@ export const readiness = z.object({
   status: z.enum(['ready', 'not ready']),
   checks: z.object({ database: z.string(), temporal: z.string() }),
 });
+
+// ---- The codec server (api/codec.ts) -----------------------------------------------------------------------------
+/**
+ * Base64 as protobuf JSON writes bytes (standard alphabet, padded), the way Temporal's tools send them. A pattern
+ * rather than z.base64(): its `format: base64` is no JSON Schema format, and validators warn about it.
+ */
+const base64 = z
+  .string()
+  .regex(z.regexes.base64, 'must be base64 (standard alphabet, padded)')
+  .meta({ contentEncoding: 'base64' });
+
+/**
+ * A temporal.api.common.v1.Payload in its protobuf JSON form. Other fields are dropped (`externalPayloads`, which
+ * only external payload storage writes; this service does not use it).
+ */
+export const codecPayload = z
+  .object({
+    metadata: z
+      .record(z.string(), base64)
+      .nullish()
+      .describe('Metadata key to base64 value, e.g. encoding: base64("json/plain")'),
+    data: base64.nullish().describe('The bytes, base64'),
+  })
+  .describe('A temporal.api.common.v1.Payload in protobuf JSON (bytes as base64)');
+
+export const codecBody = z
+  .object({ payloads: z.array(codecPayload) })
+  .strict()
+  .describe("Temporal's codec server contract: the payloads to encode or decode");
+
+export const codecLoginBody = z
+  .object({ key: text({ min: 1, max: 1024 }).describe('The admin API key (ADMIN_API_KEY)') })
+  .strict();
+
+export const codecError = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    keyId: z.string().optional().describe('The id of the key the payload names'),
+    payload: z.number().int().min(0).optional().describe('Index of the payload that could not be decoded'),
+  }),
+});

@@ -66,6 +66,16 @@ const delay = z.string().transform((text, ctx) => {
 });
 
 const port = z.coerce.number().int().min(0).max(65535);
+
+/** A browser origin as a browser sends it in `Origin`: http(s), a host, maybe a port; no path, no wildcard. */
+function isOrigin(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return /^https?:$/.test(url.protocol) && url.origin === text;
+  } catch {
+    return false;
+  }
+}
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 const url = z.url({ protocol: /^https?$/ });
 const postgresUrl = z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://');
@@ -117,6 +127,26 @@ const envSchema = z.object({
   API_PUBLIC_URL: url.optional(),
   ADMIN_API_KEY: secret.default(DEV_ADMIN_API_KEY),
   API_CORS_ORIGINS: z.string().optional(),
+  // Browser origins of the Temporal Web UI that may call the codec server (/codec) with credentials.
+  CODEC_CORS_ORIGINS: z
+    .string()
+    .transform((text, ctx) => {
+      const origins = text
+        .split(',')
+        .map((o) => o.trim())
+        .filter(Boolean);
+      for (const origin of origins) {
+        if (!isOrigin(origin)) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `"${origin}" is not an origin such as http://localhost:8233 (scheme, host and port only; no *)`,
+          });
+          return z.NEVER;
+        }
+      }
+      return origins;
+    })
+    .optional(),
 
   SANDBOX_PORT: port.default(3100),
   // Where `npm start` runs localstripe, the Stripe channel's double (scripts/stack/channels.ts).
@@ -370,8 +400,11 @@ export interface Config {
   listenHost: string;
   temporal: TemporalConfig;
   database: DatabaseConfig;
-  /** corsOrigins: browser origins (buyers' apps, the demo shop) allowed to read payment status and its stream. */
-  api: { port: number; publicUrl: string; adminApiKey: string; corsOrigins: string[] };
+  /**
+   * corsOrigins: browser origins (buyers' apps, the demo shop) allowed to read payment status and its stream.
+   * codecCorsOrigins: the Temporal Web UI's origins, allowed to call the codec server (api/codec.ts) with credentials.
+   */
+  api: { port: number; publicUrl: string; adminApiKey: string; corsOrigins: string[]; codecCorsOrigins: string[] };
   /** The payment channels this deployment speaks, each present only when enabled; the registry is built from it. */
   channels: ChannelsConfig;
   sandbox: SandboxConfig;
@@ -907,6 +940,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, options: Loa
         .split(',')
         .map((o) => o.trim())
         .filter(Boolean),
+      // The Web UI is reached by whichever name was typed: both loopback names by default.
+      codecCorsOrigins: env.CODEC_CORS_ORIGINS ?? [
+        `http://localhost:${env.TEMPORAL_UI_PORT}`,
+        `http://127.0.0.1:${env.TEMPORAL_UI_PORT}`,
+      ],
     },
     channels: {
       ...(env.SANDBOXPAY_ENABLED

@@ -426,6 +426,18 @@ describe('payments over HTTP, whole stack', () => {
     // The generated document, naming where this API is (API_PUBLIC_URL) as its server.
     expect(doc.body).toEqual({ ...openApiDocument, servers: [{ url: s.config.api.publicUrl }] });
 
+    // The codec server, each operation once as documented (test/api/codec-server.test.ts pins its behaviour).
+    const key = { 'x-api-key': s.config.api.adminApiKey };
+    const b64 = (text: string) => Buffer.from(text).toString('base64');
+    const plain = { payloads: [{ metadata: { encoding: b64('json/plain') }, data: b64('{"orderId":"o-1"}') }] };
+    const encoded = await call(s.apiUrl, 'POST', '/codec/encode', { body: plain, headers: key });
+    expect(encoded.status).toBe(200);
+    const decoded = await call(s.apiUrl, 'POST', '/codec/decode', { body: encoded.body, headers: key });
+    expect(decoded.body).toEqual(plain);
+    expect((await call(s.apiUrl, 'GET', '/codec/login')).status).toBe(200);
+    expect((await call(s.apiUrl, 'POST', '/codec/login', { body: { key: 'not-the-key' } })).status).toBe(401);
+    expect((await call(s.apiUrl, 'POST', '/codec/logout')).status).toBe(200);
+
     const documented = Object.entries(openApiDocument.paths).flatMap(([path, item]) =>
       Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`),
     );
