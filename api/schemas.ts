@@ -316,7 +316,8 @@ export const codecPayload = z
   .describe('A temporal.api.common.v1.Payload in protobuf JSON (bytes as base64)');
 
 export const codecBody = z
-  .object({ payloads: z.array(codecPayload) })
+  // Protobuf JSON leaves an empty repeated field out: the CLI sends `{}` for a query without arguments.
+  .object({ payloads: z.array(codecPayload).default([]) })
   .strict()
   .describe("Temporal's codec server contract: the payloads to encode or decode");
 

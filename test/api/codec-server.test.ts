@@ -112,6 +112,13 @@ describe('the codec server', () => {
     expect(tampered.body.error.message).toMatch(/failed authentication/);
   });
 
+  it('takes {} as no payloads (protobuf JSON leaves an empty list out: the CLI sends it for a query without arguments)', async () => {
+    for (const op of ['encode', 'decode']) {
+      const r = await post(`/codec/${op}`, {});
+      expect([op, r.status, r.body]).toEqual([op, 200, { payloads: [] }]);
+    }
+  });
+
   it('refuses a body that is not the contract with a 400 naming the field, never a 500', async () => {
     const notBase64 = await post('/codec/decode', {
       payloads: [{ metadata: { encoding: b64('json/plain') }, data: '%%' }],

@@ -80,7 +80,7 @@ describe('the README\'s "Operating it" commands, run as written', () => {
     }
   };
   const ok = (r: ShellResult) => {
-    if (r.code !== 0) throw new Error(`exit code ${r.code}`);
+    if (r.code !== 0) throw new Error(`exit code ${r.code}: ${r.stderr}`);
   };
   const lists = (r: ShellResult, present: string[], absent: string[] = []) => {
     ok(r);
