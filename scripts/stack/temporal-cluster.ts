@@ -261,8 +261,14 @@ export function temporalServiceChild(service: ClusterService, options: TemporalC
   };
 }
 
+/** What the UI server needs of the cluster's options: any frontend will do (a test points it at the dev server). */
+export type UiServerOptions = Pick<TemporalClusterOptions, 'namespace' | 'codecEndpoint'> & {
+  binaries: Pick<ClusterBinaries, 'uiServer'>;
+  ports: { services: { frontend: { grpc: number } }; ui?: number };
+};
+
 /** The Web UI server as a Supervisor's child, pointed at the frontend; ready once it serves its page. */
-export function uiServerChild(options: TemporalClusterOptions): ChildSpec {
+export function uiServerChild(options: UiServerOptions): ChildSpec {
   const { uiServer } = options.binaries;
   const port = options.ports.ui;
   if (!uiServer || !port) throw new Error('no UI server binary or port');
