@@ -100,6 +100,19 @@ const count = (values: string[]) =>
 const UNSETTLED = ['UNPAID', 'PAYING'];
 const REFUND_STATES = ['REFUNDING', 'REFUNDED'];
 
+/** Every invariant the audit checks, each with no violation yet (what a clean run reports). */
+export function noViolations(): AuditReport['violations'] {
+  return {
+    dropOrders: [],
+    paidInOrderNotAtChannel: [],
+    multipleTransitions: [],
+    notFinalAfterDeadline: [],
+    refundsNotFinished: [],
+    paidHereNotAtChannel: [],
+    unacknowledged: [],
+  };
+}
+
 export function audit(input: AuditInput): AuditReport {
   const ours = new Map(input.payments.map((p) => [p.id, p]));
   const channelByPayment = new Map(input.channel.map((c) => [c.merchantOrderId, c]));
@@ -111,15 +124,7 @@ export function audit(input: AuditInput): AuditReport {
   }
   const now = input.now.getTime();
 
-  const v: AuditReport['violations'] = {
-    dropOrders: [],
-    paidInOrderNotAtChannel: [],
-    multipleTransitions: [],
-    notFinalAfterDeadline: [],
-    refundsNotFinished: [],
-    paidHereNotAtChannel: [],
-    unacknowledged: [],
-  };
+  const v = noViolations();
 
   for (const c of input.channel) {
     if (c.status !== 'SUCCESS') continue;

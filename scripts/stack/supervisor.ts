@@ -190,13 +190,7 @@ export class Supervisor {
    * counted as a failure. Resolves once it is ready again.
    */
   async restart(name: string, downMs = 0, graceMs = 15_000): Promise<void> {
-    const svc = this.services.get(name);
-    if (!svc) throw new Error(`${name} is not supervised`);
-    await svc.launching?.catch(() => undefined);
-    clearTimeout(svc.timer);
-    const child = svc.child;
-    svc.child = undefined; // its exit is expected: no restart from the exit handler
-    svc.state = 'stopped';
+    const { svc, child } = await this.detach(name);
     if (child) await this.stopChild(name, child, svc.spec.stopSignal, graceMs);
     await new Promise((r) => setTimeout(r, downMs));
     if (this.stopping) return;
@@ -210,6 +204,16 @@ export class Supervisor {
    * once it has exited.
    */
   async kill(name: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const { child } = await this.detach(name);
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill(signal);
+      await exited;
+    }
+  }
+
+  /** Takes a process out of supervision for a stop asked for: its exit then restarts nothing. */
+  private async detach(name: string): Promise<{ svc: Supervised; child: ChildProcess | undefined }> {
     const svc = this.services.get(name);
     if (!svc) throw new Error(`${name} is not supervised`);
     await svc.launching?.catch(() => undefined);
@@ -218,11 +222,7 @@ export class Supervisor {
     svc.child = undefined; // its exit is expected: no restart from the exit handler
     svc.state = 'stopped';
     this.writeState();
-    if (child && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill(signal);
-      await exited;
-    }
+    return { svc, child };
   }
 
   /** Sends each process its stop signal (in reverse start order) and waits; SIGKILL after the grace period. */

@@ -12,8 +12,8 @@ import type { temporal } from '@temporalio/proto';
 import { ENCODING_ENCRYPTED } from '../../codec/encryption-codec';
 import { paymentWorkflowId } from '../../workflows/definitions';
 import { devServerAddress } from '../support/env';
-import { call } from '../support/openapi';
-import { channelIdOf, Stack } from '../support/stack';
+import { paidThroughApi } from '../support/operator-payments';
+import { Stack } from '../support/stack';
 
 const AMOUNT = 73_519; // 735.19 CNY: digits that appear nowhere else in a history
 const utf8 = (b: Uint8Array | null | undefined) => (b ? Buffer.from(b).toString('utf8') : '');
@@ -56,18 +56,8 @@ describe('payment data in Temporal history', () => {
   });
 
   it('is stored encrypted, and decodes with the codec to what the workflow saw', async () => {
-    const orderId = await s.createOrder(AMOUNT);
     const description = `Ceramic teapot ${randomUUID().slice(0, 8)}`;
-    const created = await call(s.apiUrl, 'POST', '/payments', {
-      body: { orderId, amount: AMOUNT, currency: 'CNY', channel: 'sandboxpay', description },
-      headers: { 'idempotency-key': randomUUID() },
-    });
-    expect(created.status).toBe(201);
-    const paymentId = created.body.paymentId as string;
-    const channelPaymentId = channelIdOf(created.body.payUrl as string);
-    expect(await s.buyer(channelPaymentId, 'pay')).toBe(200);
-    await s.eventually('the order to be paid', async () => (await s.order(orderId)).status === 'PAID');
-    expect((await call(s.apiUrl, 'GET', `/payments/${paymentId}`)).body).toMatchObject({ status: 'SUCCESS' });
+    const { paymentId, orderId, channelPaymentId } = await paidThroughApi(s, AMOUNT, description);
 
     const history = await raw.workflow.getHandle(paymentWorkflowId(paymentId)).fetchHistory();
     const all = payloadsOf(history);

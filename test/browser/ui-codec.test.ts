@@ -16,8 +16,8 @@ import { uiServerChild } from '../../scripts/stack/temporal-cluster';
 import { readToolchain } from '../../scripts/stack/toolchain';
 import { paymentWorkflowId } from '../../workflows/definitions';
 import { devServerAddress } from '../support/env';
-import { call } from '../support/openapi';
-import { ADMIN_KEY, channelIdOf, Stack } from '../support/stack';
+import { paidThroughApi } from '../support/operator-payments';
+import { ADMIN_KEY, Stack } from '../support/stack';
 
 const screenshots = join(__dirname, '..', '..', 'test-results', 'screenshots');
 const AMOUNT = 48_213; // 482.13 CNY: digits that appear nowhere else on the page
@@ -73,21 +73,9 @@ describe('the Temporal Web UI decodes payments through our codec server', () => 
     // One browser profile for both tests: the operator signs in, in the second, in the same browser.
     context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
 
-    const orderId = await s.createOrder(AMOUNT);
     const description = `Porcelain gaiwan ${randomUUID().slice(0, 8)}`;
-    const created = await call(s.apiUrl, 'POST', '/payments', {
-      body: { orderId, amount: AMOUNT, currency: 'CNY', channel: 'sandboxpay', description },
-      headers: { 'idempotency-key': randomUUID() },
-    });
-    expect(created.status).toBe(201);
-    const paymentId = created.body.paymentId as string;
-    const channelPaymentId = channelIdOf(created.body.payUrl as string);
-    expect(await s.buyer(channelPaymentId, 'pay')).toBe(200);
-    await s.eventually('the order to be paid', async () => (await s.order(orderId)).status === 'PAID');
-    expect((await call(s.apiUrl, 'GET', `/payments/${paymentId}`)).body).toMatchObject({
-      status: 'SUCCESS',
-      resolvedBy: 'callback',
-    });
+    const { paymentId, orderId, channelPaymentId, body } = await paidThroughApi(s, AMOUNT, description);
+    expect(body.resolvedBy).toBe('callback');
     payment = { paymentId, orderId, description, channelPaymentId };
     workflowPage = `${uiUrl}/namespaces/default/workflows/${paymentWorkflowId(paymentId)}`;
   }, 120_000);

@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { noViolations } from '../../scripts/chaos/audit';
 
 const root = join(__dirname, '..', '..');
 
@@ -24,15 +25,7 @@ export interface ChaosReport {
 }
 
 /** Every invariant the audit checks, none broken. */
-export const NO_VIOLATIONS = {
-  dropOrders: [],
-  paidInOrderNotAtChannel: [],
-  multipleTransitions: [],
-  notFinalAfterDeadline: [],
-  refundsNotFinished: [],
-  paidHereNotAtChannel: [],
-  unacknowledged: [],
-};
+export const NO_VIOLATIONS = noViolations();
 
 export function runChaos(args: string[], timeoutMs: number): { status: number | null; report: ChaosReport } {
   const report = join(mkdtempSync(join(tmpdir(), 'chaos-report-')), 'report.json');

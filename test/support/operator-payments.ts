@@ -39,6 +39,31 @@ export async function createPayment(s: Stack, options: { orderAmount?: number } 
   };
 }
 
+/**
+ * A payment with a description, created through the API, paid in the wallet (the signed callback signalled), its
+ * order acknowledged and its status read back SUCCESS: a payment that went the whole way, for tests that read what
+ * it left behind (its history, the Web UI).
+ */
+export async function paidThroughApi(
+  s: Stack,
+  amount: number,
+  description: string,
+): Promise<MadePayment & { body: Record<string, unknown> }> {
+  const orderId = await s.createOrder(amount);
+  const created = await call(s.apiUrl, 'POST', '/payments', {
+    body: { orderId, amount, currency: 'CNY', channel: 'sandboxpay', description },
+    headers: { 'idempotency-key': randomUUID() },
+  });
+  expect(created.status).toBe(201);
+  const paymentId = created.body.paymentId as string;
+  const channelPaymentId = channelIdOf(created.body.payUrl as string);
+  expect(await s.buyer(channelPaymentId, 'pay')).toBe(200);
+  await s.eventually('the order to be paid', async () => (await s.order(orderId)).status === 'PAID');
+  const read = await call(s.apiUrl, 'GET', `/payments/${paymentId}`);
+  expect(read.body).toMatchObject({ status: 'SUCCESS' });
+  return { paymentId, orderId, channelPaymentId, body: read.body as Record<string, unknown> };
+}
+
 export const statusOf = async (s: Stack, id: string) => (await s.repo.get(id))!.status;
 
 export async function reaches(s: Stack, p: MadePayment, status: string, timeoutMs = 30_000): Promise<void> {
