@@ -46,7 +46,9 @@ describe('payment data in Temporal history', () => {
   let connection: Connection;
 
   beforeAll(async () => {
-    s = await Stack.start();
+    // The first query a minute out: the channel's callback (whose fields the history must hide) decides the payment
+    // however busy the machine is (a query first, and the signal may not be in the history yet when it is read).
+    s = await Stack.start({ env: { PAYMENT_QUERY_SCHEDULE: '1m' } });
     connection = await Connection.connect({ address: devServerAddress() });
     raw = new Client({ connection }); // no codec: what the server holds
   });
@@ -65,7 +67,9 @@ describe('payment data in Temporal history', () => {
     // The SDK's own local-activity marker details (sequence, activity type, times; the result is a payload of its own).
     const markerDetails = all.filter((f) => /\.markerRecordedEventAttributes\.details\.data\./.test(f.path));
     const rest = all.filter((f) => !searchAttributes.includes(f) && !markerDetails.includes(f));
-    expect(rest.length).toBeGreaterThan(10);
+    // Not nothing: at least the input, its summary, the pay-URL update and its answer, the callback signal, the channel's
+    // answer (how many more depends on how far the workflow has written when the history is read).
+    expect(rest.length).toBeGreaterThanOrEqual(6);
     for (const f of rest) {
       expect({ at: f.path, encoding: utf8(f.payload.metadata!.encoding) }).toEqual({
         at: f.path,

@@ -41,14 +41,10 @@ export async function createPayment(s: Stack, options: { orderAmount?: number } 
 
 /**
  * A payment with a description, created through the API, paid in the wallet (the signed callback signalled), its
- * order acknowledged and its status read back SUCCESS: a payment that went the whole way, for tests that read what
+ * order acknowledged and its status read back SUCCESS by callback (the stack's first query must be later): a payment that went the whole way, for tests that read what
  * it left behind (its history, the Web UI).
  */
-export async function paidThroughApi(
-  s: Stack,
-  amount: number,
-  description: string,
-): Promise<MadePayment & { body: Record<string, unknown> }> {
+export async function paidThroughApi(s: Stack, amount: number, description: string): Promise<MadePayment> {
   const orderId = await s.createOrder(amount);
   const created = await call(s.apiUrl, 'POST', '/payments', {
     body: { orderId, amount, currency: 'CNY', channel: 'sandboxpay', description },
@@ -60,8 +56,8 @@ export async function paidThroughApi(
   expect(await s.buyer(channelPaymentId, 'pay')).toBe(200);
   await s.eventually('the order to be paid', async () => (await s.order(orderId)).status === 'PAID');
   const read = await call(s.apiUrl, 'GET', `/payments/${paymentId}`);
-  expect(read.body).toMatchObject({ status: 'SUCCESS' });
-  return { paymentId, orderId, channelPaymentId, body: read.body as Record<string, unknown> };
+  expect(read.body).toMatchObject({ status: 'SUCCESS', resolvedBy: 'callback' });
+  return { paymentId, orderId, channelPaymentId };
 }
 
 export const statusOf = async (s: Stack, id: string) => (await s.repo.get(id))!.status;
