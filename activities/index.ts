@@ -7,7 +7,7 @@ import type { Knex } from 'knex';
 import type { Config } from '../config';
 import type { Logger } from '../observability/logger';
 import { metrics } from '../observability/metrics';
-import type { Anomaly } from '../workflows/definitions';
+import type { Anomaly, OperatorActionRecord } from '../workflows/definitions';
 import type { NoticeStatus } from '../workflows/order-notice';
 import { isDecided, type PaymentStatus, type ResolvedBy } from '../workflows/states';
 import { findChannel } from '../channels';
@@ -289,6 +289,21 @@ export function createActivities(deps: ActivityDeps) {
         ...(noticeStatus ? { noticeStatus } : {}),
         orderNotified: row.order_notified_at !== null,
       };
+    },
+
+    /** An operator's action in the payment's audit log, written by the workflow that did it (once per eventKey). */
+    async recordOperatorAction(input: OperatorActionRecord): Promise<void> {
+      const row = await repo.get(input.paymentId);
+      if (!row) throw ApplicationFailure.nonRetryable(`payment ${input.paymentId} does not exist`, 'PaymentMissing');
+      await repo.recordEvent({
+        paymentId: input.paymentId,
+        channel: row.channel,
+        source: 'operator',
+        type: `operator:${input.action}`,
+        eventKey: input.eventKey,
+        payload: { actor: input.actor, reason: input.reason, result: input.message },
+        outcome: input.outcome,
+      });
     },
 
     async recordAnomaly(input: { paymentId: string; channel: string; anomaly: Anomaly }): Promise<void> {

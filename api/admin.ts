@@ -1,7 +1,8 @@
 // Operator endpoints, behind the admin API key (X-Api-Key). Every action names its operator (X-Operator) and a
 // reason, runs as a workflow signal or update (never a direct table write: the workflows move the payment through
-// the state machine), and leaves an event in the payment's audit log with who, why and what came of it, refusals
-// included. An action that does not apply is a 409 saying why.
+// the state machine). The workflow that acts records the action in the payment's audit log with who, why and what
+// came of it, refusals included (workflows/operator.ts `audited`), so the record survives this process dying after
+// it asked. An action that does not apply is a 409 saying why.
 import { timingSafeEqual } from 'node:crypto';
 import {
   type Client,
@@ -23,6 +24,7 @@ import {
   type OperatorRequest,
   operatorRequeryUpdate,
   renotifyUpdate,
+  REQUERY_NOW_MESSAGE,
   type ResolveRequest,
   requerySignal,
   resolveUpdate,
@@ -54,8 +56,6 @@ export interface AdminRouterDeps {
 /** Operator actions query the channel or tell the order service (a few attempts): longer than a callback's wait. */
 const OPERATOR_ACTION_DEADLINE_MS = 30_000;
 
-type ActionName = 'requery' | 'renotify' | `resolve:${ResolveRequest['action']}`;
-
 export function createAdminRouter(deps: AdminRouterDeps): Router {
   const repo = new PaymentsRepository(deps.db);
   const router = Router();
@@ -76,37 +76,20 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
     return row;
   };
 
-  /** Records the action in the payment's audit log with who, why and what came of it. */
-  const audit = (row: PaymentRow, action: ActionName, request: OperatorRequest, outcome: string, message: string) =>
-    repo.recordEvent({
-      paymentId: row.id,
-      channel: row.channel,
-      source: 'operator',
-      type: `operator:${action}`,
-      payload: { actor: request.actor, reason: request.reason, result: message },
-      outcome,
-    });
-
   /**
-   * Runs an action (a signal or update), audits it whatever came of it, and answers: 2xx with what was done, 409 when
-   * the action does not apply (the workflow's refusal), 503 when it could not be done now.
+   * Runs an action (a signal or update) and answers: 2xx with what was done, 409 when the action does not apply (the
+   * workflow's refusal), 503 when it could not be done now. The workflow has recorded it, whatever came of it.
    */
   const act = async (
     res: Response,
-    row: PaymentRow,
-    action: ActionName,
-    request: OperatorRequest,
     run: () => Promise<{ status: number; body: z.infer<typeof operatorActionResult> }>,
   ) => {
     let answer;
     try {
       answer = await temporalDeadline(run);
     } catch (err) {
-      const failure = operatorFailure(err);
-      await audit(row, action, request, failure.status === 409 ? 'refused' : 'failed', failure.message);
-      throw failure;
+      throw operatorFailure(err);
     }
-    await audit(row, action, request, 'done', answer.body.message);
     res.status(answer.status).json(answer.body);
   };
 
@@ -137,14 +120,11 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
     const { reason } = parse(requeryBody, req.body ?? {}, 'body');
     const row = await paymentOr404(id);
     const request = { actor, reason: reason ?? 'asked to query the channel now' };
-    await act(res, row, 'requery', request, async () => {
+    await act(res, async () => {
       try {
         // Its own workflow still runs: it queries at once, and acts on the answer as it would on a scheduled one.
-        await paymentHandle(deps.temporal, id).signal(requerySignal, { requestedBy: actor });
-        return {
-          status: 202,
-          body: { paymentId: id, status: row.status, message: 'the payment workflow will query the channel now' },
-        };
+        await paymentHandle(deps.temporal, id).signal(requerySignal, { requestedBy: actor, operator: request });
+        return { status: 202, body: { paymentId: id, status: row.status, message: REQUERY_NOW_MESSAGE } };
       } catch (err) {
         if (!(err instanceof WorkflowNotFoundError)) throw err;
         return onOperatorWorkflow(row, operatorRequeryUpdate, request);
@@ -159,7 +139,7 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
     const { reason } = parse(renotifyBody, req.body, 'body');
     const row = await paymentOr404(id);
     const request = { actor, reason };
-    await act(res, row, 'renotify', request, async () => {
+    await act(res, async () => {
       try {
         const body = await paymentHandle(deps.temporal, id).executeUpdate(renotifyUpdate, { args: [request] });
         return { status: 200, body };
@@ -178,7 +158,7 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
     const row = await paymentOr404(id);
     const request: ResolveRequest = { actor, reason, action };
     // Whether it applies (NEEDS_REVIEW, no refund running) is the operator workflow's to say, in one place.
-    await act(res, row, `resolve:${action}`, request, () => onOperatorWorkflow(row, resolveUpdate, request));
+    await act(res, () => onOperatorWorkflow(row, resolveUpdate, request));
   });
 
   router.get('/admin/payments', async (req, res) => {

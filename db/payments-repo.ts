@@ -55,6 +55,8 @@ export interface NewPaymentEvent {
   source: EventSource;
   type: string;
   channelEventId?: string | null;
+  /** Our key for an event a workflow writes through a retried activity: the same key is one row. */
+  eventKey?: string;
   payload?: unknown;
   signatureValid?: boolean | null;
   outcome: string;
@@ -67,6 +69,7 @@ export interface PaymentEventRow {
   source: EventSource;
   type: string;
   channel_event_id: string | null;
+  event_key: string | null;
   payload: unknown;
   signature_valid: boolean | null;
   outcome: string;
@@ -187,23 +190,24 @@ export class PaymentsRepository {
       source: e.source,
       type: e.type,
       channel_event_id: e.channelEventId ?? null,
+      event_key: e.eventKey ?? null,
       payload: e.payload === undefined ? null : storableJsonText(e.payload),
       signature_valid: e.signatureValid ?? null,
       outcome: e.outcome,
     };
-    if (!e.channelEventId) {
+    // What makes a copy the same event: our key, or the channel's id for its notification.
+    const same = e.eventKey
+      ? { event_key: e.eventKey }
+      : e.channelEventId
+        ? { channel: e.channel, channel_event_id: e.channelEventId }
+        : undefined;
+    if (!same) {
       const [inserted] = await this.db('payment_events').insert(row).returning('id');
       return { inserted: true, id: (inserted as { id: number }).id };
     }
-    const inserted = await this.db('payment_events')
-      .insert(row)
-      .onConflict(['channel', 'channel_event_id'])
-      .ignore()
-      .returning('id');
+    const inserted = await this.db('payment_events').insert(row).onConflict(Object.keys(same)).ignore().returning('id');
     if (inserted[0]) return { inserted: true, id: (inserted[0] as { id: number }).id };
-    const first = await this.db('payment_events')
-      .where({ channel: e.channel, channel_event_id: e.channelEventId })
-      .first('id');
+    const first = await this.db('payment_events').where(same).first('id');
     return { inserted: false, id: (first as { id: number }).id };
   }
 

@@ -100,7 +100,10 @@ export interface CancelRequest {
 }
 
 export interface RequeryRequest {
+  /** Who asks: the reconciler, the statement run, or an operator. */
   requestedBy?: string;
+  /** An operator's ask (who and why): the payment workflow records it in the payment's audit log. */
+  operator?: OperatorRequest;
 }
 
 export const ANOMALY_KINDS = [
@@ -134,6 +137,22 @@ export type ResolveAction = (typeof RESOLVE_ACTIONS)[number];
 export interface ResolveRequest extends OperatorRequest {
   action: ResolveAction;
 }
+
+/** An operator action as its audit event names it (`operator:<name>`). */
+export type OperatorActionName = 'requery' | 'renotify' | `resolve:${ResolveAction}`;
+
+/** An operator action as the workflow that did it records it: done, refused (and why) or failed. */
+export interface OperatorActionRecord extends OperatorRequest {
+  paymentId: string;
+  action: OperatorActionName;
+  outcome: 'done' | 'refused' | 'failed';
+  message: string;
+  /** Made by the workflow before the action: the record is one row however often its write is retried. */
+  eventKey: string;
+}
+
+/** What a running payment workflow does on an operator's requery signal (the API's answer says the same). */
+export const REQUERY_NOW_MESSAGE = 'the payment workflow will query the channel now';
 
 /** What an operator action did, in words (or an ApplicationFailure of type OperatorRefusal saying why not). */
 export interface OperatorActionResult {

@@ -3,7 +3,9 @@
 // (a payment waiting for review always has), the API starts this workflow with update-with-start
 // (`operator-<paymentId>`), which does the action, answers the update with what it did, and ends after a while
 // without actions. Every state change goes through the guarded store and the state machine, never a direct write;
-// an action that does not apply is refused with an ApplicationFailure of type OperatorRefusal, saying why.
+// an action that does not apply is refused with an ApplicationFailure of type OperatorRefusal, saying why. Each
+// action, done, refused or failed, is recorded in the payment's audit log by the workflow that did it (`audited`):
+// the record is part of the action's durable execution, so an API that dies after asking loses nothing.
 import {
   allHandlersFinished,
   ApplicationFailure,
@@ -12,6 +14,8 @@ import {
   setHandler,
   startChild,
   TemporalFailure,
+  uuid4,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { OperatorView } from '../activities';
 import type { OrderAck } from '../activities/order-notifier';
@@ -19,6 +23,7 @@ import { activityGaveUp, orderOnce, queryOnce, store } from './activity-options'
 import {
   OPERATOR_REFUSAL,
   OPERATOR_UNAVAILABLE,
+  type OperatorActionName,
   type OperatorActionResult,
   type OperatorRequest,
   operatorRequeryUpdate,
@@ -54,20 +59,35 @@ export async function paymentOperatorWorkflow(input: OperatorWorkflowInput): Pro
   let busy = false;
   let actions = 0;
   const oneAtATime =
-    <A>(action: (ops: Operations, request: A) => Promise<OperatorActionResult>) =>
+    <A extends OperatorRequest>(
+      name: (request: A) => OperatorActionName,
+      action: (ops: Operations, request: A) => Promise<OperatorActionResult>,
+    ) =>
     async (request: A) => {
       await condition(() => !busy);
       busy = true;
       try {
-        return await action(ops, request);
+        return await audited(input.paymentId, name(request), request, () => action(ops, request));
       } finally {
         busy = false;
         actions++;
       }
     };
-  setHandler(resolveUpdate, oneAtATime(resolve), { validator: validateResolve });
-  setHandler(renotifyUpdate, oneAtATime(renotify), { validator: validateRequest });
-  setHandler(operatorRequeryUpdate, oneAtATime(requery), { validator: validateRequest });
+  setHandler(
+    resolveUpdate,
+    oneAtATime((r) => `resolve:${r.action}`, resolve),
+    { validator: validateResolve },
+  );
+  setHandler(
+    renotifyUpdate,
+    oneAtATime(() => 'renotify', renotify),
+    { validator: validateRequest },
+  );
+  setHandler(
+    operatorRequeryUpdate,
+    oneAtATime(() => 'requery', requery),
+    { validator: validateRequest },
+  );
 
   // Ends after idleMs without an action and no refund of its own running; the next action starts it again.
   for (;;) {
@@ -78,6 +98,42 @@ export async function paymentOperatorWorkflow(input: OperatorWorkflowInput): Pro
     await condition(() => !busy);
   }
   await condition(allHandlersFinished);
+}
+
+// ---- the audit log ---------------------------------------------------------------------------------------------
+
+/**
+ * Runs an operator action and records it in the payment's audit log with who, why and what came of it: done,
+ * refused (the OperatorRefusal's reason) or failed. The event's key is made before the action (deterministic under
+ * replay), so a retried write records it once.
+ */
+export async function audited(
+  paymentId: string,
+  action: OperatorActionName,
+  request: OperatorRequest,
+  run: () => Promise<OperatorActionResult>,
+): Promise<OperatorActionResult> {
+  const eventKey = `operator:${workflowInfo().runId}:${uuid4()}`;
+  const record = (outcome: 'done' | 'refused' | 'failed', message: string) =>
+    store.recordOperatorAction({
+      paymentId,
+      action,
+      actor: request.actor,
+      reason: request.reason,
+      outcome,
+      message,
+      eventKey,
+    });
+  let done: OperatorActionResult;
+  try {
+    done = await run();
+  } catch (err) {
+    const refused = err instanceof ApplicationFailure && err.type === OPERATOR_REFUSAL;
+    await record(refused ? 'refused' : 'failed', err instanceof Error ? err.message : String(err));
+    throw err;
+  }
+  await record('done', done.message);
+  return done;
 }
 
 // ---- validation (before the update is accepted: a refused one leaves no trace in the history) -----------------
@@ -295,7 +351,7 @@ function result(now: OperatorView, status: PaymentStatus, message: string): Oper
   return { paymentId: now.payment.paymentId, status, message };
 }
 
-function refusal(message: string): ApplicationFailure {
+export function refusal(message: string): ApplicationFailure {
   return ApplicationFailure.create({ type: OPERATOR_REFUSAL, message, nonRetryable: true });
 }
 

@@ -5,6 +5,7 @@ import * as m20261125000001 from './20261125000001_payments';
 import * as m20261125000002 from './20261125000002_status_history';
 import * as m20261127000001 from './20261127000001_handoff';
 import * as m20261127000002 from './20261127000002_review_and_reasons';
+import * as m20261128000001 from './20261128000001_event_keys';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -16,6 +17,7 @@ const migrations: Record<string, Migration> = {
   '20261125000002_status_history': m20261125000002,
   '20261127000001_handoff': m20261127000001,
   '20261127000002_review_and_reasons': m20261127000002,
+  '20261128000001_event_keys': m20261128000001,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -7,7 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import { metrics } from '../../observability/metrics';
 import { signCallback } from '../../sandbox/sandboxpay';
-import { paymentWorkflowId } from '../../workflows/definitions';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { paymentWorkflowId, renotifyUpdate, REQUERY_NOW_MESSAGE, requerySignal } from '../../workflows/definitions';
 import { call } from '../support/openapi';
 import { ADMIN_KEY, channelIdOf, SECRET, Stack } from '../support/stack';
 
@@ -219,6 +220,40 @@ describe('operator actions, whole stack', () => {
       'done',
       'done',
     ]);
+  });
+
+  it('the workflow that acts records the action, not the API: asked straight through Temporal, it is in the log once', async () => {
+    // No API in between (as if the API had died right after asking): the payment workflow's own record is the audit.
+    const orderId = await s.createOrder();
+    const created = await create(orderId);
+    const { paymentId } = created.body;
+    const handle = s.temporal.workflow.getHandle(paymentWorkflowId(paymentId));
+    const request = { actor: 'bob', reason: 'asked from the Temporal CLI' };
+    const early = handle.executeUpdate(renotifyUpdate, { args: [request], updateId: 'renotify-early' });
+    await expect(early).rejects.toThrow(WorkflowUpdateFailedError);
+    // A client retrying the same update (same id) gets the same answer and adds no second event.
+    await expect(handle.executeUpdate(renotifyUpdate, { args: [request], updateId: 'renotify-early' })).rejects.toThrow(
+      WorkflowUpdateFailedError,
+    );
+    await handle.signal(requerySignal, { requestedBy: 'bob', operator: { actor: 'bob', reason: 'buyer called' } });
+    // The reconciler's requery is no operator action: not in the operator log.
+    await handle.signal(requerySignal, { requestedBy: 'reconciler' });
+    const audit = await s.eventually('both actions to be recorded', async () => {
+      const events = await operatorEvents(paymentId);
+      return events.length >= 2 && events;
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await operatorEvents(paymentId)).length).toBe(2);
+    expect(audit.map((e: { type: string; outcome: string }) => `${e.type} ${e.outcome}`)).toEqual([
+      'operator:renotify refused',
+      'operator:requery done',
+    ]);
+    expect(audit[0].payload).toMatchObject({
+      actor: 'bob',
+      reason: 'asked from the Temporal CLI',
+      result: expect.stringMatching(/not decided yet/),
+    });
+    expect(audit[1].payload).toMatchObject({ actor: 'bob', reason: 'buyer called', result: REQUERY_NOW_MESSAGE });
   });
 
   it('requery after the workflow ended finds a late success and sends the money back', async () => {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { PaymentsRepository } from '../../db/payments-repo';
 import { createTestDatabase, type TestDatabase } from '../support/env';
 
 function payment(overrides: Record<string, unknown> = {}) {
@@ -83,6 +84,31 @@ describe('migrations on a real PostgreSQL server', () => {
     expect(await pgErrorCode(t.db('payment_events').insert(event))).toBe('23505');
     // The same event id from another channel is another event.
     await t.db('payment_events').insert({ ...event, channel: 'otherpay' });
+  });
+
+  it('write an event a workflow records once per its key, however often the write is retried', async () => {
+    const repo = new PaymentsRepository(t.db);
+    const row = payment();
+    await t.db('payments').insert(row);
+    const event = {
+      paymentId: row.id,
+      channel: 'sandboxpay',
+      source: 'operator' as const,
+      type: 'operator:renotify',
+      eventKey: `operator:${randomUUID()}`,
+      payload: { actor: 'alice', reason: 'order service fixed', result: 'told again' },
+      outcome: 'done',
+    };
+    const first = await repo.recordEvent(event);
+    const retried = await repo.recordEvent(event);
+    expect(first.inserted).toBe(true);
+    expect(retried).toEqual({ inserted: false, id: first.id });
+    // Another action (another key) is another event, and events without a key are never merged.
+    await repo.recordEvent({ ...event, eventKey: `operator:${randomUUID()}` });
+    const { eventKey: _none, ...unkeyed } = event;
+    await repo.recordEvent(unkeyed);
+    await repo.recordEvent(unkeyed);
+    expect(await repo.listEvents(row.id)).toHaveLength(4);
   });
 });
 

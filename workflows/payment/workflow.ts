@@ -1,18 +1,18 @@
 // One payment, end to end: the handlers, and a main that reads as the README's steps. The state and its views are
 // in state.ts; each phase is a file of its own; every activity's options are in ../activity-options.ts.
-import { allHandlersFinished, ApplicationFailure, condition, log, setHandler } from '@temporalio/workflow';
+import { allHandlersFinished, condition, log, setHandler } from '@temporalio/workflow';
 import {
   cancelSignal,
   channelCallbackSignal,
   type PaymentInput,
   type PaymentResult,
-  OPERATOR_REFUSAL,
   payUrlUpdate,
   renotifyUpdate,
+  REQUERY_NOW_MESSAGE,
   requerySignal,
   statusQuery,
 } from '../definitions';
-import { ackMessage, tellOrderNow, validateRequest } from '../operator';
+import { ackMessage, audited, refusal, tellOrderNow, validateRequest } from '../operator';
 import { createAtChannel } from './create';
 import { watchLateWindow } from './late-window';
 import { PaymentState } from './state';
@@ -26,7 +26,16 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentResul
   setHandler(channelCallbackSignal, (callback) => payment.receiveCallback(callback));
   // The buyer gives up (a payment already made wins), and an operator's "ask the channel now".
   setHandler(cancelSignal, () => payment.requestCancel());
-  setHandler(requerySignal, () => payment.requestRequery());
+  setHandler(requerySignal, async (request) => {
+    payment.requestRequery();
+    // An operator's ask goes into the payment's audit log (the reconciler's are its own events).
+    if (request?.operator)
+      await audited(input.paymentId, 'requery', request.operator, async () => ({
+        paymentId: input.paymentId,
+        status: payment.status,
+        message: REQUERY_NOW_MESSAGE,
+      }));
+  });
   // What it is doing and why (the API's ?live=1, the Web UI's Query tab).
   setHandler(statusQuery, () => payment.view());
   // The API's update-with-start: answered once the channel has created the payment, with the pay URL.
@@ -39,30 +48,23 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentResul
   // acknowledged (same idempotency key). Not before the payment is decided: there is nothing to tell.
   setHandler(
     renotifyUpdate,
-    async () => {
-      const notice = payment.orderNotice!;
-      if (!payment.orderNotified) {
-        payment.renotifyRequested = true;
-        return {
-          paymentId: input.paymentId,
-          status: payment.status,
-          message: `the order service is being told ${notice.status} again now (its retry backoff starts over)`,
-        };
-      }
-      const ack = await tellOrderNow(notice);
-      return { paymentId: input.paymentId, status: payment.status, message: ackMessage(notice.status, ack) };
-    },
-    {
-      validator: (request) => {
-        validateRequest(request);
-        if (!payment.orderNotice)
-          throw ApplicationFailure.create({
-            type: OPERATOR_REFUSAL,
-            nonRetryable: true,
-            message: `the payment is ${payment.status} and not decided yet: the order service is told once it is`,
-          });
-      },
-    },
+    (request) =>
+      audited(input.paymentId, 'renotify', request, async () => {
+        const notice = payment.orderNotice;
+        if (!notice)
+          throw refusal(`the payment is ${payment.status} and not decided yet: the order service is told once it is`);
+        if (!payment.orderNotified) {
+          payment.renotifyRequested = true;
+          return {
+            paymentId: input.paymentId,
+            status: payment.status,
+            message: `the order service is being told ${notice.status} again now (its retry backoff starts over)`,
+          };
+        }
+        const ack = await tellOrderNow(notice);
+        return { paymentId: input.paymentId, status: payment.status, message: ackMessage(notice.status, ack) };
+      }),
+    { validator: validateRequest },
   );
 
   // 1. Ask the channel to create the payment; the buyer gets the pay URL from here.
