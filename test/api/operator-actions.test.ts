@@ -29,7 +29,7 @@ describe('operator actions, whole stack', () => {
     await s?.stop();
   });
   afterEach(() => {
-    s.sandbox.setFaults({ callbackDropRate: 0 });
+    s.sandbox.setFaults({ callbackDropRate: 0, queryErrorRate: 0 });
     s.orderService.setFaults({ outageForMs: 0 });
   });
 
@@ -254,6 +254,43 @@ describe('operator actions, whole stack', () => {
       result: expect.stringMatching(/not decided yet/),
     });
     expect(audit[1].payload).toMatchObject({ actor: 'bob', reason: 'buyer called', result: REQUERY_NOW_MESSAGE });
+  });
+
+  it('requery while the final query at expiry waits out its retry backoff asks the channel now', async () => {
+    // The channel's query API is down: the final query is retried with backoff (1 s, 2 s, 4 s, 8 s, ...).
+    s.sandbox.setFaults({ queryErrorRate: 1 });
+    const created = await create(await s.createOrder());
+    const { paymentId } = created.body;
+    const handle = s.temporal.workflow.getHandle(paymentWorkflowId(paymentId));
+    const nextTry = await s.eventually(
+      'the final query to wait out a backoff of over 10 s',
+      async () => {
+        const pending = (await handle.describe()).raw.pendingActivities ?? [];
+        const query = pending.find((a) => a.activityType?.name === 'queryChannelPayment');
+        const at = query?.nextAttemptScheduleTime?.seconds;
+        const ms = at ? Number(at) * 1000 : 0;
+        return ms - Date.now() > 10_000 && ms;
+      },
+      60_000,
+    );
+    s.sandbox.setFaults({ queryErrorRate: 0 }); // the channel is back; the operator asks now
+    expect((await requery(paymentId)).status).toBe(202);
+    await until(paymentId, 'CLOSED');
+    expect(Date.now()).toBeLessThan(nextTry); // closed by the operator's query, not by the policy's next try
+
+    // In the history: the waiting attempt cancelled, the query scheduled anew; the ask is used up by that query
+    // (no second "operator" query after the close).
+    const events = (await handle.fetchHistory()).events ?? [];
+    const scheduled = events.filter(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'queryChannelPayment',
+    );
+    expect(scheduled).toHaveLength(2);
+    expect(events.some((e) => e.activityTaskCancelRequestedEventAttributes)).toBe(true);
+    const log = (await call(s.apiUrl, 'GET', `/admin/payments/${paymentId}/events`, { headers: operator })).body.events;
+    expect(log.map((e: { type: string }) => e.type)).toEqual(
+      expect.arrayContaining(['operator:requery', 'query:expiry', 'close:expiry']),
+    );
+    expect(log.map((e: { type: string }) => e.type)).not.toContain('query:operator');
   });
 
   it('requery after the workflow ended finds a late success and sends the money back', async () => {

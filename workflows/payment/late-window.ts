@@ -8,6 +8,7 @@ import { isUnpaidFinal, type ResolvedBy } from '../states';
 import { workflowNow } from '../time';
 import type { PaymentState } from './state';
 import { learnFrom, noteAnomaly, sendMoneyBack, tryQuery } from './steps';
+import { untilAnswered } from './wait';
 
 export async function watchLateWindow(p: PaymentState): Promise<void> {
   if (!isUnpaidFinal(p.status)) return;
@@ -51,9 +52,11 @@ export async function watchLateWindow(p: PaymentState): Promise<void> {
         // The last look must get an answer; an earlier one may fail and leave it to the last.
         const view =
           lookAt === lateEnd
-            ? await channelMust.queryChannelPayment.executeWithOptions(
-                { summary: 'query the channel (end of the late window)' },
-                [{ ...p.channelRef(), reason: 'late' }],
+            ? await untilAnswered(p, 'the last look', () =>
+                channelMust.queryChannelPayment.executeWithOptions(
+                  { summary: 'query the channel (end of the late window)' },
+                  [{ ...p.channelRef(), reason: 'late' }],
+                ),
               )
             : await tryQuery(p, 'late');
         await onView(view, 'query');

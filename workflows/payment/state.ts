@@ -96,6 +96,11 @@ export class PaymentState {
     return asked;
   }
 
+  /** An operator's requery waiting to be acted on. */
+  get requeryAsked(): boolean {
+    return this.requeryRequested;
+  }
+
   takeRequery(): boolean {
     const asked = this.requeryRequested;
     this.requeryRequested = false;

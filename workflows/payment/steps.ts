@@ -1,7 +1,7 @@
 // The steps the phases of a payment share: record a state change, note an anomaly, ask the channel, act on its
 // answer, and send money back. Each is one or two activity calls on the state; the options live in
 // ../activity-options.ts.
-import { executeChild, log, TemporalFailure } from '@temporalio/workflow';
+import { CancellationScope, condition, executeChild, isCancellation, log, TemporalFailure } from '@temporalio/workflow';
 import type { ChannelPaymentView } from '../../channels/types';
 import { activityGaveUp, localQuery, localStore } from '../activity-options';
 import { type Anomaly, type AnomalyKind, refundWorkflowId } from '../definitions';
@@ -50,6 +50,38 @@ export async function noteAnomaly(p: PaymentState, kind: AnomalyKind, detail: st
     { paymentId: p.paymentId, channel: p.input.channel, anomaly },
   ]);
 }
+
+/**
+ * A call its retry policy repeats until it is answered (backing off up to a minute for the channel, longer for the
+ * order service). When an operator asks for it now (`asked()` turns true) while it waits out a backoff, the waiting
+ * attempt is cancelled and the call starts again at once, with the policy's first interval: what the operator was
+ * told ("now"). `take()` consumes the ask.
+ */
+export async function againWhenAsked<T>(
+  p: PaymentState,
+  what: string,
+  call: () => Promise<T>,
+  asked: () => boolean,
+  take: () => void,
+): Promise<T> {
+  take(); // asked before the call: this call is the answer
+  for (;;) {
+    const scope = new CancellationScope();
+    const attempt = scope.run(call);
+    const operator = condition(asked).then(() => ASKED);
+    const first = await Promise.race([attempt, operator]);
+    if (first !== ASKED) return first as T;
+    take();
+    scope.cancel();
+    try {
+      return await attempt; // it may have been answered in the same instant
+    } catch (err) {
+      if (!isCancellation(err)) throw err;
+      log.info(`an operator asked again: ${what} starts again now`, { paymentId: p.paymentId });
+    }
+  }
+}
+const ASKED = Symbol('asked');
 
 export type QueryReason = 'scheduled' | 'operator' | 'verify' | 'late';
 

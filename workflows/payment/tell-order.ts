@@ -1,13 +1,13 @@
 // Step 4: tell the order service the decided state, and never give up until it acknowledges. A paid result the
 // order will not take (cancelled meanwhile, or paid by another payment) means the money goes back. An operator's
 // renotify (the order service is fixed, and waiting out the backoff is not wanted) starts the next attempt now.
-import { CancellationScope, condition, isCancellation, log } from '@temporalio/workflow';
+import { log } from '@temporalio/workflow';
 import type { OrderAck } from '../../activities/order-notifier';
 import { activityGaveUp, orderFirstTry, orderUntilAcknowledged } from '../activity-options';
 import { type OrderNotice, orderNoticeFor } from '../order-notice';
 import { isDecided } from '../states';
 import type { PaymentState } from './state';
-import { noteAnomaly, sendMoneyBack } from './steps';
+import { againWhenAsked, noteAnomaly, sendMoneyBack } from './steps';
 
 export async function tellOrderService(p: PaymentState): Promise<void> {
   const { status } = p;
@@ -36,22 +36,14 @@ export async function tellOrderService(p: PaymentState): Promise<void> {
 }
 
 /** The retrying activity; an operator's renotify cancels the attempt waiting out its backoff and starts a new one. */
-async function untilAcknowledged(p: PaymentState, notice: OrderNotice, summary: string): Promise<OrderAck> {
-  for (;;) {
-    const scope = new CancellationScope();
-    const attempt = scope.run(() =>
-      orderUntilAcknowledged(p.input.policy).notifyOrderService.executeWithOptions({ summary }, [notice]),
-    );
-    const renotified = condition(() => p.renotifyRequested).then(() => 'renotify' as const);
-    const first = await Promise.race([attempt, renotified]);
-    if (first !== 'renotify') return first;
-    p.renotifyRequested = false;
-    scope.cancel();
-    try {
-      return await attempt; // it may have been acknowledged in the same instant
-    } catch (err) {
-      if (!isCancellation(err)) throw err;
-      log.info('an operator asked to tell the order service again now', { paymentId: p.paymentId });
-    }
-  }
+function untilAcknowledged(p: PaymentState, notice: OrderNotice, summary: string): Promise<OrderAck> {
+  return againWhenAsked(
+    p,
+    'telling the order service',
+    () => orderUntilAcknowledged(p.input.policy).notifyOrderService.executeWithOptions({ summary }, [notice]),
+    () => p.renotifyRequested,
+    () => {
+      p.renotifyRequested = false;
+    },
+  );
 }

@@ -8,7 +8,7 @@ import { nextWake } from '../schedule';
 import { isFinal, statusForChannelState } from '../states';
 import { workflowNow } from '../time';
 import type { PaymentState } from './state';
-import { applyChannelView, channelReason, learnFrom, noteAnomaly, settle, tryQuery } from './steps';
+import { againWhenAsked, applyChannelView, channelReason, learnFrom, noteAnomaly, settle, tryQuery } from './steps';
 
 export async function awaitDecision(p: PaymentState): Promise<void> {
   const waitStartMs = workflowNow();
@@ -74,9 +74,11 @@ async function cancelAtChannel(p: PaymentState): Promise<void> {
 /** Expiry: one last query; still pending, close it. Closing can lose a race with a payment: the channel decides. */
 async function expire(p: PaymentState): Promise<void> {
   p.doing('the final query before closing');
-  const last = await channelMust.queryChannelPayment.executeWithOptions({ summary: 'final query at expiry' }, [
-    { ...p.channelRef(), reason: 'expiry' },
-  ]);
+  const last = await untilAnswered(p, 'the final query', () =>
+    channelMust.queryChannelPayment.executeWithOptions({ summary: 'final query at expiry' }, [
+      { ...p.channelRef(), reason: 'expiry' },
+    ]),
+  );
   await learnFrom(p, last);
   if (last.state === 'SUCCESS' || last.state === 'FAILED' || last.state === 'CLOSED') {
     await applyChannelView(p, last, 'query');
@@ -98,7 +100,20 @@ async function expire(p: PaymentState): Promise<void> {
 async function closeAtChannel(p: PaymentState, reason: 'cancel' | 'expiry') {
   const why = reason === 'cancel' ? 'buyer cancelled' : 'expired';
   p.doing(`the channel to close the payment (${why})`);
-  return channelMust.closeChannelPayment.executeWithOptions({ summary: `close at the channel (${why})` }, [
-    { ...p.channelRef(), reason },
-  ]);
+  return untilAnswered(p, 'the close', () =>
+    channelMust.closeChannelPayment.executeWithOptions({ summary: `close at the channel (${why})` }, [
+      { ...p.channelRef(), reason },
+    ]),
+  );
+}
+
+/** A channel call retried until it answers; an operator's requery meanwhile makes the next try now. */
+export function untilAnswered<T>(p: PaymentState, what: string, call: () => Promise<T>): Promise<T> {
+  return againWhenAsked(
+    p,
+    what,
+    call,
+    () => p.requeryAsked,
+    () => p.takeRequery(),
+  );
 }
