@@ -14,7 +14,13 @@ import { paymentIdFromWorkflowId, paymentWorkflowId, searchAttributes } from '..
 import { formatMoney } from '../workflows/money';
 import { PAYMENT_STATUSES, type PaymentStatus } from '../workflows/states';
 import { type ActionAnswer, OperatorError, PaymentsApi } from './operator/api';
-import { LATE_SUCCESS_STATUSES, type ListFilters, needsVisibility, visibilityQuery } from './operator/list-filters';
+import {
+  type FilterContext,
+  LATE_SUCCESS_STATUSES,
+  type ListFilters,
+  needsVisibility,
+  visibilityQuery,
+} from './operator/list-filters';
 
 /** A payment as GET /payments/{id} and GET /admin/payments answer it (the fields the CLI shows). */
 interface PaymentRecord {
@@ -153,9 +159,18 @@ function wantedStatuses(filters: ListFilters): PaymentStatus[] | undefined {
 
 const FINAL_OR_LATER = new Set<string>(PAYMENT_STATUSES.filter((s) => s !== 'UNPAID' && s !== 'PAYING'));
 
-async function listPayments(ctx: Context, filters: ListFilters, limit: number): Promise<ListedPayment[]> {
+/** The times the filters are computed from: now, and this deployment's expiry and task queue. */
+function filterContext(config: Config): FilterContext {
+  return { now: new Date(), expiryMs: config.payments.expiryMs, taskQueue: config.temporal.taskQueue };
+}
+
+async function listPayments(
+  ctx: Context,
+  filters: ListFilters,
+  limit: number,
+  times: FilterContext,
+): Promise<ListedPayment[]> {
   const { config, api } = ctx;
-  const now = new Date();
   const fromVisibility = new Map<string, ListedPayment>();
   const order: string[] = [];
 
@@ -192,11 +207,7 @@ async function listPayments(ctx: Context, filters: ListFilters, limit: number): 
   }
 
   if (needsVisibility(filters) || !filters.unacknowledged) {
-    const query = visibilityQuery(filters, {
-      now,
-      expiryMs: config.payments.expiryMs,
-      taskQueue: config.temporal.taskQueue,
-    });
+    const query = visibilityQuery(filters, times);
     // Intersected with the database's answer below, visibility may hold more than `limit` before the cut.
     const scan = filters.unacknowledged ? 1000 : limit;
     const temporal = await temporalClient(config);
@@ -305,7 +316,19 @@ function table(head: string[]): Table.Table {
   return new Table({ head, style: { head: [], border: [], compact: true } });
 }
 
-function printList(rows: ListedPayment[]): void {
+/** What a time-based filter meant, in times: the operator sees which expiry and clock the answer rests on. */
+function describeTimes(filters: ListFilters, ctx: FilterContext): string[] {
+  const lines: string[] = [];
+  if (filters.stuck)
+    lines.push(
+      `stuck: open (UNPAID, PAYING) and started before ${new Date(ctx.now.getTime() - ctx.expiryMs).toISOString()} (now minus PAYMENT_EXPIRY ${ms(ctx.expiryMs)})`,
+    );
+  if (filters.overdue) lines.push(`overdue: PAYING and its next channel query due before ${ctx.now.toISOString()}`);
+  return lines;
+}
+
+function printList(rows: ListedPayment[], heading: string[] = []): void {
+  for (const line of heading) process.stdout.write(`${line}\n`);
   if (rows.length === 0) {
     process.stdout.write('no payments match\n');
     return;
@@ -323,6 +346,13 @@ function printList(rows: ListedPayment[]): void {
     ]);
   }
   process.stdout.write(`${t.toString()}\n${rows.length} payment${rows.length === 1 ? '' : 's'}\n`);
+}
+
+/** What the order service has heard of this payment. */
+function orderHeard(payment: PaymentRecord): string {
+  if (payment.orderNotifiedAt) return `order service acknowledged ${payment.orderNotifiedAt}`;
+  if (payment.status === 'UNPAID' || payment.status === 'PAYING') return 'the order service is told once it is decided';
+  return 'order service not acknowledged yet';
 }
 
 async function show(ctx: Context, paymentId: string, json: boolean): Promise<void> {
@@ -349,7 +379,7 @@ async function show(ctx: Context, paymentId: string, json: boolean): Promise<voi
     `payment   ${payment.paymentId}`,
     `status    ${payment.status}${payment.resolvedBy ? ` (by ${payment.resolvedBy})` : ''}${payment.statusReason ? `: ${payment.statusReason}` : ''}`,
     `amount    ${money(payment.amount, payment.currency)}`,
-    `order     ${payment.orderId}  (order service ${payment.orderNotifiedAt ? `acknowledged ${payment.orderNotifiedAt}` : 'not acknowledged yet'})`,
+    `order     ${payment.orderId}  (${orderHeard(payment)})`,
     `channel   ${payment.channel}`,
     `created   ${payment.createdAt} (${age(payment.createdAt)} ago), expires ${payment.expiresAt}`,
     ...(payment.paidAt ? [`paid      ${payment.paidAt}`] : []),
@@ -416,15 +446,14 @@ function buildProgram(): Command {
     .option('--print-query', 'print the Temporal list filter (for the Web UI) instead of running it')
     .action(async (opts: ListFilters & { limit: number; json?: boolean; printQuery?: boolean }) => {
       const ctx = context(program);
+      const times = filterContext(ctx.config);
       if (opts.printQuery) {
-        process.stdout.write(
-          `${visibilityQuery(opts, { now: new Date(), expiryMs: ctx.config.payments.expiryMs, taskQueue: ctx.config.temporal.taskQueue })}\n`,
-        );
+        process.stdout.write(`${visibilityQuery(opts, times)}\n`);
         return;
       }
-      const rows = await listPayments(ctx, opts, opts.limit);
+      const rows = await listPayments(ctx, opts, opts.limit, times);
       if (opts.json) process.stdout.write(`${JSON.stringify({ payments: rows, count: rows.length }, null, 2)}\n`);
-      else printList(rows);
+      else printList(rows, describeTimes(opts, times));
     });
 
   program

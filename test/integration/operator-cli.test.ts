@@ -3,6 +3,7 @@
 // and what its actions send (against a recording server: who acts, the key, the body).
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { userInfo } from 'node:os';
+import ms from 'ms';
 import { paymentWorkflowId } from '../../workflows/definitions';
 import {
   makeOperatorPayments,
@@ -111,6 +112,17 @@ describe('npm run payments', () => {
     const line = table.stdout.split('\n').find((l) => l.includes(p.stuck.paymentId))!;
     expect(line).toMatch(/PAYING.*25\.99 CNY.*sandboxpay.*\d+s.*\d+s ago/);
     expect(table.stdout).toContain('1 payment\n');
+
+    // A time-based filter says the times it was computed from: which expiry, which clock.
+    const stuck = await cli('list --stuck', env);
+    expect(stuck.code).toBe(0);
+    const expiry = ms(ms(OPERATOR_STACK_ENV.PAYMENT_EXPIRY as ms.StringValue));
+    expect(stuck.stdout.split('\n')[0]).toMatch(
+      new RegExp(
+        `^stuck: open \\(UNPAID, PAYING\\) and started before \\d{4}-\\S+Z \\(now minus PAYMENT_EXPIRY ${expiry}\\)$`,
+      ),
+    );
+    expect(stuck.stdout).toContain(p.stuck.paymentId);
   });
 
   it("shows a payment's state, live view, event log and Web UI page", async () => {
@@ -130,6 +142,9 @@ describe('npm run payments', () => {
     expect(shown.webUi).toBe(
       `http://${host}:8233/namespaces/default/workflows/${paymentWorkflowId(p.stuck.paymentId)}`,
     );
+    // An open payment's order has nothing to acknowledge yet.
+    const open = await cli(`show ${p.stuck.paymentId}`, env);
+    expect(open.stdout).toMatch(/order\s+\S+\s+\(the order service is told once it is decided\)/);
 
     // A finished workflow has no live view: the stored state and the log still answer.
     const text = await cli(`show ${p.refunded.paymentId}`, operatorEnv(s, { TEMPORAL_UI_PORT: '9999' }));
