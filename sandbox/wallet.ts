@@ -460,6 +460,14 @@ export function createWallet(options: WalletOptions): Wallet {
     /** The event's record; absent for the duplicate-callback fault's extra copy, which is not resumed. */
     notice?: WalletNotice,
   ): Promise<void> {
+    // Never tell the merchant of a change the wallet has not stored: a restart in between would forget a payment the
+    // merchant was told was paid. A store that is down delays the notification, like any failed attempt.
+    try {
+      await flush();
+    } catch {
+      later(1000, () => void deliver(p, eventId, attempt, n, notice));
+      return;
+    }
     let outcome = { httpStatus: 0, accepted: false };
     try {
       outcome = await attempt();

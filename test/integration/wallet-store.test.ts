@@ -37,7 +37,7 @@ describe('the wallet across a restart (store in PostgreSQL)', () => {
   });
 
   /** A SandboxPay on the test database (a start of the sandbox process). */
-  async function start(faults: Partial<WalletFaults> = {}) {
+  async function start(faults: Partial<WalletFaults> = {}, store?: WalletStore) {
     const sandbox = createSandboxPay({
       merchantId: 'shop',
       secret: SECRET,
@@ -47,7 +47,7 @@ describe('the wallet across a restart (store in PostgreSQL)', () => {
       callbackRetryScale: 0.05, // retries 750 ms, 750 ms, 1.5 s, ...
       refundDelayMs: 400,
       logger,
-      store: await WalletStore.open(t.db, 'sandboxpay'),
+      store: store ?? (await WalletStore.open(t.db, 'sandboxpay')),
     });
     const http = await listen(sandbox.app);
     const handle = {
@@ -118,6 +118,25 @@ describe('the wallet across a restart (store in PostgreSQL)', () => {
       return rows.length === 2 && rows.every((r: { state: string }) => r.state === 'accepted');
     });
     await second.close();
+  });
+
+  it('tells the merchant of a payment only once the wallet has stored it', async () => {
+    // A store that fails on demand: a payment paid while it is down is not announced (a restart would forget it).
+    const real = await WalletStore.open(t.db, 'sandboxpay');
+    let down = false;
+    const flaky = Object.create(real) as WalletStore;
+    flaky.save = (rows) => (down ? Promise.reject(new Error('store down')) : real.save(rows));
+    const wallet = await start({}, flaky);
+    const id = await createPayment(wallet.url, 'order-unstored');
+    down = true;
+    expect((await api(`${wallet.url}/v1/payments/${id}/pay`, 'POST')).status).toBe(500); // SandboxPay's system_error
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(received.filter((r) => r.eventId === `evt_${id}_1`)).toEqual([]);
+    down = false;
+    await eventually('the notification, once stored', () => received.some((r) => r.eventId === `evt_${id}_1`));
+    const [stored] = await t.db(`${WALLET_SCHEMA}.payments`).where({ channel_payment_id: id });
+    expect(stored).toMatchObject({ status: 'SUCCESS' });
+    await wallet.close();
   });
 
   it("completes a refund that was going through and the late settlement of a closed payment, and keeps a decline's reason", async () => {
