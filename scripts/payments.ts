@@ -4,7 +4,9 @@
 // and acts through the API's admin endpoints, always saying who acts (X-Operator).
 import { userInfo } from 'node:os';
 import { dataConverterFor } from '../codec/data-converter';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
+import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
 import Table from 'cli-table3';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import ms from 'ms';
@@ -14,6 +16,7 @@ import { paymentIdFromWorkflowId, paymentWorkflowId, searchAttributes } from '..
 import { formatMoney } from '../workflows/money';
 import { PAYMENT_STATUSES, type PaymentStatus } from '../workflows/states';
 import { type ActionAnswer, OperatorError, PaymentsApi } from './operator/api';
+import { RemoteCodec } from './operator/remote-codec';
 import {
   type FilterContext,
   LATE_SUCCESS_STATUSES,
@@ -109,7 +112,20 @@ function context(program: Command): Context {
   return { config, api, operator };
 }
 
-async function temporalClient(config: Config): Promise<{ client: Client; close: () => Promise<void> }> {
+/**
+ * How the CLI reads encrypted payloads: with payload keys of its own when it has them (a production host), else
+ * through the service's codec server with the admin key (an operator's machine), unless encryption is off.
+ */
+function cliDataConverter(config: Config, api: PaymentsApi): DataConverter | undefined {
+  const local = dataConverterFor(config);
+  if (local || config.payloadEncryption.mode === 'off') return local;
+  return { payloadCodecs: [new RemoteCodec(api)] };
+}
+
+async function temporalClient(
+  config: Config,
+  api: PaymentsApi,
+): Promise<{ client: Client; close: () => Promise<void> }> {
   let connection: Connection;
   try {
     connection = await Connection.connect({ ...temporalConnectionOptions(config.temporal), connectTimeout: '5s' });
@@ -120,8 +136,11 @@ async function temporalClient(config: Config): Promise<{ client: Client; close: 
     );
   }
   return {
-    // The workflow's live view (a query) comes back encrypted: the CLI decrypts it with the same keys.
-    client: new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverterFor(config) }),
+    client: new Client({
+      connection,
+      namespace: config.temporal.namespace,
+      dataConverter: cliDataConverter(config, api),
+    }),
     close: () => connection.close(),
   };
 }
@@ -210,7 +229,7 @@ async function listPayments(
     const query = visibilityQuery(filters, times);
     // Intersected with the database's answer below, visibility may hold more than `limit` before the cut.
     const scan = filters.unacknowledged ? 1000 : limit;
-    const temporal = await temporalClient(config);
+    const temporal = await temporalClient(config, api);
     try {
       for await (const wf of temporal.client.workflow.list({ query, pageSize: Math.min(scan, 1000) })) {
         const paymentId = paymentIdFromWorkflowId(wf.workflowId);
@@ -355,6 +374,49 @@ function orderHeard(payment: PaymentRecord): string {
   return 'order service not acknowledged yet';
 }
 
+/** A call the payment's workflow keeps retrying (the final query, the close, the order notice), and why. */
+export interface RetryingCall {
+  activity: string;
+  attempt: number;
+  nextAttemptAt: string | null;
+  lastFailure: string | null;
+}
+
+/**
+ * What the running workflow is retrying now, from Temporal (the Web UI's "pending activities"): a payment stuck past
+ * its expiry is usually a final query or close the channel keeps failing, and this says how often and with what.
+ */
+async function retryingCalls(ctx: Context, paymentId: string): Promise<RetryingCall[]> {
+  const temporal = await temporalClient(ctx.config, ctx.api);
+  try {
+    const described = await temporal.client.workflow.getHandle(paymentWorkflowId(paymentId)).describe();
+    if (described.status.name !== 'RUNNING') return [];
+    const calls: RetryingCall[] = [];
+    for (const pending of described.raw.pendingActivities ?? []) {
+      const attempt = pending.attempt ?? 1;
+      if (attempt < 2) continue; // the first try, under way
+      // Failure messages are encrypted in Temporal (PAYLOAD_ENCRYPTION): decoded as cliDataConverter says.
+      const failure = await decodeOptionalFailureToOptionalError(
+        temporal.client.workflow.options.loadedDataConverter,
+        pending.lastFailure,
+      );
+      const next = pending.nextAttemptScheduleTime?.seconds;
+      calls.push({
+        activity: pending.activityType?.name ?? '?',
+        attempt,
+        nextAttemptAt: next ? new Date(Number(next) * 1000).toISOString() : null,
+        lastFailure: failure?.message ?? null,
+      });
+    }
+    return calls;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return [];
+    throw err;
+  } finally {
+    await temporal.close();
+  }
+}
+
 async function show(ctx: Context, paymentId: string, json: boolean): Promise<void> {
   const path = `/payments/${encodeURIComponent(paymentId)}`;
   let payment: PaymentRecord;
@@ -369,9 +431,18 @@ async function show(ctx: Context, paymentId: string, json: boolean): Promise<voi
   }
   const log = await ctx.api.get<EventLog>(`/admin${path}/events`);
   const webUi = webUiLink(ctx.config, paymentId);
+  let retrying: RetryingCall[] = [];
+  let retryingUnknown: string | undefined;
+  if (payment.live) {
+    try {
+      retrying = await retryingCalls(ctx, paymentId);
+    } catch (err) {
+      retryingUnknown = err instanceof Error ? err.message : String(err);
+    }
+  }
   if (json) {
     process.stdout.write(
-      `${JSON.stringify({ payment, events: log.events, transitions: log.transitions, webUi }, null, 2)}\n`,
+      `${JSON.stringify({ payment, retrying, ...(retryingUnknown ? { retryingUnknown } : {}), events: log.events, transitions: log.transitions, webUi }, null, 2)}\n`,
     );
     return;
   }
@@ -391,6 +462,13 @@ async function show(ctx: Context, paymentId: string, json: boolean): Promise<voi
       `          next check ${live.nextCheckAt ? `${live.nextCheckAt} (${relative(live.nextCheckAt)})` : '-'}, ` +
         `checks done ${live.checksDone}, failed queries ${live.queryFailures}, ` +
         `duplicate callbacks ${live.duplicateCallbacks}, ignored ${live.ignoredCallbacks}`,
+      ...(retryingUnknown ? [`retrying  (not known: ${retryingUnknown})`] : []),
+      ...retrying.map(
+        (c) =>
+          `retrying  ${c.activity}, attempt ${c.attempt}` +
+          (c.nextAttemptAt ? `, next try ${c.nextAttemptAt} (${relative(c.nextAttemptAt)})` : '') +
+          (c.lastFailure ? `: ${c.lastFailure}` : ''),
+      ),
       ...live.anomalies.map((a) => `anomaly   ${a.at} ${a.kind}: ${a.detail}`),
     );
   } else {

@@ -130,6 +130,7 @@ describe('npm run payments', () => {
     expect(r.code).toBe(0);
     const shown = JSON.parse(r.stdout) as {
       payment: { status: string; live?: { waitingFor: string } };
+      retrying: { activity: string; attempt: number; nextAttemptAt: string | null; lastFailure: string | null }[];
       events: { source: string }[];
       transitions: { status: string }[];
       webUi: string;
@@ -142,8 +143,21 @@ describe('npm run payments', () => {
     expect(shown.webUi).toBe(
       `http://${host}:8233/namespaces/default/workflows/${paymentWorkflowId(p.stuck.paymentId)}`,
     );
+    // Stuck past its expiry: the final query the channel keeps failing, how often and why. The failure is encrypted in
+    // Temporal and this shell has no payload key: the CLI reads it through the API's codec server.
+    expect(env.PAYLOAD_ENCRYPTION_KEYS ?? env.PAYLOAD_ENCRYPTION_KEY_FILE).toBeUndefined();
+    await s.eventually('the final query at expiry to be retried', async () => {
+      const d = await s.temporal.workflow.getHandle(paymentWorkflowId(p.stuck.paymentId)).describe();
+      return (d.raw.pendingActivities ?? []).some((a) => (a.attempt ?? 1) >= 2);
+    });
+    const retried = JSON.parse((await cli(`show ${p.stuck.paymentId} --json`, env)).stdout) as typeof shown;
+    expect(retried.retrying).toEqual([
+      expect.objectContaining({ activity: 'queryChannelPayment', lastFailure: expect.stringMatching(/\S/) }),
+    ]);
+    expect(retried.retrying[0]!.attempt).toBeGreaterThanOrEqual(2);
     // An open payment's order has nothing to acknowledge yet.
     const open = await cli(`show ${p.stuck.paymentId}`, env);
+    expect(open.stdout).toMatch(/retrying\s+queryChannelPayment, attempt \d+, next try \S+ \(in \d+m?s\): \S/);
     expect(open.stdout).toMatch(/order\s+\S+\s+\(the order service is told once it is decided\)/);
 
     // A finished workflow has no live view: the stored state and the log still answer.
