@@ -155,6 +155,25 @@ export function createActivities(deps: ActivityDeps) {
         });
       } catch (err) {
         metrics.channelQueries.inc({ channel: input.channel, reason: input.reason, outcome: 'error' });
+        // A query that got no answer is part of the payment's story too (a stuck payment's is mostly these).
+        await repo
+          .recordEvent({
+            paymentId: input.paymentId,
+            channel: input.channel,
+            source: 'query',
+            type: `query:${input.reason}`,
+            payload: {
+              error: err instanceof Error ? err.message : String(err),
+              attempt: Context.current().info.attempt,
+            },
+            outcome: 'error',
+          })
+          .catch((writeErr: unknown) =>
+            log(input.paymentId).warn(
+              { err: writeErr instanceof Error ? writeErr.message : String(writeErr) },
+              'could not record a failed channel query',
+            ),
+          );
         throw err;
       }
       metrics.channelQueries.inc({ channel: input.channel, reason: input.reason, outcome: view.state });

@@ -291,6 +291,12 @@ describe('operator actions, whole stack', () => {
       expect.arrayContaining(['operator:requery', 'query:expiry', 'close:expiry']),
     );
     expect(log.map((e: { type: string }) => e.type)).not.toContain('query:operator');
+    // The attempts that got no answer are in the log too, with the channel's error and the attempt.
+    const failed = log.filter(
+      (e: { type: string; outcome: string }) => e.type === 'query:expiry' && e.outcome === 'error',
+    );
+    expect(failed.length).toBeGreaterThanOrEqual(4);
+    expect(failed[0].payload).toMatchObject({ error: expect.stringMatching(/\S/), attempt: 1 });
   });
 
   it('requery after the workflow ended finds a late success and sends the money back', async () => {
