@@ -433,12 +433,11 @@ async function show(ctx: Context, paymentId: string, json: boolean): Promise<voi
   const webUi = webUiLink(ctx.config, paymentId);
   let retrying: RetryingCall[] = [];
   let retryingUnknown: string | undefined;
-  if (payment.live) {
-    try {
-      retrying = await retryingCalls(ctx, paymentId);
-    } catch (err) {
-      retryingUnknown = err instanceof Error ? err.message : String(err);
-    }
+  // Asked of Temporal's server, not of the worker: known even when the live view (a workflow query) did not answer.
+  try {
+    retrying = await retryingCalls(ctx, paymentId);
+  } catch (err) {
+    retryingUnknown = err instanceof Error ? err.message : String(err);
   }
   if (json) {
     process.stdout.write(
@@ -462,18 +461,20 @@ async function show(ctx: Context, paymentId: string, json: boolean): Promise<voi
       `          next check ${live.nextCheckAt ? `${live.nextCheckAt} (${relative(live.nextCheckAt)})` : '-'}, ` +
         `checks done ${live.checksDone}, failed queries ${live.queryFailures}, ` +
         `duplicate callbacks ${live.duplicateCallbacks}, ignored ${live.ignoredCallbacks}`,
-      ...(retryingUnknown ? [`retrying  (not known: ${retryingUnknown})`] : []),
-      ...retrying.map(
-        (c) =>
-          `retrying  ${c.activity}, attempt ${c.attempt}` +
-          (c.nextAttemptAt ? `, next try ${c.nextAttemptAt} (${relative(c.nextAttemptAt)})` : '') +
-          (c.lastFailure ? `: ${c.lastFailure}` : ''),
-      ),
       ...live.anomalies.map((a) => `anomaly   ${a.at} ${a.kind}: ${a.detail}`),
     );
   } else {
     lines.push(`workflow  (no live view: ${liveProblem ?? 'not answered'})`);
   }
+  lines.push(
+    ...(retryingUnknown ? [`retrying  (not known: ${retryingUnknown})`] : []),
+    ...retrying.map(
+      (c) =>
+        `retrying  ${c.activity}, attempt ${c.attempt}` +
+        (c.nextAttemptAt ? `, next try ${c.nextAttemptAt} (${relative(c.nextAttemptAt)})` : ', trying again now') +
+        (c.lastFailure ? `: ${c.lastFailure}` : ''),
+    ),
+  );
   lines.push(`web UI    ${webUi}`, '');
   process.stdout.write(lines.join('\n') + '\n');
 
