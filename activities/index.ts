@@ -312,11 +312,9 @@ export function createActivities(deps: ActivityDeps) {
 
     /** An operator's action in the payment's audit log, written by the workflow that did it (once per eventKey). */
     async recordOperatorAction(input: OperatorActionRecord): Promise<void> {
-      const row = await repo.get(input.paymentId);
-      if (!row) throw ApplicationFailure.nonRetryable(`payment ${input.paymentId} does not exist`, 'PaymentMissing');
       await repo.recordEvent({
         paymentId: input.paymentId,
-        channel: row.channel,
+        channel: input.channel,
         source: 'operator',
         type: `operator:${input.action}`,
         eventKey: input.eventKey,

@@ -84,9 +84,14 @@ export function operatorStartOptions(row: PaymentRow, config: StartConfig) {
     workflowId: operatorWorkflowId(row.id),
     staticSummary: `Operator actions on payment ${formatMoney(row.amount, row.currency)} for order ${row.order_id}`,
     taskQueue: config.temporal.taskQueue,
-    args: [{ paymentId: row.id, policy: paymentInput(row, config.payments).policy, idleMs: OPERATOR_IDLE_MS }] as [
-      OperatorWorkflowInput,
-    ],
+    args: [
+      {
+        paymentId: row.id,
+        channel: row.channel,
+        policy: paymentInput(row, config.payments).policy,
+        idleMs: OPERATOR_IDLE_MS,
+      },
+    ] as [OperatorWorkflowInput],
     typedSearchAttributes: [
       { key: searchAttributes.orderId, value: row.order_id },
       { key: searchAttributes.paymentChannel, value: row.channel },

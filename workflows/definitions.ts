@@ -100,7 +100,7 @@ export interface CancelRequest {
 }
 
 export interface RequeryRequest {
-  /** Who asks: the reconciler, the statement run, or an operator. */
+  /** Who asks, when it is not an operator: the reconciler or the statement run. */
   requestedBy?: string;
   /** An operator's ask (who and why): the payment workflow records it in the payment's audit log. */
   operator?: OperatorRequest;
@@ -144,6 +144,7 @@ export type OperatorActionName = 'requery' | 'renotify' | `resolve:${ResolveActi
 /** An operator action as the workflow that did it records it: done, refused (and why) or failed. */
 export interface OperatorActionRecord extends OperatorRequest {
   paymentId: string;
+  channel: string;
   action: OperatorActionName;
   outcome: 'done' | 'refused' | 'failed';
   message: string;
@@ -168,6 +169,7 @@ export const OPERATOR_UNAVAILABLE = 'OperatorUnavailable';
 
 export interface OperatorWorkflowInput {
   paymentId: string;
+  channel: string;
   policy: PaymentPolicyInput;
   /** The workflow ends after this long without an action (the next action starts it again). */
   idleMs: number;

@@ -67,7 +67,7 @@ export async function paymentOperatorWorkflow(input: OperatorWorkflowInput): Pro
       await condition(() => !busy);
       busy = true;
       try {
-        return await audited(input.paymentId, name(request), request, () => action(ops, request));
+        return await audited(input, name(request), request, () => action(ops, request));
       } finally {
         busy = false;
         actions++;
@@ -108,7 +108,7 @@ export async function paymentOperatorWorkflow(input: OperatorWorkflowInput): Pro
  * replay), so a retried write records it once.
  */
 export async function audited(
-  paymentId: string,
+  payment: { paymentId: string; channel: string },
   action: OperatorActionName,
   request: OperatorRequest,
   run: () => Promise<OperatorActionResult>,
@@ -116,7 +116,8 @@ export async function audited(
   const eventKey = `operator:${workflowInfo().runId}:${uuid4()}`;
   const record = (outcome: 'done' | 'refused' | 'failed', message: string) =>
     store.recordOperatorAction({
-      paymentId,
+      paymentId: payment.paymentId,
+      channel: payment.channel,
       action,
       actor: request.actor,
       reason: request.reason,

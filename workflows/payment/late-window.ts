@@ -7,8 +7,7 @@ import { channelMust } from '../activity-options';
 import { isUnpaidFinal, type ResolvedBy } from '../states';
 import { workflowNow } from '../time';
 import type { PaymentState } from './state';
-import { learnFrom, noteAnomaly, sendMoneyBack, tryQuery } from './steps';
-import { untilAnswered } from './wait';
+import { learnFrom, noteAnomaly, sendMoneyBack, tryQuery, untilAnswered } from './steps';
 
 export async function watchLateWindow(p: PaymentState): Promise<void> {
   if (!isUnpaidFinal(p.status)) return;

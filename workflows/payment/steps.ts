@@ -65,23 +65,39 @@ export async function againWhenAsked<T>(
   take: () => void,
 ): Promise<T> {
   take(); // asked before the call: this call is the answer
-  for (;;) {
-    const scope = new CancellationScope();
-    const attempt = scope.run(call);
-    const operator = condition(asked).then(() => ASKED);
-    const first = await Promise.race([attempt, operator]);
-    if (first !== ASKED) return first as T;
-    take();
-    scope.cancel();
-    try {
-      return await attempt; // it may have been answered in the same instant
-    } catch (err) {
-      if (!isCancellation(err)) throw err;
-      log.info(`an operator asked again: ${what} starts again now`, { paymentId: p.paymentId });
+  let answered = false; // ends the watch below once the call is done, so no condition outlives it
+  try {
+    for (;;) {
+      const scope = new CancellationScope();
+      const attempt = scope.run(call);
+      const operator = condition(() => answered || asked()).then(() => ASKED);
+      const first = await Promise.race([attempt, operator]);
+      if (first !== ASKED) return first as T;
+      take();
+      scope.cancel();
+      try {
+        return await attempt; // it may have been answered in the same instant
+      } catch (err) {
+        if (!isCancellation(err)) throw err;
+        log.info(`an operator asked again: ${what} starts again now`, { paymentId: p.paymentId });
+      }
     }
+  } finally {
+    answered = true;
   }
 }
 const ASKED = Symbol('asked');
+
+/** A channel call retried until it answers; an operator's requery meanwhile makes the next try now. */
+export function untilAnswered<T>(p: PaymentState, what: string, call: () => Promise<T>): Promise<T> {
+  return againWhenAsked(
+    p,
+    what,
+    call,
+    () => p.requeryAsked,
+    () => p.takeRequery(),
+  );
+}
 
 export type QueryReason = 'scheduled' | 'operator' | 'verify' | 'late';
 

@@ -8,7 +8,7 @@ import { nextWake } from '../schedule';
 import { isFinal, statusForChannelState } from '../states';
 import { workflowNow } from '../time';
 import type { PaymentState } from './state';
-import { againWhenAsked, applyChannelView, channelReason, learnFrom, noteAnomaly, settle, tryQuery } from './steps';
+import { applyChannelView, channelReason, learnFrom, noteAnomaly, settle, tryQuery, untilAnswered } from './steps';
 
 export async function awaitDecision(p: PaymentState): Promise<void> {
   const waitStartMs = workflowNow();
@@ -104,16 +104,5 @@ async function closeAtChannel(p: PaymentState, reason: 'cancel' | 'expiry') {
     channelMust.closeChannelPayment.executeWithOptions({ summary: `close at the channel (${why})` }, [
       { ...p.channelRef(), reason },
     ]),
-  );
-}
-
-/** A channel call retried until it answers; an operator's requery meanwhile makes the next try now. */
-export function untilAnswered<T>(p: PaymentState, what: string, call: () => Promise<T>): Promise<T> {
-  return againWhenAsked(
-    p,
-    what,
-    call,
-    () => p.requeryAsked,
-    () => p.takeRequery(),
   );
 }

@@ -30,7 +30,7 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentResul
     payment.requestRequery();
     // An operator's ask goes into the payment's audit log (the reconciler's are its own events).
     if (request?.operator)
-      await audited(input.paymentId, 'requery', request.operator, async () => ({
+      await audited(input, 'requery', request.operator, async () => ({
         paymentId: input.paymentId,
         status: payment.status,
         message: REQUERY_NOW_MESSAGE,
@@ -49,7 +49,7 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentResul
   setHandler(
     renotifyUpdate,
     (request) =>
-      audited(input.paymentId, 'renotify', request, async () => {
+      audited(input, 'renotify', request, async () => {
         const notice = payment.orderNotice;
         if (!notice)
           throw refusal(`the payment is ${payment.status} and not decided yet: the order service is told once it is`);
