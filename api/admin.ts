@@ -123,7 +123,7 @@ export function createAdminRouter(deps: AdminRouterDeps): Router {
     await act(res, async () => {
       try {
         // Its own workflow still runs: it queries at once, and acts on the answer as it would on a scheduled one.
-        await paymentHandle(deps.temporal, id).signal(requerySignal, { requestedBy: actor, operator: request });
+        await paymentHandle(deps.temporal, id).signal(requerySignal, { operator: request });
         return { status: 202, body: { paymentId: id, status: row.status, message: REQUERY_NOW_MESSAGE } };
       } catch (err) {
         if (!(err instanceof WorkflowNotFoundError)) throw err;

@@ -22,6 +22,7 @@ import {
   LATE_SUCCESS_STATUSES,
   type ListFilters,
   needsVisibility,
+  stuckBefore,
   visibilityQuery,
 } from './operator/list-filters';
 
@@ -340,7 +341,7 @@ function describeTimes(filters: ListFilters, ctx: FilterContext): string[] {
   const lines: string[] = [];
   if (filters.stuck)
     lines.push(
-      `stuck: open (UNPAID, PAYING) and started before ${new Date(ctx.now.getTime() - ctx.expiryMs).toISOString()} (now minus PAYMENT_EXPIRY ${ms(ctx.expiryMs)})`,
+      `stuck: open (UNPAID, PAYING) and started before ${stuckBefore(ctx).toISOString()} (now minus PAYMENT_EXPIRY ${ms(ctx.expiryMs)})`,
     );
   if (filters.overdue) lines.push(`overdue: PAYING and its next channel query due before ${ctx.now.toISOString()}`);
   return lines;
@@ -370,7 +371,7 @@ function printList(rows: ListedPayment[], heading: string[] = []): void {
 /** What the order service has heard of this payment. */
 function orderHeard(payment: PaymentRecord): string {
   if (payment.orderNotifiedAt) return `order service acknowledged ${payment.orderNotifiedAt}`;
-  if (payment.status === 'UNPAID' || payment.status === 'PAYING') return 'the order service is told once it is decided';
+  if (!FINAL_OR_LATER.has(payment.status)) return 'the order service is told once it is decided';
   return 'order service not acknowledged yet';
 }
 

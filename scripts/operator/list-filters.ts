@@ -28,6 +28,11 @@ export interface FilterContext {
 
 export const LATE_SUCCESS_STATUSES: readonly PaymentStatus[] = ['REFUNDING', 'REFUNDED', 'NEEDS_REVIEW'];
 
+/** "Stuck" means started before this: now minus the payment expiry. */
+export function stuckBefore(ctx: FilterContext): Date {
+  return new Date(ctx.now.getTime() - ctx.expiryMs);
+}
+
 /** A string literal in a visibility query. */
 export function literal(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
@@ -44,7 +49,7 @@ export function needsVisibility(f: ListFilters): boolean {
 export function visibilityQuery(f: ListFilters, ctx: FilterContext): string {
   const parts = [`WorkflowType = 'paymentWorkflow'`, `TaskQueue = ${literal(ctx.taskQueue)}`];
   if (f.stuck) {
-    const startedBefore = new Date(ctx.now.getTime() - ctx.expiryMs).toISOString();
+    const startedBefore = stuckBefore(ctx).toISOString();
     parts.push(
       `PaymentStatus IN ('UNPAID', 'PAYING')`,
       `ExecutionStatus = 'Running'`,

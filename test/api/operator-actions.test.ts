@@ -235,7 +235,7 @@ describe('operator actions, whole stack', () => {
     await expect(handle.executeUpdate(renotifyUpdate, { args: [request], updateId: 'renotify-early' })).rejects.toThrow(
       WorkflowUpdateFailedError,
     );
-    await handle.signal(requerySignal, { requestedBy: 'bob', operator: { actor: 'bob', reason: 'buyer called' } });
+    await handle.signal(requerySignal, { operator: { actor: 'bob', reason: 'buyer called' } });
     // The reconciler's requery is no operator action: not in the operator log.
     await handle.signal(requerySignal, { requestedBy: 'reconciler' });
     const audit = await s.eventually('both actions to be recorded', async () => {
