@@ -25,10 +25,21 @@ export interface MadePayment {
   channelPaymentId: string;
 }
 
-export async function createPayment(s: Stack, options: { orderAmount?: number } = {}): Promise<MadePayment> {
-  const orderId = await s.createOrder(options.orderAmount ?? 2599);
+/** A payment created through the API (for 25.99 CNY unless told), for an order of `orderAmount` (the same unless told). */
+export async function createPayment(
+  s: Stack,
+  options: { amount?: number; orderAmount?: number; description?: string } = {},
+): Promise<MadePayment> {
+  const amount = options.amount ?? 2599;
+  const orderId = await s.createOrder(options.orderAmount ?? amount);
   const res = await call(s.apiUrl, 'POST', '/payments', {
-    body: { orderId, amount: 2599, currency: 'CNY', channel: 'sandboxpay' },
+    body: {
+      orderId,
+      amount,
+      currency: 'CNY',
+      channel: 'sandboxpay',
+      ...(options.description ? { description: options.description } : {}),
+    },
     headers: { 'idempotency-key': randomUUID() },
   });
   if (res.status !== 201) throw new Error(`POST /payments answered ${res.status}`);
@@ -41,23 +52,16 @@ export async function createPayment(s: Stack, options: { orderAmount?: number } 
 
 /**
  * A payment with a description, created through the API, paid in the wallet (the signed callback signalled), its
- * order acknowledged and its status read back SUCCESS by callback (the stack's first query must be later): a payment that went the whole way, for tests that read what
- * it left behind (its history, the Web UI).
+ * order acknowledged and its status read back SUCCESS by callback (the stack's first query must be later): a payment
+ * that went the whole way, for tests that read what it left behind (its history, the Web UI).
  */
 export async function paidThroughApi(s: Stack, amount: number, description: string): Promise<MadePayment> {
-  const orderId = await s.createOrder(amount);
-  const created = await call(s.apiUrl, 'POST', '/payments', {
-    body: { orderId, amount, currency: 'CNY', channel: 'sandboxpay', description },
-    headers: { 'idempotency-key': randomUUID() },
-  });
-  expect(created.status).toBe(201);
-  const paymentId = created.body.paymentId as string;
-  const channelPaymentId = channelIdOf(created.body.payUrl as string);
-  expect(await s.buyer(channelPaymentId, 'pay')).toBe(200);
-  await s.eventually('the order to be paid', async () => (await s.order(orderId)).status === 'PAID');
-  const read = await call(s.apiUrl, 'GET', `/payments/${paymentId}`);
+  const made = await createPayment(s, { amount, description });
+  expect(await s.buyer(made.channelPaymentId, 'pay')).toBe(200);
+  await s.eventually('the order to be paid', async () => (await s.order(made.orderId)).status === 'PAID');
+  const read = await call(s.apiUrl, 'GET', `/payments/${made.paymentId}`);
   expect(read.body).toMatchObject({ status: 'SUCCESS', resolvedBy: 'callback' });
-  return { paymentId, orderId, channelPaymentId };
+  return made;
 }
 
 export const statusOf = async (s: Stack, id: string) => (await s.repo.get(id))!.status;
